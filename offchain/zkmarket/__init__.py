@@ -1,0 +1,1 @@
+"""zkmarket: trustless ML inference marketplace (halo2 proofs, Solidity escrow)."""

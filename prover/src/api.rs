@@ -1,0 +1,283 @@
+//! The prover's stages with typed artifacts: compile a model into circuit settings, generate
+//! keys, prove, verify, export the Solidity verifier, and compute commitments.
+use crate::circuit::{fr, CircuitParams, CnnCircuit, Visibility};
+use crate::commit::commit_native;
+use crate::error::{io_err, ProverError, Result};
+use crate::model::QModel;
+use crate::plan::{layer_bias_of, layer_weights_flat, plan, OutputKind, WEIGHT_OFFSET};
+use halo2_base::halo2_proofs::{
+    halo2curves::bn256::{Bn256, Fr, G1Affine},
+    plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, Circuit, ConstraintSystem, ProvingKey, VerifyingKey},
+    poly::commitment::ParamsProver,
+    poly::kzg::{
+        commitment::{KZGCommitmentScheme, ParamsKZG},
+        multiopen::{ProverSHPLONK, VerifierSHPLONK},
+        strategy::AccumulatorStrategy,
+    },
+    poly::VerificationStrategy,
+    transcript::{TranscriptReadBuffer, TranscriptWriterBuffer},
+    SerdeFormat,
+};
+use halo2_base::utils::ScalarField;
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
+use std::fs;
+use std::io::{BufReader, BufWriter};
+use std::path::Path;
+
+/// Dot-product width used when none is given: 8 terms per row (2*8+6 advice columns).
+pub const DEFAULT_DOT_WIDTH: usize = 8;
+
+/// A compiled circuit: the model plus everything that fixes the circuit's shape.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    pub version: u32,
+    pub model: serde_json::Value,
+    pub visibility: Visibility,
+    pub output: String,
+    pub params: CircuitParams,
+    pub num_instances: usize,
+    /// Poseidon commitment to the weights (hex, big endian): the second public instance.
+    pub weight_commitment: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Stats {
+    pub k: u32,
+    pub rows: usize,
+    pub cnn_rows: usize,
+    pub base_advice_cells: usize,
+    pub advice_columns: usize,
+    pub fixed_columns: usize,
+    pub lookup_arguments: usize,
+    pub lookup_tables: usize,
+    pub instances: usize,
+    pub degree: usize,
+    pub parameters: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ProofOutput {
+    pub proof: String,
+    pub instances: Vec<String>,
+    pub logits: Vec<i64>,
+    pub class: usize,
+}
+
+fn output_kind(s: &str) -> Result<OutputKind> {
+    match s {
+        "logits" => Ok(OutputKind::Logits),
+        "class" => Ok(OutputKind::Class),
+        other => Err(ProverError::Input(format!("output must be 'logits' or 'class', got '{other}'"))),
+    }
+}
+
+pub fn visibility(s: &str) -> Result<Visibility> {
+    serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| {
+        ProverError::Input(format!("visibility must be hidden-input, hidden-weights or hidden-both, got '{s}'"))
+    })
+}
+
+pub fn fr_to_hex(x: &Fr) -> String {
+    let mut bytes = x.to_bytes_le();
+    bytes.reverse();
+    format!("0x{}", hex::encode(bytes))
+}
+
+pub fn fr_from_hex(s: &str) -> Result<Fr> {
+    let raw = hex::decode(s.trim_start_matches("0x"))
+        .map_err(|e| ProverError::Input(format!("instance '{s}' is not hex: {e}")))?;
+    if raw.len() > 32 {
+        return Err(ProverError::Input(format!("instance '{s}' is longer than 32 bytes")));
+    }
+    let mut le = [0u8; 32];
+    for (i, b) in raw.iter().rev().enumerate() {
+        le[i] = *b;
+    }
+    Option::from(Fr::from_bytes(&le)).ok_or_else(|| ProverError::Input(format!("instance '{s}' is not a BN254 scalar")))
+}
+
+impl Settings {
+    pub fn from_json(text: &str) -> Result<Self> {
+        serde_json::from_str(text).map_err(|e| ProverError::Artifact(format!("malformed circuit settings: {e}")))
+    }
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("settings serialize")
+    }
+    pub fn model(&self) -> Result<QModel> {
+        QModel::from_json(&self.model.to_string())
+    }
+    fn output_kind(&self) -> Result<OutputKind> {
+        output_kind(&self.output)
+    }
+
+    /// Builds the circuit for `input`, refusing if the model no longer matches the settings.
+    pub fn circuit(&self, input: &[i64]) -> Result<CnnCircuit> {
+        let model = self.model()?;
+        let p = plan(&model, input, self.params.m, self.output_kind()?)?;
+        let wc = fr_from_hex(&self.weight_commitment)?;
+        let circuit = CnnCircuit::new(p, self.visibility, self.output_kind()?, wc, Some(self.params.k));
+        if serde_json::to_value(&circuit.params).ok() != serde_json::to_value(&self.params).ok() {
+            return Err(ProverError::Artifact("circuit shape differs from the compiled settings".into()));
+        }
+        Ok(circuit)
+    }
+}
+
+pub fn weight_commitment(model: &QModel) -> Fr {
+    let bytes: Vec<i64> =
+        model.layers.iter().flat_map(layer_weights_flat).map(|w| w + WEIGHT_OFFSET).collect();
+    let biases: Vec<i64> = model.layers.iter().flat_map(|l| layer_bias_of(l).to_vec()).collect();
+    commit_native(&bytes, &biases)
+}
+
+pub fn input_commitment(input: &[i64]) -> Result<Fr> {
+    if let Some(i) = input.iter().position(|v| !(0..=255).contains(v)) {
+        return Err(ProverError::Input(format!("input[{i}] = {} is not a byte (0..=255)", input[i])));
+    }
+    Ok(commit_native(input, &[]))
+}
+
+/// Compiles a model into circuit settings for a visibility mode and an output kind.
+pub fn compile(model_json: &str, vis: Visibility, output: &str, dot_width: usize) -> Result<Settings> {
+    let model = QModel::from_json(model_json)?;
+    let kind = output_kind(output)?;
+    let zero_input = vec![model.input.zero_point; model.input_len()];
+    let p = plan(&model, &zero_input, dot_width, kind)?;
+    let wc = weight_commitment(&model);
+    let circuit = CnnCircuit::new(p, vis, kind, wc, None);
+    Ok(Settings {
+        version: 1,
+        model: serde_json::from_str(model_json).expect("validated above"),
+        visibility: vis,
+        output: output.to_string(),
+        num_instances: circuit.instances.len(),
+        params: circuit.params.clone(),
+        weight_commitment: fr_to_hex(&wc),
+    })
+}
+
+pub fn stats(settings: &Settings) -> Result<Stats> {
+    let model = settings.model()?;
+    let zero_input = vec![model.input.zero_point; model.input_len()];
+    let circuit = settings.circuit(&zero_input)?;
+    let mut cs = ConstraintSystem::<Fr>::default();
+    CnnCircuit::configure_with_params(&mut cs, settings.params.clone());
+    let (cnn_rows, base_cells) = circuit.rows_used();
+    let parameters = model.layers.iter().map(|l| layer_weights_flat(l).len() + layer_bias_of(l).len()).sum();
+    Ok(Stats {
+        k: settings.params.k,
+        rows: 1 << settings.params.k,
+        cnn_rows,
+        base_advice_cells: base_cells,
+        advice_columns: cs.num_advice_columns(),
+        fixed_columns: cs.num_fixed_columns(),
+        lookup_arguments: cs.lookups().len(),
+        lookup_tables: circuit.plan.num_tables,
+        instances: settings.num_instances,
+        degree: cs.degree(),
+        parameters,
+    })
+}
+
+pub fn keygen(settings: &Settings, params: &ParamsKZG<Bn256>) -> Result<ProvingKey<G1Affine>> {
+    let model = settings.model()?;
+    let circuit = settings.circuit(&vec![model.input.zero_point; model.input_len()])?;
+    let vk = keygen_vk(params, &circuit).map_err(|e| ProverError::Artifact(format!("verifying key generation failed: {e:?}")))?;
+    keygen_pk(params, vk, &circuit).map_err(|e| ProverError::Artifact(format!("proving key generation failed: {e:?}")))
+}
+
+pub fn write_pk(pk: &ProvingKey<G1Affine>, path: &Path) -> Result<()> {
+    let mut w = BufWriter::new(fs::File::create(path).map_err(io_err(path))?);
+    pk.write(&mut w, SerdeFormat::RawBytes).map_err(io_err(path))
+}
+
+pub fn write_vk(vk: &VerifyingKey<G1Affine>, path: &Path) -> Result<()> {
+    let mut w = BufWriter::new(fs::File::create(path).map_err(io_err(path))?);
+    vk.write(&mut w, SerdeFormat::RawBytes).map_err(io_err(path))
+}
+
+pub fn read_pk(settings: &Settings, path: &Path) -> Result<ProvingKey<G1Affine>> {
+    let f = fs::File::open(path).map_err(io_err(path))?;
+    ProvingKey::read::<_, CnnCircuit>(&mut BufReader::new(f), SerdeFormat::RawBytes, settings.params.clone())
+        .map_err(|e| ProverError::Artifact(format!("{} is not a proving key for this circuit: {e}", path.display())))
+}
+
+pub fn read_vk(settings: &Settings, path: &Path) -> Result<VerifyingKey<G1Affine>> {
+    let f = fs::File::open(path).map_err(io_err(path))?;
+    VerifyingKey::read::<_, CnnCircuit>(&mut BufReader::new(f), SerdeFormat::RawBytes, settings.params.clone())
+        .map_err(|e| ProverError::Artifact(format!("{} is not a verifying key for this circuit: {e}", path.display())))
+}
+
+/// Proves one inference with SHPLONK over a Keccak (EVM) transcript.
+pub fn prove(settings: &Settings, params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, input: &[i64]) -> Result<ProofOutput> {
+    let circuit = settings.circuit(input)?;
+    let instances = circuit.instances.clone();
+    let (logits, class) = (circuit.plan.logits.clone(), circuit.plan.class);
+    let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
+    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<_>, _, _, EvmTranscript<G1Affine, _, _, _>, _>(
+        params,
+        pk,
+        &[circuit],
+        &[&[&instances]],
+        OsRng,
+        &mut transcript,
+    )
+    .map_err(|e| ProverError::Proof(format!("proving failed: {e:?}")))?;
+    let proof = transcript.finalize();
+    Ok(ProofOutput {
+        proof: format!("0x{}", hex::encode(proof)),
+        instances: instances.iter().map(fr_to_hex).collect(),
+        logits,
+        class,
+    })
+}
+
+/// Verifies a proof natively; `Ok(false)` for a proof that does not verify.
+pub fn verify(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &[u8], instances: &[Fr]) -> Result<bool> {
+    if instances.len() != settings.num_instances {
+        return Err(ProverError::Proof(format!(
+            "the circuit has {} public instances, got {}",
+            settings.num_instances,
+            instances.len()
+        )));
+    }
+    let mut transcript = TranscriptReadBuffer::<_, G1Affine, _>::init(proof);
+    let verifier_params = params.verifier_params();
+    let result = verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<_>, _, EvmTranscript<G1Affine, _, _, _>, _>(
+        verifier_params,
+        vk,
+        AccumulatorStrategy::new(verifier_params),
+        &[&[instances]],
+        &mut transcript,
+    );
+    Ok(match result {
+        Ok(strategy) => VerificationStrategy::<_, VerifierSHPLONK<_>>::finalize(strategy),
+        Err(_) => false,
+    })
+}
+
+/// Solidity source of an on-chain verifier for this circuit's verifying key.
+pub fn solidity_verifier(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>) -> String {
+    snark_verifier_sdk::evm::gen_evm_verifier_sol_code::<CnnCircuit, snark_verifier_sdk::SHPLONK>(
+        params,
+        vk,
+        vec![settings.num_instances],
+    )
+}
+
+/// Calldata for the generated verifier: each instance as a 32-byte word, then the proof.
+pub fn calldata(instances: &[Fr], proof: &[u8]) -> Vec<u8> {
+    snark_verifier_sdk::evm::encode_calldata(&[instances.to_vec()], proof)
+}
+
+pub fn evaluate(model_json: &str, input: &[i64]) -> Result<(Vec<i64>, usize)> {
+    let model = QModel::from_json(model_json)?;
+    let p = plan(&model, input, DEFAULT_DOT_WIDTH, OutputKind::Logits)?;
+    Ok((p.logits, p.class))
+}
+
+pub fn fr_values(values: &[i64]) -> Vec<Fr> {
+    values.iter().map(|v| fr(*v)).collect()
+}

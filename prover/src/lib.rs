@@ -1,0 +1,10 @@
+//! zkmarket prover: halo2 proofs that a quantized CNN produced a prediction (paper section 4).
+pub mod api;
+pub mod circuit;
+pub mod commit;
+pub mod error;
+pub mod model;
+pub mod plan;
+pub mod srs;
+#[cfg(feature = "python")]
+mod python;

@@ -1,0 +1,98 @@
+//! Circuit tests with halo2's MockProver: honest witnesses satisfy every constraint, and a
+//! changed output, input or weight does not.
+mod common;
+use common::{tiny_input, tiny_model};
+use halo2_base::halo2_proofs::{dev::MockProver, halo2curves::bn256::Fr};
+use zkmarket_prover::api::{compile, input_commitment, weight_commitment};
+use zkmarket_prover::circuit::{CnnCircuit, Visibility};
+use zkmarket_prover::model::QModel;
+use zkmarket_prover::plan::{plan, OutputKind};
+
+fn circuit(vis: Visibility, output: &str, input: &[i64]) -> CnnCircuit {
+    let settings = compile(&tiny_model(), vis, output, 4).unwrap();
+    settings.circuit(input).unwrap()
+}
+
+fn mock(c: &CnnCircuit, instances: Vec<Fr>) -> bool {
+    MockProver::run(c.params.k, c, vec![instances]).unwrap().verify().is_ok()
+}
+
+#[test]
+fn honest_witness_satisfies_every_mode_and_output() {
+    for vis in [Visibility::HiddenInput, Visibility::HiddenWeights, Visibility::HiddenBoth] {
+        for output in ["logits", "class"] {
+            let c = circuit(vis, output, &tiny_input(1));
+            assert!(mock(&c, c.instances.clone()), "{vis:?} {output}");
+        }
+    }
+}
+
+#[test]
+fn instances_are_commitments_then_outputs() {
+    let model = QModel::from_json(&tiny_model()).unwrap();
+    let input = tiny_input(2);
+    let c = circuit(Visibility::HiddenBoth, "logits", &input);
+    assert_eq!(c.instances[0], input_commitment(&input).unwrap());
+    assert_eq!(c.instances[1], weight_commitment(&model));
+    let logits: Vec<Fr> = c.plan.logits.iter().map(|v| Fr::from(*v as u64)).collect();
+    assert_eq!(&c.instances[2..], &logits[..]);
+    let c = circuit(Visibility::HiddenBoth, "class", &input);
+    assert_eq!(c.instances[2], Fr::from(c.plan.class as u64));
+    assert_eq!(c.instances.len(), 3);
+}
+
+#[test]
+fn changed_public_output_is_rejected() {
+    for output in ["logits", "class"] {
+        let c = circuit(Visibility::HiddenBoth, output, &tiny_input(3));
+        let mut bad = c.instances.clone();
+        bad[2] += Fr::one();
+        assert!(!mock(&c, bad), "{output}");
+    }
+}
+
+#[test]
+fn changed_commitments_are_rejected() {
+    for vis in [Visibility::HiddenInput, Visibility::HiddenBoth] {
+        let c = circuit(vis, "class", &tiny_input(4));
+        for i in 0..2 {
+            let mut bad = c.instances.clone();
+            bad[i] += Fr::one();
+            assert!(!mock(&c, bad), "{vis:?} instance {i}");
+        }
+    }
+}
+
+#[test]
+fn tampered_activation_is_rejected() {
+    let mut c = circuit(Visibility::HiddenBoth, "logits", &tiny_input(5));
+    // Change one requantized activation of the first layer: the rescale/lookup rows catch it.
+    let rows = c.plan.rows.clone();
+    let y = rows.iter().flat_map(|r| r.cells.iter()).find_map(|(_, s)| match s {
+        zkmarket_prover::plan::Slot::Def(v) if c.plan.values[*v as usize] > 0 && c.plan.values[*v as usize] < 200 => Some(*v),
+        _ => None,
+    });
+    let vid = y.unwrap() as usize;
+    c.plan.values[vid] += 1;
+    assert!(!mock(&c, c.instances.clone()));
+}
+
+#[test]
+fn out_of_range_requantization_is_a_clear_error() {
+    let mut model: serde_json::Value = serde_json::from_str(&tiny_model()).unwrap();
+    model["layers"][0]["multiplier"] = serde_json::json!([16000000, 16000000]);
+    let model = QModel::from_json(&model.to_string()).unwrap();
+    let err = plan(&model, &vec![255; 16], 4, OutputKind::Logits).unwrap_err();
+    assert!(err.to_string().contains("lookup table"), "{err}");
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let model = QModel::from_json(&tiny_model()).unwrap();
+    let short = plan(&model, &[1, 2, 3], 4, OutputKind::Logits).unwrap_err();
+    assert!(short.to_string().contains("expects"), "{short}");
+    let big = plan(&model, &vec![256; 16], 4, OutputKind::Logits).unwrap_err();
+    assert!(big.to_string().contains("not a byte"), "{big}");
+    let malformed = QModel::from_json("{\"format\": 1}").unwrap_err();
+    assert!(malformed.to_string().contains("malformed"), "{malformed}");
+}
