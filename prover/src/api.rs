@@ -259,12 +259,16 @@ pub fn verify(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<
 }
 
 /// Solidity source of an on-chain verifier for this circuit's verifying key.
+///
+/// snark-verifier pins `pragma solidity 0.8.19` exactly; the code is one assembly block that
+/// any later 0.8 compiler accepts, so the pragma is widened for the project's pinned solc.
 pub fn solidity_verifier(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>) -> String {
     snark_verifier_sdk::evm::gen_evm_verifier_sol_code::<CnnCircuit, snark_verifier_sdk::SHPLONK>(
         params,
         vk,
         vec![settings.num_instances],
     )
+    .replacen("pragma solidity 0.8.19;", "pragma solidity ^0.8.19;", 1)
 }
 
 /// Calldata for the generated verifier: each instance as a 32-byte word, then the proof.

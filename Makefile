@@ -1,0 +1,51 @@
+# zkmarket: `make demo` runs the system end to end, `make test` runs every test.
+# Both set everything up first (idempotent, cached under .cache/, nothing in $HOME).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(CURDIR)/$(VENV)/bin/python
+export CARGO_HOME := $(CURDIR)/.cache/cargo
+export CARGO_TARGET_DIR := $(CURDIR)/.cache/cargo-target
+export PIP_CACHE_DIR := $(CURDIR)/.cache/pip
+export ZKMARKET_CACHE_DIR := $(CURDIR)/.cache/zkmarket
+export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
+export PYTHONDONTWRITEBYTECODE := 1
+
+include mk/toolchain.mk
+
+PROVER_SOURCES := $(shell find prover/src -name '*.rs') prover/Cargo.toml prover/Cargo.lock
+
+.PHONY: setup demo test test-rust test-forge test-python bench clean
+setup: $(VENV)/.installed $(VENV)/.prover-built node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip==24.3.1
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The Rust prover as a Python extension (PyO3 + maturin), rebuilt when its sources change.
+$(VENV)/.prover-built: $(VENV)/.installed $(PROVER_SOURCES) prover/pyproject.toml
+	$(VENV)/bin/maturin develop --release --quiet -m prover/Cargo.toml
+	touch $@
+
+demo: setup
+	$(PY) -m zkmarket.demo
+
+test: setup test-rust test-forge test-python
+
+test-rust:
+	cd prover && cargo test --release --quiet
+
+# Foundry tests live in contracts/test (none before the marketplace contracts exist).
+test-forge: node_modules/.installed
+	@if ls contracts/test/*.t.sol >/dev/null 2>&1; then $(FORGE) test; else echo "no Foundry tests yet"; fi
+
+test-python: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/prover_bench.py
+
+clean:
+	rm -rf $(VENV) node_modules .cache/zkmarket .cache/solc

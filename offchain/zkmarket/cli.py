@@ -1,0 +1,141 @@
+"""The one `zkmarket` command; subcommands per role. Errors print one clear line, exit 1."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import prover as zp
+from .prover import stages
+
+
+def _fail(e: Exception) -> None:
+    click.echo(f"error: {e}", err=True)
+    sys.exit(1)
+
+
+class _Group(click.Group):
+    """Turns the project's expected errors into one-line messages instead of tracebacks."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (zp.ProverError, OSError) as e:
+            _fail(e)
+
+
+@click.group(cls=_Group)
+def main() -> None:
+    """zkmarket: a trustless marketplace for ML inference with halo2 proofs."""
+
+
+@main.group(cls=_Group)
+def prover() -> None:
+    """Compile models into circuits, set up keys, prove, verify, commit, export verifiers."""
+
+
+def _srs_for(circuit: zp.CompiledCircuit, srs: str | None, srs_sha256: str | None) -> zp.Srs:
+    if srs is None:
+        click.echo("warning: using the INSECURE development SRS (public seed); never use it on a public chain", err=True)
+        return zp.dev_srs(circuit.k)
+    if not srs_sha256:
+        raise click.UsageError("--srs needs --srs-sha256 (the published hash of the powers-of-tau file)")
+    return zp.load_srs(srs, srs_sha256, circuit.k)
+
+
+_srs_options = [
+    click.option("--srs", type=click.Path(exists=True, dir_okay=False), help="powers-of-tau file (halo2 KZG format)"),
+    click.option("--srs-sha256", help="expected SHA-256 of --srs"),
+]
+
+
+def srs_options(f):
+    for opt in reversed(_srs_options):
+        f = opt(f)
+    return f
+
+
+@prover.command("compile")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("--visibility", type=click.Choice([v.value for v in zp.Visibility]), default="hidden-both", show_default=True)
+@click.option("--output", "output_kind", type=click.Choice(["class", "logits"]), default="class", show_default=True)
+@click.option("--dot-width", type=int, default=8, show_default=True, help="multiply-accumulates per row")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="circuit settings file to write")
+def compile_cmd(model, visibility, output_kind, dot_width, out):
+    """Compile a quantized MODEL (docs/model-format.md) into a circuit."""
+    circuit = zp.compile_model(model, visibility, output_kind, dot_width)
+    circuit.save(Path(out))
+    s = stages.stats(circuit)
+    click.echo(f"circuit {circuit.id}: 2^{s['k']} rows, {s['advice_columns']} advice columns, "
+               f"{s['lookup_tables']} lookup table, {s['instances']} public instances -> {out}")
+
+
+@prover.command()
+@click.argument("circuit", type=click.Path(exists=True, dir_okay=False))
+@srs_options
+def setup(circuit, srs, srs_sha256):
+    """Generate (or reuse) the proving and verifying keys of CIRCUIT."""
+    c = zp.CompiledCircuit.load(Path(circuit))
+    keys = zp.setup(c, _srs_for(c, srs, srs_sha256))
+    click.echo(json.dumps({"pk": str(keys.pk_path), "vk": str(keys.vk_path), "srs": str(keys.srs.path)}, indent=1))
+
+
+@prover.command()
+@click.argument("circuit", type=click.Path(exists=True, dir_okay=False))
+@click.argument("input_file", type=click.Path(exists=True, dir_okay=False))
+@srs_options
+@click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="proof file to write")
+def prove(circuit, input_file, srs, srs_sha256, out):
+    """Prove CIRCUIT on INPUT_FILE (JSON list of bytes, HWC, flat or nested)."""
+    c = zp.CompiledCircuit.load(Path(circuit))
+    keys = zp.setup(c, _srs_for(c, srs, srs_sha256))
+    proof = zp.prove(c, keys, stages.load_input(input_file))
+    Path(out).write_text(proof.to_json())
+    click.echo(f"class {proof.predicted_class}, logits {proof.logits} -> {out}")
+
+
+@prover.command()
+@click.argument("circuit", type=click.Path(exists=True, dir_okay=False))
+@click.argument("proof_file", type=click.Path(exists=True, dir_okay=False))
+@srs_options
+def verify(circuit, proof_file, srs, srs_sha256):
+    """Verify PROOF_FILE against CIRCUIT natively (exit 1 if invalid)."""
+    c = zp.CompiledCircuit.load(Path(circuit))
+    ok = zp.verify(c, zp.setup(c, _srs_for(c, srs, srs_sha256)), zp.Proof.load(Path(proof_file)))
+    click.echo("valid" if ok else "INVALID")
+    sys.exit(0 if ok else 1)
+
+
+@prover.command("export-verifier")
+@click.argument("circuit", type=click.Path(exists=True, dir_okay=False))
+@srs_options
+@click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="Solidity file to write")
+def export_verifier(circuit, srs, srs_sha256, out):
+    """Write the Solidity verifier of CIRCUIT."""
+    c = zp.CompiledCircuit.load(Path(circuit))
+    Path(out).write_text(zp.export_verifier(c, zp.setup(c, _srs_for(c, srs, srs_sha256))))
+    click.echo(f"verifier for circuit {c.id} -> {out}")
+
+
+@prover.command()
+@click.argument("kind", type=click.Choice(["input", "weights"]))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def commit(kind, path):
+    """Poseidon commitment of an input file or of a model's weights, as the circuit computes it."""
+    click.echo(zp.commit_input(stages.load_input(path)) if kind == "input" else zp.commit_weights(path))
+
+
+@prover.command()
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("input_file", type=click.Path(exists=True, dir_okay=False))
+def infer(model, input_file):
+    """Run the circuit's integer inference without proving."""
+    logits, cls = zp.evaluate(model, stages.load_input(input_file))
+    click.echo(json.dumps({"class": cls, "logits": logits}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Quantized CNN models: format (qmodel), bit-exact reference, training, quantization, ONNX I/O."""

@@ -1,0 +1,114 @@
+"""Typed artifacts of the proving pipeline, each saved as a file and named by content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import ArtifactError
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Srs:
+    """KZG parameters on disk. ``insecure`` marks the locally generated development SRS."""
+
+    path: Path
+    sha256: str
+    k: int
+    insecure: bool
+
+
+@dataclass(frozen=True)
+class CompiledCircuit:
+    """Circuit settings: the model plus everything that fixes the circuit's shape."""
+
+    settings_json: str
+
+    @property
+    def settings(self) -> dict:
+        return json.loads(self.settings_json)
+
+    @property
+    def id(self) -> str:
+        """Content hash of the settings: keys and verifiers are cached under it."""
+        return sha256_bytes(self.settings_json.encode())[:16]
+
+    @property
+    def k(self) -> int:
+        return int(self.settings["params"]["k"])
+
+    @property
+    def num_instances(self) -> int:
+        return int(self.settings["num_instances"])
+
+    @property
+    def weight_commitment(self) -> str:
+        return self.settings["weight_commitment"]
+
+    @property
+    def visibility(self) -> str:
+        return self.settings["visibility"]
+
+    @property
+    def output(self) -> str:
+        return self.settings["output"]
+
+    def save(self, path: Path) -> Path:
+        path.write_text(self.settings_json)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> "CompiledCircuit":
+        try:
+            text = Path(path).read_text()
+            json.loads(text)["params"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ArtifactError(f"{path} is not a compiled circuit (zkmarket prover compile): {e}") from e
+        return cls(text)
+
+
+@dataclass(frozen=True)
+class Keys:
+    pk_path: Path
+    vk_path: Path
+    srs: Srs
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A proof with its public instances (hex field elements, in the circuit's fixed order:
+    input commitment, weight commitment, then logits or the top-1 class)."""
+
+    proof: str
+    instances: list[str]
+    logits: list[int]
+    predicted_class: int
+    circuit_id: str
+
+    @property
+    def input_commitment(self) -> str:
+        return self.instances[0]
+
+    @property
+    def weight_commitment(self) -> str:
+        return self.instances[1]
+
+    @property
+    def outputs(self) -> list[int]:
+        return [int(x, 16) for x in self.instances[2:]]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def load(cls, path: Path) -> "Proof":
+        try:
+            return cls(**json.loads(Path(path).read_text()))
+        except (OSError, ValueError, TypeError) as e:
+            raise ArtifactError(f"{path} is not a proof file (zkmarket prover prove): {e}") from e
