@@ -26,8 +26,8 @@ use std::fs;
 use std::io::{BufReader, BufWriter};
 use std::path::Path;
 
-/// Dot-product width used when none is given: 8 terms per row (2*8+6 advice columns).
-pub const DEFAULT_DOT_WIDTH: usize = 8;
+/// Dot-product width used when none is given: products per row (2*m+4 advice columns).
+pub const DEFAULT_DOT_WIDTH: usize = 2;
 
 /// A compiled circuit: the model plus everything that fixes the circuit's shape.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -115,7 +115,7 @@ impl Settings {
     /// Builds the circuit for `input`, refusing if the model no longer matches the settings.
     pub fn circuit(&self, input: &[i64]) -> Result<CnnCircuit> {
         let model = self.model()?;
-        let p = plan(&model, input, self.params.m, self.output_kind()?)?;
+        let p = plan(&model, input, self.params.m, self.output_kind()?, self.visibility.weights_hidden())?;
         let wc = fr_from_hex(&self.weight_commitment)?;
         let circuit = CnnCircuit::new(p, self.visibility, self.output_kind()?, wc, Some(self.params.k));
         if serde_json::to_value(&circuit.params).ok() != serde_json::to_value(&self.params).ok() {
@@ -144,7 +144,7 @@ pub fn compile(model_json: &str, vis: Visibility, output: &str, dot_width: usize
     let model = QModel::from_json(model_json)?;
     let kind = output_kind(output)?;
     let zero_input = vec![model.input.zero_point; model.input_len()];
-    let p = plan(&model, &zero_input, dot_width, kind)?;
+    let p = plan(&model, &zero_input, dot_width, kind, vis.weights_hidden())?;
     let wc = weight_commitment(&model);
     let circuit = CnnCircuit::new(p, vis, kind, wc, None);
     Ok(Settings {
@@ -278,7 +278,7 @@ pub fn calldata(instances: &[Fr], proof: &[u8]) -> Vec<u8> {
 
 pub fn evaluate(model_json: &str, input: &[i64]) -> Result<(Vec<i64>, usize)> {
     let model = QModel::from_json(model_json)?;
-    let p = plan(&model, input, DEFAULT_DOT_WIDTH, OutputKind::Logits)?;
+    let p = plan(&model, input, DEFAULT_DOT_WIDTH, OutputKind::Logits, false)?;
     Ok((p.logits, p.class))
 }
 

@@ -1,10 +1,15 @@
 //! The halo2 circuit: custom CNN gates over one shared ClipAndScale table (paper section 4),
-//! plus halo2-base's flex gate for Poseidon commitments and the top-1 selection.
+//! a Poseidon round gate for the commitments, and halo2-base's flex gate for the top-1
+//! selection and for pinning constants.
 //!
-//! The CNN region holds every multiply-accumulate; halo2-base holds the hashing. The two are
-//! joined by copy constraints after both are laid out (`links`).
-use crate::commit::{commit_in_ctx, poseidon_hasher};
-use crate::plan::{Plan, Slot, Vid, B, SEL_ADD, SEL_DOT, SEL_RANGE, SEL_RESCALE, WEIGHT_OFFSET, OutputKind};
+//! The CNN region holds every multiply-accumulate and the hashing; halo2-base holds a few cells.
+//! The two are joined by copy constraints after both are laid out (`links`).
+use crate::poseidon;
+use crate::plan::{
+    OutputKind, Plan, Slot, Vid, B, SEL_ABSORB, SEL_ADD, SEL_DOT, SEL_FULL_ROUND, SEL_PACK, SEL_PACK_FIRST,
+    SEL_PARTIAL_ROUND, SEL_RANGE, SEL_RESCALE, WEIGHT_OFFSET,
+};
+use ff::Field;
 use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, BaseCircuitParams, BaseConfig};
 use halo2_base::gates::{GateChip, GateInstructions};
 use halo2_base::halo2_proofs::{
@@ -59,13 +64,12 @@ pub fn fr(v: i64) -> Fr {
 pub struct CnnConfig {
     advice: Vec<Column<Advice>>,
     fixed: [Column<Fixed>; 4],
-    s_dot: Selector,
-    s_add: Selector,
-    s_rescale: Selector,
-    s_range: Selector,
+    selectors: Vec<(u16, Selector)>,
     table: [TableColumn; 2],
     lookup_bits: u32,
 }
+
+type Cells<'a> = halo2_base::halo2_proofs::plonk::VirtualCells<'a, Fr>;
 
 impl CnnConfig {
     fn configure(meta: &mut ConstraintSystem<Fr>, m: usize, lookup_bits: u32) -> Self {
@@ -78,46 +82,93 @@ impl CnnConfig {
             })
             .collect();
         let fixed = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
-        let (s_dot, s_add, s_rescale, s_range) = (meta.selector(), meta.selector(), meta.selector(), meta.selector());
         let table = [meta.lookup_table_column(), meta.lookup_table_column()];
-        let a = |vc: &mut halo2_base::halo2_proofs::plonk::VirtualCells<Fr>, i: u16| {
-            vc.query_advice(advice[i as usize], Rotation::cur())
-        };
-        meta.create_gate("dot product with zero point", |vc| {
-            let s = vc.query_selector(s_dot);
-            let z = vc.query_fixed(fixed[0], Rotation::cur());
-            let mut sum = a(vc, cols.acc_in());
+        let bits = [SEL_DOT, SEL_ADD, SEL_RESCALE, SEL_RANGE, SEL_PACK_FIRST, SEL_PACK, SEL_FULL_ROUND, SEL_PARTIAL_ROUND, SEL_ABSORB];
+        let selectors: Vec<(u16, Selector)> = bits.iter().map(|b| (*b, meta.selector())).collect();
+        let sel = |b: u16| selectors.iter().find(|(x, _)| *x == b).unwrap().1;
+        let a = |vc: &mut Cells, i: u16, rot: i32| vc.query_advice(advice[i as usize], Rotation(rot));
+        let f = |vc: &mut Cells, i: usize| vc.query_fixed(fixed[i], Rotation::cur());
+        let k = |v: i64| Expression::Constant(fr(v));
+        let kf = |v: Fr| Expression::Constant(v);
+
+        meta.create_gate("dot product with zero point (acc carried from the row above)", |vc| {
+            let s = vc.query_selector(sel(SEL_DOT));
+            let z = f(vc, 0);
+            let mut sum = a(vc, cols.acc(), -1);
             for i in 0..m {
-                let x = a(vc, cols.x(i)) - z.clone();
-                let w = a(vc, cols.w(i)) - Expression::Constant(fr(WEIGHT_OFFSET));
-                sum = sum + x * w;
+                sum = sum + (a(vc, cols.x(i), 0) - z.clone()) * (a(vc, cols.w(i), 0) - k(WEIGHT_OFFSET));
             }
-            vec![s * (a(vc, cols.acc()) - sum)]
+            vec![s * (a(vc, cols.acc(), 0) - sum)]
         });
-        meta.create_gate("add", |vc| {
-            let s = vc.query_selector(s_add);
-            let (ma, mb) = (vc.query_fixed(fixed[0], Rotation::cur()), vc.query_fixed(fixed[3], Rotation::cur()));
-            vec![s * (a(vc, cols.acc()) - ma * a(vc, cols.x(0)) - mb * a(vc, cols.x(1)))]
+        meta.create_gate("residual add", |vc| {
+            let s = vc.query_selector(sel(SEL_ADD));
+            let (ma, mb) = (f(vc, 0), f(vc, 3));
+            vec![s * (a(vc, cols.acc(), 0) - ma * a(vc, cols.x(0), 0) - mb * a(vc, cols.x(1), 0))]
         });
-        meta.create_gate("rescale by the shared divisor", |vc| {
-            let s = vc.query_selector(s_rescale);
-            let (mult, off) = (vc.query_fixed(fixed[1], Rotation::cur()), vc.query_fixed(fixed[2], Rotation::cur()));
-            let lhs = a(vc, cols.acc()) * mult + off;
-            let rhs = a(vc, cols.clip_x()) * Expression::Constant(fr(B as i64))
-                + a(vc, cols.r0())
-                + a(vc, cols.r1()) * Expression::Constant(fr(256));
+        meta.create_gate("rescale by the shared divisor (remainder bytes in the next two rows)", |vc| {
+            let s = vc.query_selector(sel(SEL_RESCALE));
+            let lhs = a(vc, cols.a(), 0) * f(vc, 1) + f(vc, 2);
+            let rhs = a(vc, cols.clip_x(), 0) * k(B as i64) + a(vc, cols.clip_x(), 1) + a(vc, cols.clip_x(), 2) * k(256);
             vec![s * (lhs - rhs)]
         });
         meta.create_gate("range row", |vc| {
-            let s = vc.query_selector(s_range);
-            vec![s * (a(vc, cols.clip_x()) - a(vc, cols.clip_y()))]
+            let s = vc.query_selector(sel(SEL_RANGE));
+            vec![s * (a(vc, cols.clip_x(), 0) - a(vc, cols.clip_y(), 0))]
+        });
+        let digits = |vc: &mut Cells| {
+            (0..m).fold(k(0), |acc, i| acc * k(256) + a(vc, cols.x(i), 0))
+        };
+        meta.create_gate("pack bytes (first row)", |vc| {
+            let s = vc.query_selector(sel(SEL_PACK_FIRST));
+            vec![s * (a(vc, cols.acc(), 0) - digits(vc))]
+        });
+        meta.create_gate("pack bytes (Horner step)", |vc| {
+            let s = vc.query_selector(sel(SEL_PACK));
+            let shift = kf(Fr::from(256).pow_vartime([m as u64]));
+            vec![s * (a(vc, cols.acc(), 0) - a(vc, cols.acc(), -1) * shift - digits(vc))]
+        });
+        let mds = poseidon::constants().mds;
+        for (bit, name, full) in [(SEL_FULL_ROUND, "poseidon full round", true), (SEL_PARTIAL_ROUND, "poseidon partial round", false)] {
+            meta.create_gate(name, |vc| {
+                let s = vc.query_selector(sel(bit));
+                let added: Vec<Expression<Fr>> = (0..poseidon::WIDTH).map(|i| a(vc, cols.state(i), 0) + f(vc, i)).collect();
+                let boxed = |vc: &mut Cells, i: usize| {
+                    if i == 0 || full {
+                        a(vc, cols.cube(i), 0) * added[i].clone() * added[i].clone()
+                    } else {
+                        added[i].clone()
+                    }
+                };
+                let mut out = vec![];
+                for i in 0..poseidon::WIDTH {
+                    if i == 0 || full {
+                        out.push(s.clone() * (a(vc, cols.cube(i), 0) - added[i].clone() * added[i].clone() * added[i].clone()));
+                    }
+                }
+                for j in 0..poseidon::WIDTH {
+                    let mut mixed = k(0);
+                    for kk in 0..poseidon::WIDTH {
+                        mixed = mixed + kf(mds[j][kk]) * boxed(vc, kk);
+                    }
+                    out.push(s.clone() * (a(vc, cols.state(j), 1) - mixed));
+                }
+                out
+            });
+        }
+        meta.create_gate("poseidon absorb", |vc| {
+            let s = vc.query_selector(sel(SEL_ABSORB));
+            let mut out = vec![s.clone() * (a(vc, cols.state(0), 1) - a(vc, cols.state(0), 0))];
+            for i in 0..poseidon::RATE {
+                let next = a(vc, cols.state(i + 1), 1);
+                let absorbed = a(vc, cols.state(i + 1), 0) + a(vc, cols.absorbed(i), 0) + f(vc, i + 1);
+                out.push(s.clone() * (next - absorbed));
+            }
+            out
         });
         meta.lookup("clip and scale", |vc| {
-            vec![(a(vc, cols.clip_x()), table[0]), (a(vc, cols.clip_y()), table[1])]
+            vec![(a(vc, cols.clip_x(), 0), table[0]), (a(vc, cols.clip_y(), 0), table[1])]
         });
-        meta.lookup("remainder low byte", |vc| vec![(a(vc, cols.r0()), table[1])]);
-        meta.lookup("remainder high byte", |vc| vec![(a(vc, cols.r1()), table[1])]);
-        Self { advice, fixed, s_dot, s_add, s_rescale, s_range, table, lookup_bits }
+        Self { advice, fixed, selectors, table, lookup_bits }
     }
 
     /// The one table: (q, clip(q, 0, 255)) for q in [-2^(L-1), 2^(L-1)).
@@ -142,33 +193,32 @@ impl CnnConfig {
             |mut region| {
                 let mut cells: Vec<Option<Cell>> = vec![None; plan.values.len()];
                 let mut copies: Vec<(Cell, Vid)> = vec![];
-                let selectors = [(SEL_DOT, self.s_dot), (SEL_ADD, self.s_add), (SEL_RESCALE, self.s_rescale), (SEL_RANGE, self.s_range)];
                 for (r, row) in plan.rows.iter().enumerate() {
-                    for (bit, sel) in selectors {
+                    for (bit, sel) in &self.selectors {
                         if row.sel & bit != 0 {
                             sel.enable(&mut region, r)?;
                         }
                     }
                     for (col, v) in self.fixed.iter().zip(row.fixed) {
-                        if v != 0 {
-                            region.assign_fixed(*col, r, fr(v));
+                        if v != Fr::zero() {
+                            region.assign_fixed(*col, r, v);
                         }
                     }
                     for (col, slot) in &row.cells {
-                        let (value, vid) = match slot {
-                            Slot::Def(v) | Slot::Copy(v) => (plan.values[*v as usize], Some(*v)),
-                            Slot::Plain(x) => (*x, None),
+                        let value = match slot {
+                            Slot::Def(v) | Slot::Copy(v) => plan.values[*v as usize],
+                            Slot::Plain(x) => *x,
                         };
-                        let cell = region.assign_advice(self.advice[*col as usize], r, Value::known(fr(value))).cell();
+                        let cell = region.assign_advice(self.advice[*col as usize], r, Value::known(value)).cell();
                         match slot {
                             Slot::Def(v) => cells[*v as usize] = Some(cell),
-                            Slot::Copy(_) => copies.push((cell, vid.unwrap())),
+                            Slot::Copy(v) => copies.push((cell, *v)),
                             Slot::Plain(_) => {}
                         }
                     }
                 }
                 for (cell, vid) in copies {
-                    let canonical = cells[vid as usize].expect("planner defines every value before use");
+                    let canonical = cells[vid as usize].expect("planner defines every value it copies");
                     region.constrain_equal(canonical, cell);
                 }
                 Ok(cells)
@@ -203,7 +253,7 @@ fn load_linked(
 ) -> Vec<AssignedValue<Fr>> {
     vids.iter()
         .map(|vid| {
-            let v = fr(plan.values[*vid as usize]);
+            let v = plan.values[*vid as usize];
             let a = if constant { ctx.load_constant(v) } else { ctx.load_witness(v) };
             links.push((a, *vid));
             a
@@ -231,25 +281,20 @@ fn first_argmax(ctx: &mut Context<Fr>, gate: &GateChip<Fr>, plan: &Plan, logits:
 impl CnnCircuit {
     /// Builds the circuit. `k = None` picks the smallest k that fits (used at compile time).
     pub fn new(plan: Plan, visibility: Visibility, output: OutputKind, weight_commitment: Fr, k: Option<u32>) -> Self {
-        let cnn_rows = plan.rows.len().max(1 << plan.lookup_bits);
-        let k = k.unwrap_or_else(|| ((cnn_rows + MIN_ROWS).next_power_of_two().trailing_zeros()).max(8));
+        let rows = plan.rows.len().max(1 << plan.lookup_bits);
+        let k = k.unwrap_or_else(|| ((rows + MIN_ROWS).next_power_of_two().trailing_zeros()).max(8));
         let mut builder = BaseCircuitBuilder::new(false).use_k(k as usize).use_instance_columns(1);
         let gate = GateChip::<Fr>::default();
         let mut links = vec![];
         let ctx = builder.main(0);
-        let hasher = poseidon_hasher(ctx, &gate);
-        for (vid, _) in &plan.const_vids {
-            let v = ctx.load_constant(fr(plan.values[*vid as usize]));
-            links.push((v, *vid));
-        }
-        let input = load_linked(ctx, &plan, &plan.input_vids, false, &mut links);
-        let input_commitment = commit_in_ctx(ctx, &gate, &hasher, &input, &[]);
-        let hidden = visibility.weights_hidden();
-        let weights = load_linked(ctx, &plan, &plan.weight_vids, !hidden, &mut links);
-        let biases = load_linked(ctx, &plan, &plan.bias_vids, !hidden, &mut links);
-        let weight_commitment = if hidden {
-            commit_in_ctx(ctx, &gate, &hasher, &weights, &biases)
+        load_linked(ctx, &plan, &plan.const_vids, true, &mut links);
+        let input_commitment = load_linked(ctx, &plan, &[plan.input_commitment], false, &mut links)[0];
+        let weight_commitment = if visibility.weights_hidden() {
+            load_linked(ctx, &plan, &[plan.weight_commitment], false, &mut links)[0]
         } else {
+            // Public weights: every weight and bias is pinned to its value in the circuit.
+            load_linked(ctx, &plan, &plan.weight_vids, true, &mut links);
+            load_linked(ctx, &plan, &plan.bias_vids, true, &mut links);
             ctx.load_constant(weight_commitment)
         };
         let logits = load_linked(ctx, &plan, &plan.logit_vids, false, &mut links);

@@ -5,6 +5,7 @@ pub mod commit;
 pub mod error;
 pub mod model;
 pub mod plan;
+pub mod poseidon;
 pub mod srs;
 #[cfg(feature = "python")]
 mod python;

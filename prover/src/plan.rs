@@ -1,21 +1,37 @@
 //! Evaluates a quantized model in integer arithmetic and lays the evaluation out as circuit rows.
 //!
 //! One code path computes both the outputs and the witness, so the native inference can never
-//! disagree with what the circuit proves. The row layout depends only on the architecture, never
-//! on the values, which is what lets a verifying key serve every input.
+//! disagree with what the circuit proves. The layout depends only on the architecture, never on
+//! the values, which is what lets one verifying key serve every input.
+//!
+//! Rows have two lanes side by side. Lane A chains dot products vertically (`m` multiply-
+//! accumulates per row, the accumulator carried to the next row), packs bytes for hashing and
+//! adds residuals. Lane B requantizes (rescale by the shared divisor, then the ClipAndScale
+//! lookup) and range-checks bytes through the same lookup. Poseidon rounds use the full width
+//! below both lanes, one row per round.
+use crate::circuit::fr;
 use crate::error::{ProverError, Result};
-use crate::model::{Layer, QModel, TensorInfo};
+use crate::model::{Layer, QModel};
+use crate::poseidon;
+use ff::Field;
+use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
 use std::collections::HashMap;
 
 /// The divisor shared by every requantization (`2^RESCALE_BITS`).
 pub const B: i128 = 1 << crate::model::RESCALE_BITS;
 /// Weights are stored shifted by this so every stored weight is a byte.
 pub const WEIGHT_OFFSET: i64 = 128;
+pub const BYTES_PER_ELEMENT: usize = 31;
 
-pub const SEL_DOT: u8 = 1;
-pub const SEL_ADD: u8 = 2;
-pub const SEL_RESCALE: u8 = 4;
-pub const SEL_RANGE: u8 = 8;
+pub const SEL_DOT: u16 = 1;
+pub const SEL_ADD: u16 = 2;
+pub const SEL_RESCALE: u16 = 4;
+pub const SEL_RANGE: u16 = 8;
+pub const SEL_PACK_FIRST: u16 = 16;
+pub const SEL_PACK: u16 = 32;
+pub const SEL_FULL_ROUND: u16 = 64;
+pub const SEL_PARTIAL_ROUND: u16 = 128;
+pub const SEL_ABSORB: u16 = 256;
 
 /// What the proof exposes after the two commitments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,18 +50,20 @@ pub enum Slot {
     /// A copy of a value's canonical cell (copy constraint).
     Copy(Vid),
     /// A value constrained only by this row's gates and lookups.
-    Plain(i64),
+    Plain(Fr),
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Row {
-    pub sel: u8,
-    /// Fixed columns: f0 zero point (dot) or m_a (add); f1 multiplier; f2 offset; f3 m_b (add).
-    pub fixed: [i64; 4],
+    pub sel: u16,
+    /// f0: zero point (dot), m_a (add), round constant 0; f1: multiplier (rescale), round
+    /// constant 1, padding 1 (absorb); f2: offset (rescale), round constant 2, padding 2;
+    /// f3: m_b (add).
+    pub fixed: [Fr; 4],
     pub cells: Vec<(u16, Slot)>,
 }
 
-/// Column indices of the CNN region for a dot-product width `m`.
+/// Column indices for a dot-product width `m` (multiply-accumulates per row).
 #[derive(Clone, Copy, Debug)]
 pub struct Columns {
     pub m: usize,
@@ -53,33 +71,39 @@ pub struct Columns {
 
 impl Columns {
     pub fn x(&self, i: usize) -> u16 {
-        i as u16
+        (2 * i) as u16
     }
     pub fn w(&self, i: usize) -> u16 {
-        (self.m + i) as u16
-    }
-    pub fn acc_in(&self) -> u16 {
-        (2 * self.m) as u16
+        (2 * i + 1) as u16
     }
     pub fn acc(&self) -> u16 {
+        (2 * self.m) as u16
+    }
+    /// Lane B: the accumulator being requantized.
+    pub fn a(&self) -> u16 {
         (2 * self.m + 1) as u16
     }
-    /// Lookup pair (q, clip(q)); in range rows both hold the same byte.
+    /// Lane B: the lookup pair (q, clip(q)); in range rows both hold the same byte.
     pub fn clip_x(&self) -> u16 {
         (2 * self.m + 2) as u16
     }
     pub fn clip_y(&self) -> u16 {
         (2 * self.m + 3) as u16
     }
-    /// Byte-range lookup columns (low and high byte of the rescale remainder).
-    pub fn r0(&self) -> u16 {
-        (2 * self.m + 4) as u16
+    /// Poseidon state and S-box cubes (full-width rows).
+    pub fn state(&self, i: usize) -> u16 {
+        i as u16
     }
-    pub fn r1(&self) -> u16 {
-        (2 * self.m + 5) as u16
+    pub fn cube(&self, i: usize) -> u16 {
+        (3 + i) as u16
+    }
+    /// The two elements absorbed at an absorb row (the cube cells are free there; the lookup
+    /// columns are not, since every row of them must be in the table).
+    pub fn absorbed(&self, i: usize) -> u16 {
+        self.cube(i)
     }
     pub fn count(&self) -> usize {
-        2 * self.m + 6
+        2 * self.m + 4
     }
 }
 
@@ -88,13 +112,14 @@ pub struct Plan {
     pub cols: Columns,
     pub lookup_bits: u32,
     pub rows: Vec<Row>,
-    pub values: Vec<i64>,
-    pub input_vids: Vec<Vid>,
-    /// Weights as stored (w + 128), in commitment order.
+    pub values: Vec<Fr>,
+    /// Constant cells (copied wherever a fixed value is needed), linked to circuit constants.
+    pub const_vids: Vec<Vid>,
+    pub input_commitment: Vid,
+    pub weight_commitment: Vid,
+    /// Weights and biases, for the public-weights mode that pins them to constants.
     pub weight_vids: Vec<Vid>,
     pub bias_vids: Vec<Vid>,
-    /// Cells holding the constants 128 (weight 0) and 129 (weight 1).
-    pub const_vids: Vec<(Vid, i64)>,
     pub logit_vids: Vec<Vid>,
     pub logits: Vec<i64>,
     pub class: usize,
@@ -105,14 +130,17 @@ pub struct Plan {
 }
 
 struct Tensor {
-    info: TensorInfo,
+    zero_point: i64,
+    shape: [usize; 3],
     vids: Vec<Vid>,
 }
 
 struct Planner {
     plan: Plan,
-    zero_w: Vid,
-    one_w: Vid,
+    lane_a: usize,
+    lane_b: usize,
+    consts: HashMap<[u8; 32], Vid>,
+    ints: Vec<i64>,
 }
 
 pub fn floor_div(a: i128, b: i128) -> i128 {
@@ -121,76 +149,111 @@ pub fn floor_div(a: i128, b: i128) -> i128 {
 
 impl Planner {
     fn define(&mut self, v: i64) -> Vid {
+        self.define_fr(fr(v), v)
+    }
+    fn define_fr(&mut self, v: Fr, int: i64) -> Vid {
         self.plan.values.push(v);
+        self.ints.push(int);
         (self.plan.values.len() - 1) as Vid
     }
-    fn val(&self, vid: Vid) -> i64 {
-        self.plan.values[vid as usize]
+    fn int(&self, vid: Vid) -> i64 {
+        self.ints[vid as usize]
+    }
+    fn row(&mut self, r: usize) -> &mut Row {
+        if self.plan.rows.len() <= r {
+            self.plan.rows.resize(r + 1, Row::default());
+        }
+        &mut self.plan.rows[r]
+    }
+    /// A cell holding a known constant; the circuit pins it to that value.
+    fn constant(&mut self, v: i64) -> Vid {
+        self.constant_fr(fr(v), v)
+    }
+    fn constant_fr(&mut self, v: Fr, int: i64) -> Vid {
+        let key = v.to_bytes();
+        if let Some(vid) = self.consts.get(&key) {
+            return *vid;
+        }
+        let vid = self.stored(v, int);
+        self.consts.insert(key, vid);
+        self.plan.const_vids.push(vid);
+        vid
+    }
+    /// A value with no gate of its own (a bias, a constant): a lane-B cell that others copy.
+    fn stored(&mut self, v: Fr, int: i64) -> Vid {
+        let vid = self.define_fr(v, int);
+        let r = self.lane_b;
+        self.lane_b += 1;
+        let col = self.plan.cols.a();
+        self.row(r).cells.push((col, Slot::Def(vid)));
+        vid
     }
 
-    /// Defines byte values in range rows (three per row), each checked against the table.
+    /// Defines byte values in lane-B range rows, each checked against the table.
     fn range_checked(&mut self, values: &[i64]) -> Vec<Vid> {
+        values.iter().map(|v| {
+            let vid = self.define(*v);
+            self.range_row(Slot::Def(vid), fr(*v));
+            vid
+        }).collect()
+    }
+
+    fn range_row(&mut self, slot: Slot, v: Fr) {
         let c = self.plan.cols;
-        let vids: Vec<Vid> = values.iter().map(|v| self.define(*v)).collect();
-        for chunk in vids.chunks(3) {
-            let mut row = Row { sel: SEL_RANGE, ..Default::default() };
-            let v0 = self.val(chunk[0]);
-            row.cells.push((c.clip_x(), Slot::Def(chunk[0])));
-            row.cells.push((c.clip_y(), Slot::Plain(v0)));
-            if let Some(v) = chunk.get(1) {
-                row.cells.push((c.r0(), Slot::Def(*v)));
-            }
-            if let Some(v) = chunk.get(2) {
-                row.cells.push((c.r1(), Slot::Def(*v)));
-            }
-            self.plan.rows.push(row);
-        }
-        vids
+        let r = self.lane_b;
+        self.lane_b += 1;
+        let row = self.row(r);
+        row.sel |= SEL_RANGE;
+        row.cells.push((c.clip_x(), slot));
+        row.cells.push((c.clip_y(), Slot::Plain(v)));
     }
 
-    /// Defines values that only gates elsewhere constrain (biases, constants): packed in rows.
-    fn stored(&mut self, values: &[i64]) -> Vec<Vid> {
-        let vids: Vec<Vid> = values.iter().map(|v| self.define(*v)).collect();
-        for chunk in vids.chunks(self.plan.cols.count() - 4) {
-            let cells = chunk.iter().enumerate().map(|(i, v)| (i as u16, Slot::Def(*v))).collect();
-            self.plan.rows.push(Row { cells, ..Default::default() });
-        }
-        vids
-    }
-
-    /// Lays out acc = start + sum (x - z) * (u - 128) as a chain of dot rows and requantizes it.
+    /// acc = start + sum (x - z) * (w - 128) as a lane-A chain; then requantized in lane B.
+    /// The chain's first row holds a copy of `start`; each next row adds `m` products.
     fn dot_requant(&mut self, layer: usize, taps: &[(Vid, Vid)], start: Vid, z: i64, mult: i64, z_out: i64) -> Result<Vid> {
         let c = self.plan.cols;
+        let zero_w = self.constant(WEIGHT_OFFSET);
+        let mut r = self.lane_a;
+        self.row(r).cells.push((c.acc(), Slot::Copy(start)));
+        let mut acc = self.int(start) as i128;
         let mut acc_vid = start;
-        let mut acc = self.val(start) as i128;
-        let chunks: Vec<&[(Vid, Vid)]> = if taps.is_empty() { vec![&[]] } else { taps.chunks(c.m).collect() };
-        for chunk in chunks {
-            let mut row = Row { sel: SEL_DOT, fixed: [z, 0, 0, 0], cells: Vec::with_capacity(c.count()) };
+        let chunks: Vec<&[(Vid, Vid)]> = taps.chunks(c.m).collect();
+        for (k, chunk) in chunks.iter().enumerate() {
+            r += 1;
+            let mut cells = Vec::with_capacity(2 * c.m + 1);
             for i in 0..c.m {
                 match chunk.get(i) {
                     Some((x, w)) => {
-                        acc += (self.val(*x) - z) as i128 * (self.val(*w) - WEIGHT_OFFSET) as i128;
-                        row.cells.push((c.x(i), Slot::Copy(*x)));
-                        row.cells.push((c.w(i), Slot::Copy(*w)));
+                        acc += (self.int(*x) - z) as i128 * (self.int(*w) - WEIGHT_OFFSET) as i128;
+                        cells.push((c.x(i), Slot::Copy(*x)));
+                        cells.push((c.w(i), Slot::Copy(*w)));
                     }
-                    None => row.cells.push((c.w(i), Slot::Copy(self.zero_w))),
+                    None => cells.push((c.w(i), Slot::Copy(zero_w))),
                 }
             }
-            row.cells.push((c.acc_in(), Slot::Copy(acc_vid)));
-            acc_vid = self.define(acc as i64);
-            row.cells.push((c.acc(), Slot::Def(acc_vid)));
-            self.plan.rows.push(row);
+            let acc_slot = if k + 1 == chunks.len() {
+                acc_vid = self.define(acc as i64);
+                Slot::Def(acc_vid)
+            } else {
+                Slot::Plain(fr(acc as i64))
+            };
+            cells.push((c.acc(), acc_slot));
+            let row = self.row(r);
+            row.sel |= SEL_DOT;
+            row.fixed[0] = fr(z);
+            row.cells.extend(cells);
         }
-        let last = self.plan.rows.len() - 1;
-        self.requant(layer, last, acc, mult, (B / 2 + z_out as i128 * B) as i64)
+        self.lane_a = r + 1;
+        self.requant(layer, acc_vid, acc, mult, (B / 2 + z_out as i128 * B) as i64)
     }
 
-    /// Turns `row` into a rescale row: q = floor((acc * mult + offset) / B), y = clip(q, 0, 255).
-    fn requant(&mut self, layer: usize, row: usize, acc: i128, mult: i64, offset: i64) -> Result<Vid> {
+    /// Lane B: q = floor((acc * mult + offset) / B), y = clip(q, 0, 255), remainder bytes in
+    /// the next two rows (range-checked through the same table).
+    fn requant(&mut self, layer: usize, acc_vid: Vid, acc: i128, mult: i64, offset: i64) -> Result<Vid> {
         let c = self.plan.cols;
         let t = acc * mult as i128 + offset as i128;
         let q = floor_div(t, B);
-        let r = t - q * B;
+        let rem = t - q * B;
         let half = 1i128 << (self.plan.lookup_bits - 1);
         if q < -half || q >= half {
             return Err(ProverError::Range(format!(
@@ -199,181 +262,137 @@ impl Planner {
             )));
         }
         let y = self.define(q.clamp(0, 255) as i64);
-        let row = &mut self.plan.rows[row];
+        let r = self.lane_b;
+        let row = self.row(r);
         row.sel |= SEL_RESCALE;
-        row.fixed[1] = mult;
-        row.fixed[2] = offset;
-        row.cells.push((c.clip_x(), Slot::Plain(q as i64)));
+        row.fixed[1] = fr(mult);
+        row.fixed[2] = fr(offset);
+        row.cells.push((c.a(), Slot::Copy(acc_vid)));
+        row.cells.push((c.clip_x(), Slot::Plain(fr(q as i64))));
         row.cells.push((c.clip_y(), Slot::Def(y)));
-        row.cells.push((c.r0(), Slot::Plain((r & 255) as i64)));
-        row.cells.push((c.r1(), Slot::Plain((r >> 8) as i64)));
+        self.lane_b += 1;
+        self.range_row(Slot::Plain(fr((rem & 255) as i64)), fr((rem & 255) as i64));
+        self.range_row(Slot::Plain(fr((rem >> 8) as i64)), fr((rem >> 8) as i64));
         Ok(y)
     }
 
-    fn add(&mut self, layer: usize, a: &Tensor, b: &Tensor, mult: [i64; 2], z_out: i64) -> Result<Vec<Vid>> {
+    fn add(&mut self, layer: usize, a: (&[Vid], i64), b: (&[Vid], i64), mult: [i64; 2], z_out: i64) -> Result<Vec<Vid>> {
         let c = self.plan.cols;
-        let (za, zb) = (a.info.zero_point, b.info.zero_point);
-        let offset = B / 2 + z_out as i128 * B - (mult[0] * za) as i128 - (mult[1] * zb) as i128;
-        let mut out = Vec::with_capacity(a.vids.len());
-        for (va, vb) in a.vids.iter().zip(&b.vids) {
-            let acc = mult[0] as i128 * self.val(*va) as i128 + mult[1] as i128 * self.val(*vb) as i128;
+        let offset = B / 2 + z_out as i128 * B - (mult[0] * a.1) as i128 - (mult[1] * b.1) as i128;
+        let mut out = Vec::with_capacity(a.0.len());
+        for (va, vb) in a.0.iter().zip(b.0) {
+            let acc = mult[0] as i128 * self.int(*va) as i128 + mult[1] as i128 * self.int(*vb) as i128;
             let acc_vid = self.define(acc as i64);
-            let row = Row {
-                sel: SEL_ADD,
-                fixed: [mult[0], 0, 0, mult[1]],
-                cells: vec![(c.x(0), Slot::Copy(*va)), (c.x(1), Slot::Copy(*vb)), (c.acc(), Slot::Def(acc_vid))],
-            };
-            self.plan.rows.push(row);
-            let last = self.plan.rows.len() - 1;
-            out.push(self.requant(layer, last, acc, 1, offset as i64)?);
+            let r = self.lane_a;
+            self.lane_a += 1;
+            let row = self.row(r);
+            row.sel |= SEL_ADD;
+            row.fixed[0] = fr(mult[0]);
+            row.fixed[3] = fr(mult[1]);
+            row.cells.extend([(c.x(0), Slot::Copy(*va)), (c.x(1), Slot::Copy(*vb)), (c.acc(), Slot::Def(acc_vid))]);
+            out.push(self.requant(layer, acc_vid, acc, 1, offset as i64)?);
         }
         Ok(out)
     }
-}
 
-/// Plans the circuit for `model` on `input` (uint8, HWC, flattened) with dot products of width `m`.
-pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind) -> Result<Plan> {
-    let infos = model.tensors()?;
-    if input.len() != model.input_len() {
-        return Err(ProverError::Input(format!(
-            "input has {} values, the model expects {:?} = {}",
-            input.len(),
-            model.input.shape,
-            model.input_len()
-        )));
-    }
-    if let Some(i) = input.iter().position(|v| !(0..=255).contains(v)) {
-        return Err(ProverError::Input(format!("input[{i}] = {} is not a byte (0..=255)", input[i])));
-    }
-    if m == 0 {
-        return Err(ProverError::Model("dot-product width must be positive".into()));
-    }
-    let plan = Plan {
-        cols: Columns { m },
-        lookup_bits: model.lookup_bits,
-        rows: vec![],
-        values: vec![],
-        input_vids: vec![],
-        weight_vids: vec![],
-        bias_vids: vec![],
-        const_vids: vec![],
-        logit_vids: vec![],
-        logits: vec![],
-        class: 0,
-        argmax_gap_vids: vec![],
-        num_tables: 1,
-    };
-    let mut p = Planner { plan, zero_w: 0, one_w: 0 };
-    let consts = p.stored(&[WEIGHT_OFFSET, WEIGHT_OFFSET + 1]);
-    (p.zero_w, p.one_w) = (consts[0], consts[1]);
-    p.plan.const_vids = vec![(consts[0], WEIGHT_OFFSET), (consts[1], WEIGHT_OFFSET + 1)];
-    p.plan.input_vids = p.range_checked(input);
-
-    // Parameters first, in commitment order: all weights, then all biases.
-    let mut layer_weights: Vec<Vec<Vid>> = vec![];
-    for layer in &model.layers {
-        let shifted: Vec<i64> = layer_weights_flat(layer).iter().map(|v| v + WEIGHT_OFFSET).collect();
-        let vids = p.range_checked(&shifted);
-        p.plan.weight_vids.extend(&vids);
-        layer_weights.push(vids);
-    }
-    let mut layer_bias: Vec<Vec<Vid>> = vec![];
-    for layer in &model.layers {
-        let vids = p.stored(layer_bias_of(layer));
-        p.plan.bias_vids.extend(&vids);
-        layer_bias.push(vids);
+    /// Packs bytes little endian, 31 per field element, by Horner's rule in lane A.
+    fn pack(&mut self, bytes: &[Vid]) -> Vec<Vid> {
+        let c = self.plan.cols;
+        let zero = self.constant(0);
+        let mut elements = vec![];
+        for chunk in bytes.chunks(BYTES_PER_ELEMENT) {
+            // Most significant byte first; left-pad with zero bytes to whole rows.
+            let mut digits: Vec<Vid> = chunk.iter().rev().copied().collect();
+            let pad = (c.m - digits.len() % c.m) % c.m;
+            digits.splice(0..0, std::iter::repeat(zero).take(pad));
+            let mut acc = Fr::ZERO;
+            let rows = digits.len() / c.m;
+            for (i, row_digits) in digits.chunks(c.m).enumerate() {
+                for d in row_digits {
+                    acc = acc * Fr::from(256) + self.plan.values[*d as usize];
+                }
+                let slot = if i + 1 == rows {
+                    Slot::Def(self.define_fr(acc, 0)) // packed elements have no integer view
+                } else {
+                    Slot::Plain(acc)
+                };
+                let r = self.lane_a;
+                self.lane_a += 1;
+                let row = self.row(r);
+                row.sel |= if i == 0 { SEL_PACK_FIRST } else { SEL_PACK };
+                row.cells.extend(row_digits.iter().enumerate().map(|(j, d)| (c.x(j), Slot::Copy(*d))));
+                row.cells.push((c.acc(), slot));
+                if let Slot::Def(v) = slot {
+                    elements.push(v);
+                }
+            }
+        }
+        elements
     }
 
-    let mut tensors: HashMap<String, Tensor> = HashMap::new();
-    tensors.insert(
-        model.input.name.clone(),
-        Tensor { info: infos[&model.input.name].clone(), vids: p.plan.input_vids.clone() },
-    );
-    for (li, layer) in model.layers.iter().enumerate() {
-        let out_info = infos[&layer.output().name].clone();
-        let z_out = out_info.zero_point;
-        let vids = match layer {
-            Layer::Conv2d { input, kernel, stride, padding, groups, multiplier, .. } => {
-                let x = &tensors[input];
-                let [h, w, cin] = x.info.shape;
-                let [oh, ow, oc] = out_info.shape;
-                let [kh, kw] = *kernel;
-                let depthwise = *groups != 1;
-                let per_out = kh * kw * if depthwise { 1 } else { cin };
-                let (xv, z) = (x.vids.clone(), x.info.zero_point);
-                let mut out = vec![0; oh * ow * oc];
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        for o in 0..oc {
-                            let mut taps = Vec::with_capacity(per_out);
-                            for ky in 0..kh {
-                                for kx in 0..kw {
-                                    let iy = (oy * stride + ky) as isize - padding[0] as isize;
-                                    let ix = (ox * stride + kx) as isize - padding[1] as isize;
-                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
-                                        continue;
-                                    }
-                                    let base = (iy as usize * w + ix as usize) * cin;
-                                    if depthwise {
-                                        taps.push((xv[base + o], layer_weights[li][o * per_out + ky * kw + kx]));
-                                    } else {
-                                        for ci in 0..cin {
-                                            let wi = o * per_out + (ky * kw + kx) * cin + ci;
-                                            taps.push((xv[base + ci], layer_weights[li][wi]));
-                                        }
-                                    }
-                                }
-                            }
-                            let y = p.dot_requant(li, &taps, layer_bias[li][o], z, multiplier[o], z_out)?;
-                            out[(oy * ow + ox) * oc + o] = y;
-                        }
+    /// Lays out the Poseidon sponge over `inputs` (full-width rows after both lanes) and
+    /// returns the hash cell. Matches `poseidon::hash`.
+    fn poseidon(&mut self, inputs: &[Vid]) -> Vid {
+        let c = self.plan.cols;
+        let zero = self.constant(0);
+        let mut state = poseidon::initial_state();
+        let cap = self.constant_fr(state[0], 0);
+        let values: Vec<Fr> = inputs.iter().map(|v| self.plan.values[*v as usize]).collect();
+        let chunks = poseidon::absorb_chunks(&values);
+        let mut input_iter = inputs.chunks(poseidon::RATE);
+        let mut r = self.plan.rows.len().max(self.lane_a).max(self.lane_b);
+        // The initial state, pinned to constants: capacity 2^64, then zeros.
+        let row = self.row(r);
+        row.cells.push((c.state(0), Slot::Copy(cap)));
+        row.cells.push((c.state(1), Slot::Copy(zero)));
+        row.cells.push((c.state(2), Slot::Copy(zero)));
+        for (k, (vals, pad)) in chunks.iter().enumerate() {
+            // Absorb row r: state in s, absorbed elements in the lookup pair (copies of the inputs).
+            let absorbed = input_iter.next().unwrap_or(&[]);
+            {
+                let row = self.row(r);
+                row.sel |= SEL_ABSORB;
+                row.fixed[1] = pad[0];
+                row.fixed[2] = pad[1];
+                for i in 0..poseidon::RATE {
+                    let slot = match absorbed.get(i) {
+                        Some(v) => Slot::Copy(*v),
+                        None => Slot::Copy(zero),
+                    };
+                    row.cells.push((c.absorbed(i), slot));
+                }
+                if k > 0 {
+                    for i in 0..poseidon::WIDTH {
+                        row.cells.push((c.state(i), Slot::Plain(state[i])));
                     }
                 }
-                out
             }
-            Layer::FullyConnected { input, out_features, multiplier, .. } => {
-                let x = &tensors[input];
-                let (xv, z, n) = (x.vids.clone(), x.info.zero_point, x.info.len());
-                let mut out = vec![];
-                for o in 0..*out_features {
-                    let taps: Vec<(Vid, Vid)> = (0..n).map(|i| (xv[i], layer_weights[li][o * n + i])).collect();
-                    out.push(p.dot_requant(li, &taps, layer_bias[li][o], z, multiplier[o], z_out)?);
+            for i in 0..poseidon::RATE {
+                state[i + 1] += vals[i] + pad[i];
+            }
+            for round in 0..poseidon::ROUNDS {
+                r += 1;
+                let (next, cubes) = poseidon::round(state, round);
+                let rc = poseidon::constants().round[round];
+                let row = self.row(r);
+                row.sel |= if poseidon::is_full_round(round) { SEL_FULL_ROUND } else { SEL_PARTIAL_ROUND };
+                row.fixed[..3].copy_from_slice(&rc);
+                for i in 0..poseidon::WIDTH {
+                    row.cells.push((c.state(i), Slot::Plain(state[i])));
+                    row.cells.push((c.cube(i), Slot::Plain(cubes[i])));
                 }
-                out
+                state = next;
             }
-            Layer::GlobalAvgPool { input, multiplier, .. } => {
-                let x = &tensors[input];
-                let [h, w, c] = x.info.shape;
-                let (xv, z) = (x.vids.clone(), x.info.zero_point);
-                let zero = p.stored(&[0])[0];
-                let mut out = vec![];
-                for ch in 0..c {
-                    let taps: Vec<(Vid, Vid)> = (0..h * w).map(|i| (xv[i * c + ch], p.one_w)).collect();
-                    out.push(p.dot_requant(li, &taps, zero, z, *multiplier, z_out)?);
-                }
-                p.plan.const_vids.push((zero, 0));
-                out
-            }
-            Layer::Add { inputs, multiplier, .. } => {
-                p.add(li, &tensors[&inputs[0]], &tensors[&inputs[1]], *multiplier, z_out)?
-            }
-        };
-        tensors.insert(layer.output().name.clone(), Tensor { info: out_info, vids });
+            r += 1;
+        }
+        // Output row: the final state; its lane 1 is the hash.
+        let out = self.define_fr(state[1], 0);
+        let row = self.row(r);
+        row.cells.push((c.state(0), Slot::Plain(state[0])));
+        row.cells.push((c.state(1), Slot::Def(out)));
+        row.cells.push((c.state(2), Slot::Plain(state[2])));
+        out
     }
-
-    let logit_vids = tensors[&model.output].vids.clone();
-    let logits: Vec<i64> = logit_vids.iter().map(|v| p.val(*v)).collect();
-    let class = first_argmax(&logits);
-    if output == OutputKind::Class {
-        let best = logits[class];
-        let gaps: Vec<i64> =
-            logits.iter().enumerate().map(|(j, y)| best - y - i64::from(j < class)).collect();
-        p.plan.argmax_gap_vids = p.range_checked(&gaps);
-    }
-    p.plan.logit_vids = logit_vids;
-    p.plan.logits = logits;
-    p.plan.class = class;
-    Ok(p.plan)
 }
 
 /// A layer's weights flattened row-major, in commitment order (empty for parameter-free ops).
@@ -400,4 +419,157 @@ pub fn first_argmax(v: &[i64]) -> usize {
         }
     }
     best
+}
+
+/// Plans the circuit for `model` on `input` (uint8, HWC, flattened) with `m` products per row.
+/// `hash_weights` is false when the weights are public: they are then pinned to constants.
+pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, hash_weights: bool) -> Result<Plan> {
+    let infos = model.tensors()?;
+    if input.len() != model.input_len() {
+        return Err(ProverError::Input(format!(
+            "input has {} values, the model expects {:?} = {}",
+            input.len(),
+            model.input.shape,
+            model.input_len()
+        )));
+    }
+    if let Some(i) = input.iter().position(|v| !(0..=255).contains(v)) {
+        return Err(ProverError::Input(format!("input[{i}] = {} is not a byte (0..=255)", input[i])));
+    }
+    if m < 2 {
+        return Err(ProverError::Model("dot-product width must be at least 2".into()));
+    }
+    let plan = Plan {
+        cols: Columns { m },
+        lookup_bits: model.lookup_bits,
+        rows: vec![],
+        values: vec![],
+        const_vids: vec![],
+        input_commitment: 0,
+        weight_commitment: 0,
+        weight_vids: vec![],
+        bias_vids: vec![],
+        logit_vids: vec![],
+        logits: vec![],
+        class: 0,
+        argmax_gap_vids: vec![],
+        num_tables: 1,
+    };
+    let mut p = Planner { plan, lane_a: 0, lane_b: 0, consts: HashMap::new(), ints: vec![] };
+    let input_vids = p.range_checked(input);
+
+    // Parameters in commitment order: all weights (as bytes w + 128), then all biases.
+    let mut layer_weights: Vec<Vec<Vid>> = vec![];
+    for layer in &model.layers {
+        let shifted: Vec<i64> = layer_weights_flat(layer).iter().map(|v| v + WEIGHT_OFFSET).collect();
+        let vids = p.range_checked(&shifted);
+        p.plan.weight_vids.extend(&vids);
+        layer_weights.push(vids);
+    }
+    let mut layer_bias: Vec<Vec<Vid>> = vec![];
+    for layer in &model.layers {
+        let vids: Vec<Vid> = layer_bias_of(layer).iter().map(|b| p.stored(fr(*b), *b)).collect();
+        p.plan.bias_vids.extend(&vids);
+        layer_bias.push(vids);
+    }
+
+    let mut tensors: HashMap<String, Tensor> = HashMap::new();
+    let inp = &infos[&model.input.name];
+    tensors.insert(model.input.name.clone(), Tensor { zero_point: inp.zero_point, shape: inp.shape, vids: input_vids.clone() });
+    for (li, layer) in model.layers.iter().enumerate() {
+        let out_info = infos[&layer.output().name].clone();
+        let z_out = out_info.zero_point;
+        let vids = match layer {
+            Layer::Conv2d { input, kernel, stride, padding, groups, multiplier, .. } => {
+                let x = &tensors[input];
+                let [h, w, cin] = x.shape;
+                let [oh, ow, oc] = out_info.shape;
+                let [kh, kw] = *kernel;
+                let depthwise = *groups != 1;
+                let per_out = kh * kw * if depthwise { 1 } else { cin };
+                let (xv, z) = (x.vids.clone(), x.zero_point);
+                let mut out = vec![0; oh * ow * oc];
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for o in 0..oc {
+                            let mut taps = Vec::with_capacity(per_out);
+                            for ky in 0..kh {
+                                for kx in 0..kw {
+                                    let iy = (oy * stride + ky) as isize - padding[0] as isize;
+                                    let ix = (ox * stride + kx) as isize - padding[1] as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                        continue; // padding holds the zero point: contributes 0
+                                    }
+                                    let base = (iy as usize * w + ix as usize) * cin;
+                                    if depthwise {
+                                        taps.push((xv[base + o], layer_weights[li][o * per_out + ky * kw + kx]));
+                                    } else {
+                                        for ci in 0..cin {
+                                            let wi = o * per_out + (ky * kw + kx) * cin + ci;
+                                            taps.push((xv[base + ci], layer_weights[li][wi]));
+                                        }
+                                    }
+                                }
+                            }
+                            out[(oy * ow + ox) * oc + o] =
+                                p.dot_requant(li, &taps, layer_bias[li][o], z, multiplier[o], z_out)?;
+                        }
+                    }
+                }
+                out
+            }
+            Layer::FullyConnected { input, out_features, multiplier, .. } => {
+                let x = &tensors[input];
+                let (xv, z) = (x.vids.clone(), x.zero_point);
+                let n = xv.len();
+                let mut out = vec![];
+                for o in 0..*out_features {
+                    let taps: Vec<(Vid, Vid)> = (0..n).map(|i| (xv[i], layer_weights[li][o * n + i])).collect();
+                    out.push(p.dot_requant(li, &taps, layer_bias[li][o], z, multiplier[o], z_out)?);
+                }
+                out
+            }
+            Layer::GlobalAvgPool { input, multiplier, .. } => {
+                let x = &tensors[input];
+                let [h, w, ch] = x.shape;
+                let (xv, z) = (x.vids.clone(), x.zero_point);
+                let (zero, one_w) = (p.constant(0), p.constant(WEIGHT_OFFSET + 1));
+                let mut out = vec![];
+                for c in 0..ch {
+                    let taps: Vec<(Vid, Vid)> = (0..h * w).map(|i| (xv[i * ch + c], one_w)).collect();
+                    out.push(p.dot_requant(li, &taps, zero, z, *multiplier, z_out)?);
+                }
+                out
+            }
+            Layer::Add { inputs, multiplier, .. } => {
+                let (a, b) = (&tensors[&inputs[0]], &tensors[&inputs[1]]);
+                let (a, b) = ((a.vids.clone(), a.zero_point), (b.vids.clone(), b.zero_point));
+                p.add(li, (&a.0, a.1), (&b.0, b.1), *multiplier, z_out)?
+            }
+        };
+        tensors.insert(layer.output().name.clone(), Tensor { zero_point: z_out, shape: out_info.shape, vids });
+    }
+
+    let logit_vids = tensors[&model.output].vids.clone();
+    let logits: Vec<i64> = logit_vids.iter().map(|v| p.int(*v)).collect();
+    let class = first_argmax(&logits);
+    if output == OutputKind::Class {
+        let best = logits[class];
+        let gaps: Vec<i64> = logits.iter().enumerate().map(|(j, y)| best - y - i64::from(j < class)).collect();
+        p.plan.argmax_gap_vids = p.range_checked(&gaps);
+    }
+
+    // Commitments: bytes packed in lane A, then the Poseidon sponges below everything.
+    let packed_input = p.pack(&input_vids);
+    p.plan.input_commitment = p.poseidon(&packed_input);
+    if hash_weights {
+        let mut weight_preimage = p.pack(&p.plan.weight_vids.clone());
+        weight_preimage.extend(p.plan.bias_vids.clone());
+        p.plan.weight_commitment = p.poseidon(&weight_preimage);
+    }
+
+    p.plan.logit_vids = logit_vids;
+    p.plan.logits = logits;
+    p.plan.class = class;
+    Ok(p.plan)
 }

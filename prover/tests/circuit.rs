@@ -68,12 +68,12 @@ fn tampered_activation_is_rejected() {
     let mut c = circuit(Visibility::HiddenBoth, "logits", &tiny_input(5));
     // Change one requantized activation of the first layer: the rescale/lookup rows catch it.
     let rows = c.plan.rows.clone();
-    let y = rows.iter().flat_map(|r| r.cells.iter()).find_map(|(_, s)| match s {
-        zkmarket_prover::plan::Slot::Def(v) if c.plan.values[*v as usize] > 0 && c.plan.values[*v as usize] < 200 => Some(*v),
+    let first_activation = rows.iter().find(|r| r.sel & zkmarket_prover::plan::SEL_RESCALE != 0).unwrap();
+    let vid = first_activation.cells.iter().find_map(|(_, s)| match s {
+        zkmarket_prover::plan::Slot::Def(v) => Some(*v),
         _ => None,
     });
-    let vid = y.unwrap() as usize;
-    c.plan.values[vid] += 1;
+    c.plan.values[vid.unwrap() as usize] += Fr::one();
     assert!(!mock(&c, c.instances.clone()));
 }
 
@@ -82,17 +82,44 @@ fn out_of_range_requantization_is_a_clear_error() {
     let mut model: serde_json::Value = serde_json::from_str(&tiny_model()).unwrap();
     model["layers"][0]["multiplier"] = serde_json::json!([16000000, 16000000]);
     let model = QModel::from_json(&model.to_string()).unwrap();
-    let err = plan(&model, &vec![255; 16], 4, OutputKind::Logits).unwrap_err();
+    let err = plan(&model, &vec![255; 16], 4, OutputKind::Logits, true).unwrap_err();
     assert!(err.to_string().contains("lookup table"), "{err}");
 }
 
 #[test]
 fn bad_inputs_are_clear_errors() {
     let model = QModel::from_json(&tiny_model()).unwrap();
-    let short = plan(&model, &[1, 2, 3], 4, OutputKind::Logits).unwrap_err();
+    let short = plan(&model, &[1, 2, 3], 4, OutputKind::Logits, true).unwrap_err();
     assert!(short.to_string().contains("expects"), "{short}");
-    let big = plan(&model, &vec![256; 16], 4, OutputKind::Logits).unwrap_err();
+    let big = plan(&model, &vec![256; 16], 4, OutputKind::Logits, true).unwrap_err();
     assert!(big.to_string().contains("not a byte"), "{big}");
     let malformed = QModel::from_json("{\"format\": 1}").unwrap_err();
     assert!(malformed.to_string().contains("malformed"), "{malformed}");
+}
+
+#[test]
+fn tampered_weight_changes_the_commitment() {
+    let c = circuit(Visibility::HiddenBoth, "class", &tiny_input(6));
+    let mut bad = c.clone();
+    let w = bad.plan.weight_vids[3] as usize;
+    bad.plan.values[w] += Fr::one();
+    // Same public instances, different weight inside: the hash rows no longer match.
+    assert!(!mock(&bad, c.instances.clone()));
+}
+
+#[test]
+fn native_poseidon_equals_halo2_base_hasher() {
+    use halo2_base::gates::{circuit::builder::BaseCircuitBuilder, GateChip};
+    use halo2_base::poseidon::hasher::{spec::OptimizedPoseidonSpec, PoseidonHasher};
+    for len in [0usize, 1, 2, 3, 7] {
+        let inputs: Vec<Fr> = (0..len).map(|i| Fr::from(1000 + i as u64)).collect();
+        let mut builder = BaseCircuitBuilder::<Fr>::new(true);
+        let gate = GateChip::<Fr>::default();
+        let ctx = builder.main(0);
+        let mut hasher = PoseidonHasher::<Fr, 3, 2>::new(OptimizedPoseidonSpec::new::<8, 57, 0>());
+        hasher.initialize_consts(ctx, &gate);
+        let assigned = ctx.assign_witnesses(inputs.clone());
+        let expected = *hasher.hash_fix_len_array(ctx, &gate, &assigned).value();
+        assert_eq!(zkmarket_prover::poseidon::hash(&inputs), expected, "length {len}");
+    }
 }
