@@ -22,6 +22,7 @@ use halo2_base::utils::ScalarField;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
+use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::{BufReader, BufWriter};
 use std::path::Path;
@@ -40,6 +41,9 @@ pub struct Settings {
     pub num_instances: usize,
     /// Poseidon commitment to the weights (hex, big endian): the second public instance.
     pub weight_commitment: String,
+    /// Hash of the constraint system (gates, lookups, columns): keys cached under these
+    /// settings are invalidated whenever the circuit code changes.
+    pub circuit_digest: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -147,7 +151,11 @@ pub fn compile(model_json: &str, vis: Visibility, output: &str, dot_width: usize
     let p = plan(&model, &zero_input, dot_width, kind, vis.weights_hidden())?;
     let wc = weight_commitment(&model);
     let circuit = CnnCircuit::new(p, vis, kind, wc, None);
+    let mut cs = ConstraintSystem::<Fr>::default();
+    CnnCircuit::configure_with_params(&mut cs, circuit.params.clone());
+    let circuit_digest = hex::encode(&Sha256::digest(format!("{cs:?}").as_bytes())[..16]);
     Ok(Settings {
+        circuit_digest,
         version: 1,
         model: serde_json::from_str(model_json).expect("validated above"),
         visibility: vis,

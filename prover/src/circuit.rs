@@ -6,10 +6,9 @@
 //! The two are joined by copy constraints after both are laid out (`links`).
 use crate::poseidon;
 use crate::plan::{
-    OutputKind, Plan, Slot, Vid, B, SEL_ABSORB, SEL_ADD, SEL_DOT, SEL_FULL_ROUND, SEL_PACK, SEL_PACK_FIRST,
-    SEL_PARTIAL_ROUND, SEL_RANGE, SEL_RESCALE, WEIGHT_OFFSET,
+    OutputKind, Plan, Slot, Vid, B, SEL_ABSORB, SEL_DOT, SEL_FULL_ROUND, SEL_PACK, SEL_PARTIAL_ROUND,
+    SEL_RESCALE, WEIGHT_OFFSET,
 };
-use ff::Field;
 use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, BaseCircuitParams, BaseConfig};
 use halo2_base::gates::{GateChip, GateInstructions};
 use halo2_base::halo2_proofs::{
@@ -83,7 +82,7 @@ impl CnnConfig {
             .collect();
         let fixed = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
         let table = [meta.lookup_table_column(), meta.lookup_table_column()];
-        let bits = [SEL_DOT, SEL_ADD, SEL_RESCALE, SEL_RANGE, SEL_PACK_FIRST, SEL_PACK, SEL_FULL_ROUND, SEL_PARTIAL_ROUND, SEL_ABSORB];
+        let bits = [SEL_DOT, SEL_RESCALE, SEL_PACK, SEL_FULL_ROUND, SEL_PARTIAL_ROUND, SEL_ABSORB];
         let selectors: Vec<(u16, Selector)> = bits.iter().map(|b| (*b, meta.selector())).collect();
         let sel = |b: u16| selectors.iter().find(|(x, _)| *x == b).unwrap().1;
         let a = |vc: &mut Cells, i: u16, rot: i32| vc.query_advice(advice[i as usize], Rotation(rot));
@@ -100,32 +99,18 @@ impl CnnConfig {
             }
             vec![s * (a(vc, cols.acc(), 0) - sum)]
         });
-        meta.create_gate("residual add", |vc| {
-            let s = vc.query_selector(sel(SEL_ADD));
-            let (ma, mb) = (f(vc, 0), f(vc, 3));
-            vec![s * (a(vc, cols.acc(), 0) - ma * a(vc, cols.x(0), 0) - mb * a(vc, cols.x(1), 0))]
-        });
         meta.create_gate("rescale by the shared divisor (remainder bytes in the next two rows)", |vc| {
             let s = vc.query_selector(sel(SEL_RESCALE));
             let lhs = a(vc, cols.a(), 0) * f(vc, 1) + f(vc, 2);
             let rhs = a(vc, cols.clip_x(), 0) * k(B as i64) + a(vc, cols.clip_x(), 1) + a(vc, cols.clip_x(), 2) * k(256);
             vec![s * (lhs - rhs)]
         });
-        meta.create_gate("range row", |vc| {
-            let s = vc.query_selector(sel(SEL_RANGE));
-            vec![s * (a(vc, cols.clip_x(), 0) - a(vc, cols.clip_y(), 0))]
-        });
         let digits = |vc: &mut Cells| {
             (0..m).fold(k(0), |acc, i| acc * k(256) + a(vc, cols.x(i), 0))
         };
-        meta.create_gate("pack bytes (first row)", |vc| {
-            let s = vc.query_selector(sel(SEL_PACK_FIRST));
-            vec![s * (a(vc, cols.acc(), 0) - digits(vc))]
-        });
-        meta.create_gate("pack bytes (Horner step)", |vc| {
+        meta.create_gate("pack bytes (Horner step; shift 0 on a chunk's first row)", |vc| {
             let s = vc.query_selector(sel(SEL_PACK));
-            let shift = kf(Fr::from(256).pow_vartime([m as u64]));
-            vec![s * (a(vc, cols.acc(), 0) - a(vc, cols.acc(), -1) * shift - digits(vc))]
+            vec![s * (a(vc, cols.acc(), 0) - a(vc, cols.acc(), -1) * f(vc, 3) - digits(vc))]
         });
         let mds = poseidon::constants().mds;
         for (bit, name, full) in [(SEL_FULL_ROUND, "poseidon full round", true), (SEL_PARTIAL_ROUND, "poseidon partial round", false)] {

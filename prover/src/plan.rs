@@ -24,14 +24,11 @@ pub const WEIGHT_OFFSET: i64 = 128;
 pub const BYTES_PER_ELEMENT: usize = 31;
 
 pub const SEL_DOT: u16 = 1;
-pub const SEL_ADD: u16 = 2;
-pub const SEL_RESCALE: u16 = 4;
-pub const SEL_RANGE: u16 = 8;
-pub const SEL_PACK_FIRST: u16 = 16;
-pub const SEL_PACK: u16 = 32;
-pub const SEL_FULL_ROUND: u16 = 64;
-pub const SEL_PARTIAL_ROUND: u16 = 128;
-pub const SEL_ABSORB: u16 = 256;
+pub const SEL_RESCALE: u16 = 2;
+pub const SEL_PACK: u16 = 4;
+pub const SEL_FULL_ROUND: u16 = 8;
+pub const SEL_PARTIAL_ROUND: u16 = 16;
+pub const SEL_ABSORB: u16 = 32;
 
 /// What the proof exposes after the two commitments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,9 +53,9 @@ pub enum Slot {
 #[derive(Clone, Debug, Default)]
 pub struct Row {
     pub sel: u16,
-    /// f0: zero point (dot), m_a (add), round constant 0; f1: multiplier (rescale), round
-    /// constant 1, padding 1 (absorb); f2: offset (rescale), round constant 2, padding 2;
-    /// f3: m_b (add).
+    /// f0: zero point (dot), round constant 0; f1: multiplier (rescale), round constant 1,
+    /// padding 1 (absorb); f2: offset (rescale), round constant 2, padding 2; f3: Horner shift
+    /// (pack; 0 on a chunk's first row).
     pub fixed: [Fr; 4],
     pub cells: Vec<(u16, Slot)>,
 }
@@ -143,6 +140,11 @@ struct Planner {
     ints: Vec<i64>,
 }
 
+/// The rescale offset that rounds to nearest and adds the output zero point.
+fn requant_offset(z_out: i64) -> i64 {
+    (B / 2 + z_out as i128 * B) as i64
+}
+
 pub fn floor_div(a: i128, b: i128) -> i128 {
     a.div_euclid(b)
 }
@@ -193,24 +195,25 @@ impl Planner {
     fn range_checked(&mut self, values: &[i64]) -> Vec<Vid> {
         values.iter().map(|v| {
             let vid = self.define(*v);
-            self.range_row(Slot::Def(vid), fr(*v));
+            self.range_row(vid);
             vid
         }).collect()
     }
 
-    fn range_row(&mut self, slot: Slot, v: Fr) {
+    /// A lane-B row whose lookup pair is (v, v): in the table only if v is a byte. The second
+    /// cell is a copy of the first, so no gate is needed.
+    fn range_row(&mut self, vid: Vid) {
         let c = self.plan.cols;
         let r = self.lane_b;
         self.lane_b += 1;
         let row = self.row(r);
-        row.sel |= SEL_RANGE;
-        row.cells.push((c.clip_x(), slot));
-        row.cells.push((c.clip_y(), Slot::Plain(v)));
+        row.cells.push((c.clip_x(), Slot::Def(vid)));
+        row.cells.push((c.clip_y(), Slot::Copy(vid)));
     }
 
     /// acc = start + sum (x - z) * (w - 128) as a lane-A chain; then requantized in lane B.
     /// The chain's first row holds a copy of `start`; each next row adds `m` products.
-    fn dot_requant(&mut self, layer: usize, taps: &[(Vid, Vid)], start: Vid, z: i64, mult: i64, z_out: i64) -> Result<Vid> {
+    fn dot_requant(&mut self, layer: usize, taps: &[(Vid, Vid)], start: Vid, z: i64, mult: i64, offset: i64) -> Result<Vid> {
         let c = self.plan.cols;
         let zero_w = self.constant(WEIGHT_OFFSET);
         let mut r = self.lane_a;
@@ -244,7 +247,7 @@ impl Planner {
             row.cells.extend(cells);
         }
         self.lane_a = r + 1;
-        self.requant(layer, acc_vid, acc, mult, (B / 2 + z_out as i128 * B) as i64)
+        self.requant(layer, acc_vid, acc, mult, offset)
     }
 
     /// Lane B: q = floor((acc * mult + offset) / B), y = clip(q, 0, 255), remainder bytes in
@@ -271,26 +274,22 @@ impl Planner {
         row.cells.push((c.clip_x(), Slot::Plain(fr(q as i64))));
         row.cells.push((c.clip_y(), Slot::Def(y)));
         self.lane_b += 1;
-        self.range_row(Slot::Plain(fr((rem & 255) as i64)), fr((rem & 255) as i64));
-        self.range_row(Slot::Plain(fr((rem >> 8) as i64)), fr((rem >> 8) as i64));
+        for byte in [rem & 255, rem >> 8] {
+            let vid = self.define(byte as i64);
+            self.range_row(vid);
+        }
         Ok(y)
     }
 
+    /// Residual add as a one-row dot chain: acc = m_a * a + m_b * b (multipliers as constant
+    /// 'weights'); both zero points are folded into the requantization offset.
     fn add(&mut self, layer: usize, a: (&[Vid], i64), b: (&[Vid], i64), mult: [i64; 2], z_out: i64) -> Result<Vec<Vid>> {
-        let c = self.plan.cols;
         let offset = B / 2 + z_out as i128 * B - (mult[0] * a.1) as i128 - (mult[1] * b.1) as i128;
+        let zero = self.constant(0);
+        let (wa, wb) = (self.constant(mult[0] + WEIGHT_OFFSET), self.constant(mult[1] + WEIGHT_OFFSET));
         let mut out = Vec::with_capacity(a.0.len());
         for (va, vb) in a.0.iter().zip(b.0) {
-            let acc = mult[0] as i128 * self.int(*va) as i128 + mult[1] as i128 * self.int(*vb) as i128;
-            let acc_vid = self.define(acc as i64);
-            let r = self.lane_a;
-            self.lane_a += 1;
-            let row = self.row(r);
-            row.sel |= SEL_ADD;
-            row.fixed[0] = fr(mult[0]);
-            row.fixed[3] = fr(mult[1]);
-            row.cells.extend([(c.x(0), Slot::Copy(*va)), (c.x(1), Slot::Copy(*vb)), (c.acc(), Slot::Def(acc_vid))]);
-            out.push(self.requant(layer, acc_vid, acc, 1, offset as i64)?);
+            out.push(self.dot_requant(layer, &[(*va, wa), (*vb, wb)], zero, 0, 1, offset as i64)?);
         }
         Ok(out)
     }
@@ -318,8 +317,10 @@ impl Planner {
                 };
                 let r = self.lane_a;
                 self.lane_a += 1;
+                let shift = if i == 0 { Fr::ZERO } else { Fr::from(256).pow_vartime([c.m as u64]) };
                 let row = self.row(r);
-                row.sel |= if i == 0 { SEL_PACK_FIRST } else { SEL_PACK };
+                row.sel |= SEL_PACK;
+                row.fixed[3] = shift;
                 row.cells.extend(row_digits.iter().enumerate().map(|(j, d)| (c.x(j), Slot::Copy(*d))));
                 row.cells.push((c.acc(), slot));
                 if let Slot::Def(v) = slot {
@@ -391,6 +392,7 @@ impl Planner {
         row.cells.push((c.state(0), Slot::Plain(state[0])));
         row.cells.push((c.state(1), Slot::Def(out)));
         row.cells.push((c.state(2), Slot::Plain(state[2])));
+        (self.lane_a, self.lane_b) = (r + 1, r + 1);
         out
     }
 }
@@ -512,7 +514,7 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, hash_we
                                 }
                             }
                             out[(oy * ow + ox) * oc + o] =
-                                p.dot_requant(li, &taps, layer_bias[li][o], z, multiplier[o], z_out)?;
+                                p.dot_requant(li, &taps, layer_bias[li][o], z, multiplier[o], requant_offset(z_out))?;
                         }
                     }
                 }
@@ -525,7 +527,7 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, hash_we
                 let mut out = vec![];
                 for o in 0..*out_features {
                     let taps: Vec<(Vid, Vid)> = (0..n).map(|i| (xv[i], layer_weights[li][o * n + i])).collect();
-                    out.push(p.dot_requant(li, &taps, layer_bias[li][o], z, multiplier[o], z_out)?);
+                    out.push(p.dot_requant(li, &taps, layer_bias[li][o], z, multiplier[o], requant_offset(z_out))?);
                 }
                 out
             }
@@ -537,7 +539,7 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, hash_we
                 let mut out = vec![];
                 for c in 0..ch {
                     let taps: Vec<(Vid, Vid)> = (0..h * w).map(|i| (xv[i * ch + c], one_w)).collect();
-                    out.push(p.dot_requant(li, &taps, zero, z, *multiplier, z_out)?);
+                    out.push(p.dot_requant(li, &taps, zero, z, *multiplier, requant_offset(z_out))?);
                 }
                 out
             }
@@ -560,12 +562,16 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, hash_we
     }
 
     // Commitments: bytes packed in lane A, then the Poseidon sponges below everything.
+    // All packing (lane A) comes before the first sponge, which takes whole rows.
     let packed_input = p.pack(&input_vids);
+    let weight_preimage = hash_weights.then(|| {
+        let mut preimage = p.pack(&p.plan.weight_vids.clone());
+        preimage.extend(p.plan.bias_vids.clone());
+        preimage
+    });
     p.plan.input_commitment = p.poseidon(&packed_input);
-    if hash_weights {
-        let mut weight_preimage = p.pack(&p.plan.weight_vids.clone());
-        weight_preimage.extend(p.plan.bias_vids.clone());
-        p.plan.weight_commitment = p.poseidon(&weight_preimage);
+    if let Some(preimage) = weight_preimage {
+        p.plan.weight_commitment = p.poseidon(&preimage);
     }
 
     p.plan.logit_vids = logit_vids;

@@ -11,7 +11,7 @@ use zkmarket_prover::srs::{load_srs, sha256_file, write_dev_srs};
 fn proof_verifies_and_tampering_is_rejected() {
     let dir = std::env::temp_dir().join(format!("zkm-proof-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let settings = compile(&tiny_model(), Visibility::HiddenBoth, "class", 4).unwrap();
+    let settings = compile(&tiny_model(), Visibility::HiddenBoth, "class", 2).unwrap();
     let k = settings.params.k;
     let srs = dir.join("srs");
     write_dev_srs(k + 1, &srs).unwrap();

