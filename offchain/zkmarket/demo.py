@@ -8,17 +8,14 @@ Solidity verifier deployed on a fresh anvil, and shows that a tampered proof is 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from . import prover as zp
 from .chain import Anvil, deploy_verifier, verify_onchain
-from .model.data import load_digits_split
+from .model.data import DIGITS_MODEL, load_digits_split
 from .prover import stages
-
-MODEL = Path(__file__).resolve().parents[2] / "models" / "digits-cnn.json"
 
 
 def _timed(console: Console, what: str, fn):
@@ -34,7 +31,7 @@ def main() -> None:
     console = Console()
     split = load_digits_split()
     image, label = split.test_inputs[0], int(split.test_labels[0])
-    circuit, _ = _timed(console, "compile the digits CNN into a circuit", lambda: zp.compile_model(MODEL))
+    circuit, _ = _timed(console, "compile the digits CNN into a circuit", lambda: zp.compile_model(DIGITS_MODEL))
     s = stages.stats(circuit)
     keys, t_setup = _timed(console, f"key generation at 2^{s['k']} rows (insecure dev SRS)", lambda: zp.setup(circuit))
     proof, t_prove = _timed(console, "prove one test image", lambda: zp.prove(circuit, keys, image))

@@ -90,7 +90,9 @@ pub fn fr_to_hex(x: &Fr) -> String {
 }
 
 pub fn fr_from_hex(s: &str) -> Result<Fr> {
-    let raw = hex::decode(s.trim_start_matches("0x"))
+    let digits = s.trim_start_matches("0x");
+    let padded = if digits.len() % 2 == 1 { format!("0{digits}") } else { digits.to_string() };
+    let raw = hex::decode(&padded)
         .map_err(|e| ProverError::Input(format!("instance '{s}' is not hex: {e}")))?;
     if raw.len() > 32 {
         return Err(ProverError::Input(format!("instance '{s}' is longer than 32 bytes")));

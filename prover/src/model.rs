@@ -162,8 +162,8 @@ impl QModel {
                 self.rescale_bits
             )));
         }
-        if !(8..=20).contains(&self.lookup_bits) {
-            return Err(ProverError::Model(format!("lookup_bits must be in 8..=20, got {}", self.lookup_bits)));
+        if !(9..=20).contains(&self.lookup_bits) {
+            return Err(ProverError::Model(format!("lookup_bits must be in 9..=20 (the table must hold every byte), got {}", self.lookup_bits)));
         }
         self.tensors().map(|_| ())
     }

@@ -6,6 +6,7 @@ comparable and reproducible without any download.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -13,6 +14,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 INPUT_SHAPE = (8, 8, 1)
+# The quantized digits CNN trained by `python -m zkmarket.model.train` (committed, 14 KB).
+DIGITS_MODEL = Path(__file__).resolve().parents[3] / "models" / "digits-cnn.json"
 INPUT_SCALE = float(np.float32(1 / 255))  # uint8 pixel p stands for the real value p / 255
 
 

@@ -1,0 +1,62 @@
+"""Shared, session-scoped real components: the digits circuit with keys, anvil, the verifier."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_dir():
+    os.environ.setdefault("ZKMARKET_CACHE_DIR", str(ROOT / ".cache" / "zkmarket"))
+
+
+@pytest.fixture(scope="session")
+def digits_split():
+    from zkmarket.model.data import load_digits_split
+
+    return load_digits_split()
+
+
+@pytest.fixture(scope="session")
+def digits_circuit(_cache_dir):
+    from zkmarket import prover as zp
+
+    from zkmarket.model.data import DIGITS_MODEL
+
+    return zp.compile_model(DIGITS_MODEL, "hidden-both", "class")
+
+
+@pytest.fixture(scope="session")
+def digits_keys(digits_circuit):
+    from zkmarket import prover as zp
+
+    return zp.setup(digits_circuit)
+
+
+@pytest.fixture(scope="session")
+def digits_proof(digits_circuit, digits_keys, digits_split):
+    from zkmarket import prover as zp
+
+    return zp.prove(digits_circuit, digits_keys, digits_split.test_inputs[0])
+
+
+@pytest.fixture(scope="session")
+def anvil():
+    from zkmarket.chain import Anvil
+
+    with Anvil() as node:
+        yield node
+
+
+@pytest.fixture(scope="session")
+def verifier(anvil, digits_circuit, digits_keys):
+    from zkmarket import prover as zp
+    from zkmarket.chain import deploy_verifier
+
+    return deploy_verifier(anvil.w3(), zp.export_verifier(digits_circuit, digits_keys),
+                           private_key=anvil.accounts[0].private_key)

@@ -1,0 +1,89 @@
+"""A real halo2 proof of the digits CNN, verified natively and through the generated Solidity
+verifier deployed on anvil; any changed instance or flipped proof byte is rejected."""
+
+from __future__ import annotations
+
+import pytest
+
+from zkmarket import prover as zp
+from zkmarket.model.data import DIGITS_MODEL as MODEL
+from zkmarket.chain import EIP170_CODE_SIZE_LIMIT, verify_onchain
+from zkmarket.model import qmodel, reference
+from zkmarket.prover import stages
+
+pytestmark = pytest.mark.integration
+
+
+def _bump(hex_value: str) -> str:
+    return hex(int(hex_value, 16) + 1)
+
+
+def test_proof_public_instances_are_commitments_then_class(digits_proof, digits_split):
+    image = digits_split.test_inputs[0]
+    _, expected_class = reference.evaluate(qmodel.load(MODEL), image)
+    assert digits_proof.input_commitment == zp.commit_input(image)
+    assert digits_proof.weight_commitment == zp.commit_weights(MODEL)
+    assert digits_proof.outputs == [expected_class]
+
+
+def test_proof_verifies_natively(digits_circuit, digits_keys, digits_proof):
+    assert zp.verify(digits_circuit, digits_keys, digits_proof)
+
+
+def test_verifier_fits_the_contract_size_limit(verifier):
+    assert 0 < verifier.code_size <= EIP170_CODE_SIZE_LIMIT
+
+
+def test_proof_verifies_on_chain(anvil, verifier, digits_proof):
+    result = verify_onchain(anvil.w3(), verifier.address, stages.calldata(digits_proof),
+                            private_key=anvil.accounts[0].private_key)
+    assert result.accepted and result.gas_used > 21_000
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_changed_instance_is_rejected_natively_and_on_chain(anvil, verifier, digits_circuit, digits_keys,
+                                                            digits_proof, index):
+    instances = list(digits_proof.instances)
+    instances[index] = _bump(instances[index])
+    forged = zp.Proof(digits_proof.proof, instances, digits_proof.logits, digits_proof.predicted_class,
+                      digits_proof.circuit_id)
+    assert not zp.verify(digits_circuit, digits_keys, forged)
+    assert not verify_onchain(anvil.w3(), verifier.address, stages.calldata(forged)).accepted
+
+
+@pytest.mark.parametrize("position", [0, 100, 1000, -1])
+def test_flipped_proof_byte_is_rejected_natively_and_on_chain(anvil, verifier, digits_circuit, digits_keys,
+                                                              digits_proof, position):
+    raw = bytearray(bytes.fromhex(digits_proof.proof[2:]))
+    raw[position] ^= 0x01
+    forged = zp.Proof("0x" + raw.hex(), digits_proof.instances, digits_proof.logits,
+                      digits_proof.predicted_class, digits_proof.circuit_id)
+    assert not zp.verify(digits_circuit, digits_keys, forged)
+    assert not verify_onchain(anvil.w3(), verifier.address, stages.calldata(forged)).accepted
+
+
+def test_circuit_inference_is_bit_exact_with_the_python_reference_on_the_test_set(digits_split):
+    model = qmodel.load(MODEL)
+    for image in digits_split.test_inputs:
+        assert zp.evaluate(MODEL, image) == reference.evaluate(model, image)
+
+
+@pytest.mark.parametrize("visibility,output", [("hidden-input", "logits"), ("hidden-weights", "class")])
+def test_other_visibility_modes_prove_and_verify(digits_split, visibility, output):
+    circuit = zp.compile_model(MODEL, visibility, output)
+    keys = zp.setup(circuit)
+    image = digits_split.test_inputs[1]
+    proof = zp.prove(circuit, keys, image)
+    logits, cls = reference.evaluate(qmodel.load(MODEL), image)
+    assert proof.outputs == (logits if output == "logits" else [cls])
+    assert proof.instances[:2] == [zp.commit_input(image), zp.commit_weights(MODEL)]
+    assert zp.verify(circuit, keys, proof)
+
+
+def test_proof_for_another_circuit_is_refused(digits_circuit, digits_keys, digits_proof):
+    other = zp.compile_model(MODEL, "hidden-input", "class")
+    with pytest.raises(zp.ArtifactError, match="proof is for circuit"):
+        zp.verify(other, zp.setup(other), digits_proof)
+    relabelled = zp.Proof(digits_proof.proof, digits_proof.instances, digits_proof.logits,
+                          digits_proof.predicted_class, other.id)
+    assert not zp.verify(other, zp.setup(other), relabelled)
