@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from web3 import Web3
 
 from .deploy import Deployment, call_raw, deploy, send_raw
-from .solidity import compile_source
+from .solidity import CompiledContract, compile_source
 
 
 @dataclass(frozen=True)
@@ -16,14 +16,18 @@ class OnchainVerification:
     gas_used: int | None  # gas of a mined verification transaction (None when rejected)
 
 
-def deploy_verifier(w3: Web3, solidity_source: str, *, private_key: str) -> Deployment:
-    """Compiles the verifier with the pinned solc and deploys it (EIP-170 size limit applies).
+def compile_verifier(solidity_source: str) -> CompiledContract:
+    """Compiles a generated verifier with the pinned solc.
 
     The generated code is one hand-scheduled assembly block: the Yul optimizer runs out of stack
     slots on it, so only the legacy optimizer runs (it trims ~3% of the code size)."""
-    compiled = compile_source(solidity_source, filename="Halo2Verifier.sol", optimize=True, optimizer_runs=1,
-                              optimizer_details={"yul": False})
-    return deploy(w3, compiled, private_key=private_key)
+    return compile_source(solidity_source, filename="Halo2Verifier.sol", optimize=True, optimizer_runs=1,
+                          optimizer_details={"yul": False})
+
+
+def deploy_verifier(w3: Web3, solidity_source: str, *, private_key: str) -> Deployment:
+    """Compiles and deploys the verifier (the EIP-170 code size limit applies)."""
+    return deploy(w3, compile_verifier(solidity_source), private_key=private_key)
 
 
 def verify_onchain(w3: Web3, verifier: str, calldata: bytes, *, private_key: str | None = None) -> OnchainVerification:
