@@ -50,8 +50,7 @@ pub struct Settings {
 pub struct Stats {
     pub k: u32,
     pub rows: usize,
-    pub cnn_rows: usize,
-    pub base_advice_cells: usize,
+    pub rows_used: usize,
     pub advice_columns: usize,
     pub fixed_columns: usize,
     pub lookup_arguments: usize,
@@ -121,10 +120,10 @@ impl Settings {
     /// Builds the circuit for `input`, refusing if the model no longer matches the settings.
     pub fn circuit(&self, input: &[i64]) -> Result<CnnCircuit> {
         let model = self.model()?;
-        let p = plan(&model, input, self.params.m, self.output_kind()?, self.visibility.weights_hidden())?;
-        let wc = fr_from_hex(&self.weight_commitment)?;
-        let circuit = CnnCircuit::new(p, self.visibility, self.output_kind()?, wc, Some(self.params.k));
-        if serde_json::to_value(&circuit.params).ok() != serde_json::to_value(&self.params).ok() {
+        let public = (!self.visibility.weights_hidden()).then(|| fr_from_hex(&self.weight_commitment)).transpose()?;
+        let p = plan(&model, input, self.params.m, self.output_kind()?, public)?;
+        let circuit = CnnCircuit::new(p, Some(self.params.k));
+        if circuit.params != self.params {
             return Err(ProverError::Artifact("circuit shape differs from the compiled settings".into()));
         }
         Ok(circuit)
@@ -150,9 +149,9 @@ pub fn compile(model_json: &str, vis: Visibility, output: &str, dot_width: usize
     let model = QModel::from_json(model_json)?;
     let kind = output_kind(output)?;
     let zero_input = vec![model.input.zero_point; model.input_len()];
-    let p = plan(&model, &zero_input, dot_width, kind, vis.weights_hidden())?;
     let wc = weight_commitment(&model);
-    let circuit = CnnCircuit::new(p, vis, kind, wc, None);
+    let p = plan(&model, &zero_input, dot_width, kind, (!vis.weights_hidden()).then_some(wc))?;
+    let circuit = CnnCircuit::new(p, None);
     let mut cs = ConstraintSystem::<Fr>::default();
     CnnCircuit::configure_with_params(&mut cs, circuit.params.clone());
     let circuit_digest = hex::encode(&Sha256::digest(format!("{cs:?}").as_bytes())[..16]);
@@ -174,13 +173,12 @@ pub fn stats(settings: &Settings) -> Result<Stats> {
     let circuit = settings.circuit(&zero_input)?;
     let mut cs = ConstraintSystem::<Fr>::default();
     CnnCircuit::configure_with_params(&mut cs, settings.params.clone());
-    let (cnn_rows, base_cells) = circuit.rows_used();
+    let rows_used = circuit.rows_used();
     let parameters = model.layers.iter().map(|l| layer_weights_flat(l).len() + layer_bias_of(l).len()).sum();
     Ok(Stats {
         k: settings.params.k,
         rows: 1 << settings.params.k,
-        cnn_rows,
-        base_advice_cells: base_cells,
+        rows_used,
         advice_columns: cs.num_advice_columns(),
         fixed_columns: cs.num_fixed_columns(),
         lookup_arguments: cs.lookups().len(),
@@ -288,7 +286,7 @@ pub fn calldata(instances: &[Fr], proof: &[u8]) -> Vec<u8> {
 
 pub fn evaluate(model_json: &str, input: &[i64]) -> Result<(Vec<i64>, usize)> {
     let model = QModel::from_json(model_json)?;
-    let p = plan(&model, input, DEFAULT_DOT_WIDTH, OutputKind::Logits, false)?;
+    let p = plan(&model, input, DEFAULT_DOT_WIDTH, OutputKind::Logits, None)?;
     Ok((p.logits, p.class))
 }
 

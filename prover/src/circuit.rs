@@ -1,23 +1,16 @@
-//! The halo2 circuit: custom CNN gates over one shared ClipAndScale table (paper section 4),
-//! a Poseidon round gate for the commitments, and halo2-base's flex gate for the top-1
-//! selection and for pinning constants.
-//!
-//! The CNN region holds every multiply-accumulate and the hashing; halo2-base holds a few cells.
-//! The two are joined by copy constraints after both are laid out (`links`).
-use crate::poseidon;
+//! The halo2 circuit: custom CNN gates over one shared ClipAndScale table (paper section 4) and
+//! a Poseidon round gate for the commitments, all in one region laid out by `plan`.
 use crate::plan::{
-    OutputKind, Plan, Slot, Vid, B, SEL_ABSORB, SEL_DOT, SEL_FULL_ROUND, SEL_PACK, SEL_PARTIAL_ROUND,
+    Plan, Slot, Vid, B, SEL_ABSORB, SEL_CONST, SEL_DOT, SEL_FULL_ROUND, SEL_PACK, SEL_PARTIAL_ROUND,
     SEL_RESCALE, WEIGHT_OFFSET,
 };
-use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, BaseCircuitParams, BaseConfig};
-use halo2_base::gates::{GateChip, GateInstructions};
+use crate::poseidon;
 use halo2_base::halo2_proofs::{
     circuit::{Cell, Layouter, SimpleFloorPlanner, Value},
     halo2curves::bn256::Fr,
-    plonk::{Advice, Circuit, Column, ConstraintSystem, Error, Expression, Fixed, Selector, TableColumn},
+    plonk::{Advice, Circuit, Column, ConstraintSystem, Error, Expression, Fixed, Instance, Selector, TableColumn},
     poly::Rotation,
 };
-use halo2_base::{AssignedValue, Context};
 use serde::{Deserialize, Serialize};
 use snark_verifier_sdk::CircuitExt;
 
@@ -43,12 +36,11 @@ impl Visibility {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CircuitParams {
     pub k: u32,
     pub m: usize,
     pub lookup_bits: u32,
-    pub base: BaseCircuitParams,
 }
 
 pub fn fr(v: i64) -> Fr {
@@ -82,7 +74,7 @@ impl CnnConfig {
             .collect();
         let fixed = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
         let table = [meta.lookup_table_column(), meta.lookup_table_column()];
-        let bits = [SEL_DOT, SEL_RESCALE, SEL_PACK, SEL_FULL_ROUND, SEL_PARTIAL_ROUND, SEL_ABSORB];
+        let bits = [SEL_DOT, SEL_RESCALE, SEL_PACK, SEL_FULL_ROUND, SEL_PARTIAL_ROUND, SEL_ABSORB, SEL_CONST];
         let selectors: Vec<(u16, Selector)> = bits.iter().map(|b| (*b, meta.selector())).collect();
         let sel = |b: u16| selectors.iter().find(|(x, _)| *x == b).unwrap().1;
         let a = |vc: &mut Cells, i: u16, rot: i32| vc.query_advice(advice[i as usize], Rotation(rot));
@@ -150,6 +142,10 @@ impl CnnConfig {
             }
             out
         });
+        meta.create_gate("constant cell", |vc| {
+            let s = vc.query_selector(sel(SEL_CONST));
+            vec![s * (a(vc, cols.a(), 0) - f(vc, 1))]
+        });
         meta.lookup("clip and scale", |vc| {
             vec![(a(vc, cols.clip_x(), 0), table[0]), (a(vc, cols.clip_y(), 0), table[1])]
         });
@@ -215,92 +211,30 @@ impl CnnConfig {
 #[derive(Clone, Debug)]
 pub struct ZkConfig {
     cnn: CnnConfig,
-    base: BaseConfig<Fr>,
+    instance: Column<Instance>,
 }
 
-/// A CNN inference circuit for one input: the plan (CNN rows) and the halo2-base builder.
+/// A CNN inference circuit for one input: the planned rows and the public instances.
 #[derive(Clone)]
 pub struct CnnCircuit {
     pub params: CircuitParams,
     pub plan: Plan,
-    builder: BaseCircuitBuilder<Fr>,
-    links: Vec<(AssignedValue<Fr>, Vid)>,
     pub instances: Vec<Fr>,
-}
-
-/// Loads planned values into halo2-base as witnesses (or constants) linked to their CNN cells.
-fn load_linked(
-    ctx: &mut Context<Fr>,
-    plan: &Plan,
-    vids: &[Vid],
-    constant: bool,
-    links: &mut Vec<(AssignedValue<Fr>, Vid)>,
-) -> Vec<AssignedValue<Fr>> {
-    vids.iter()
-        .map(|vid| {
-            let v = plan.values[*vid as usize];
-            let a = if constant { ctx.load_constant(v) } else { ctx.load_witness(v) };
-            links.push((a, *vid));
-            a
-        })
-        .collect()
-}
-
-/// Proves y[class] >= y[j] for all j, and > for j < class: the first index of the largest logit.
-fn first_argmax(ctx: &mut Context<Fr>, gate: &GateChip<Fr>, plan: &Plan, logits: &[AssignedValue<Fr>], links: &mut Vec<(AssignedValue<Fr>, Vid)>) -> AssignedValue<Fr> {
-    let class = ctx.load_witness(Fr::from(plan.class as u64));
-    let indicator = gate.idx_to_indicator(ctx, class, logits.len());
-    let ones = gate.sum(ctx, indicator.clone());
-    gate.assert_is_const(ctx, &ones, &Fr::one());
-    let best = gate.select_by_indicator(ctx, logits.to_vec(), indicator.clone());
-    let mut after = ctx.load_zero(); // number of indicator bits strictly after j, i.e. [j < class]
-    for j in (0..logits.len()).rev() {
-        let gap = gate.sub(ctx, best, logits[j]);
-        let gap = gate.sub(ctx, gap, after);
-        links.push((gap, plan.argmax_gap_vids[j]));
-        after = gate.add(ctx, after, indicator[j]);
-    }
-    class
 }
 
 impl CnnCircuit {
     /// Builds the circuit. `k = None` picks the smallest k that fits (used at compile time).
-    pub fn new(plan: Plan, visibility: Visibility, output: OutputKind, weight_commitment: Fr, k: Option<u32>) -> Self {
+    pub fn new(plan: Plan, k: Option<u32>) -> Self {
         let rows = plan.rows.len().max(1 << plan.lookup_bits);
         let k = k.unwrap_or_else(|| ((rows + MIN_ROWS).next_power_of_two().trailing_zeros()).max(8));
-        let mut builder = BaseCircuitBuilder::new(false).use_k(k as usize).use_instance_columns(1);
-        let gate = GateChip::<Fr>::default();
-        let mut links = vec![];
-        let ctx = builder.main(0);
-        load_linked(ctx, &plan, &plan.const_vids, true, &mut links);
-        let input_commitment = load_linked(ctx, &plan, &[plan.input_commitment], false, &mut links)[0];
-        let weight_commitment = if visibility.weights_hidden() {
-            load_linked(ctx, &plan, &[plan.weight_commitment], false, &mut links)[0]
-        } else {
-            // Public weights: every weight and bias is pinned to its value in the circuit.
-            load_linked(ctx, &plan, &plan.weight_vids, true, &mut links);
-            load_linked(ctx, &plan, &plan.bias_vids, true, &mut links);
-            ctx.load_constant(weight_commitment)
-        };
-        let logits = load_linked(ctx, &plan, &plan.logit_vids, false, &mut links);
-        let outputs = match output {
-            OutputKind::Logits => logits,
-            OutputKind::Class => vec![first_argmax(ctx, &gate, &plan, &logits, &mut links)],
-        };
-        let mut public = vec![input_commitment, weight_commitment];
-        public.extend(outputs);
-        let instances = public.iter().map(|a| *a.value()).collect();
-        builder.assigned_instances = vec![public];
-        let base = builder.calculate_params(Some(MIN_ROWS));
-        let params = CircuitParams { k, m: plan.cols.m, lookup_bits: plan.lookup_bits, base };
-        Self { params, plan, builder, links, instances }
+        let instances = plan.instance_vids.iter().map(|v| plan.values[*v as usize]).collect();
+        let params = CircuitParams { k, m: plan.cols.m, lookup_bits: plan.lookup_bits };
+        Self { params, plan, instances }
     }
 
-    /// Rows used by the CNN region and by halo2-base (per column), for reports.
-    pub fn rows_used(&self) -> (usize, usize) {
-        let stats = self.builder.statistics();
-        let base_cells: usize = stats.gate.total_advice_per_phase.iter().sum();
-        (self.plan.rows.len(), base_cells)
+    /// Rows the planner used (the rest up to 2^k is padding and blinding).
+    pub fn rows_used(&self) -> usize {
+        self.plan.rows.len()
     }
 }
 
@@ -319,10 +253,10 @@ impl Circuit<Fr> for CnnCircuit {
 
     fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: CircuitParams) -> ZkConfig {
         let cnn = CnnConfig::configure(meta, params.m, params.lookup_bits);
-        let mut base = BaseConfig::configure(meta, params.base.clone());
+        let instance = meta.instance_column();
+        meta.enable_equality(instance);
         assert!(meta.minimum_rows() <= MIN_ROWS, "blinding rows exceed the reserved rows");
-        base.set_usable_rows((1 << params.k) - MIN_ROWS);
-        ZkConfig { cnn, base }
+        ZkConfig { cnn, instance }
     }
 
     fn configure(_: &mut ConstraintSystem<Fr>) -> ZkConfig {
@@ -332,22 +266,11 @@ impl Circuit<Fr> for CnnCircuit {
     fn synthesize(&self, config: ZkConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
         config.cnn.load_table(&mut layouter)?;
         let cells = config.cnn.assign(&mut layouter, &self.plan)?;
-        self.builder.synthesize(config.base.clone(), layouter.namespace(|| "halo2-base"))?;
-        let copy_manager = self.builder.core().copy_manager.lock().unwrap();
-        layouter.assign_region(
-            || "link halo2-base to cnn",
-            |mut region| {
-                for (value, vid) in &self.links {
-                    let ctx_cell = value.cell.expect("linked values are assigned cells");
-                    if let (Some(base_cell), Some(cnn_cell)) =
-                        (copy_manager.assigned_advices.get(&ctx_cell), cells[*vid as usize])
-                    {
-                        region.constrain_equal(*base_cell, cnn_cell);
-                    }
-                }
-                Ok(())
-            },
-        )
+        for (i, vid) in self.plan.instance_vids.iter().enumerate() {
+            let cell = cells[*vid as usize].expect("instances are defined cells");
+            layouter.constrain_instance(cell, config.instance, i);
+        }
+        Ok(())
     }
 }
 

@@ -29,6 +29,7 @@ pub const SEL_PACK: u16 = 4;
 pub const SEL_FULL_ROUND: u16 = 8;
 pub const SEL_PARTIAL_ROUND: u16 = 16;
 pub const SEL_ABSORB: u16 = 32;
+pub const SEL_CONST: u16 = 64;
 
 /// What the proof exposes after the two commitments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +55,7 @@ pub enum Slot {
 pub struct Row {
     pub sel: u16,
     /// f0: zero point (dot), round constant 0; f1: multiplier (rescale), round constant 1,
-    /// padding 1 (absorb); f2: offset (rescale), round constant 2, padding 2; f3: Horner shift
+    /// padding 1 (absorb), the value of a constant cell (const); f2: offset (rescale), round constant 2, padding 2; f3: Horner shift
     /// (pack; 0 on a chunk's first row).
     pub fixed: [Fr; 4],
     pub cells: Vec<(u16, Slot)>,
@@ -110,18 +111,12 @@ pub struct Plan {
     pub lookup_bits: u32,
     pub rows: Vec<Row>,
     pub values: Vec<Fr>,
-    /// Constant cells (copied wherever a fixed value is needed), linked to circuit constants.
-    pub const_vids: Vec<Vid>,
-    pub input_commitment: Vid,
-    pub weight_commitment: Vid,
-    /// Weights and biases, for the public-weights mode that pins them to constants.
+    /// The public instances, in order: input commitment, weight commitment, outputs.
+    pub instance_vids: Vec<Vid>,
+    /// Weights as stored (w + 128), in commitment order.
     pub weight_vids: Vec<Vid>,
-    pub bias_vids: Vec<Vid>,
-    pub logit_vids: Vec<Vid>,
     pub logits: Vec<i64>,
     pub class: usize,
-    /// For class outputs: y_class - y_j - [j < class], each range-checked to a byte.
-    pub argmax_gap_vids: Vec<Vid>,
     /// Number of distinct lookup tables in the circuit (one: ClipAndScale, also used for ranges).
     pub num_tables: usize,
 }
@@ -177,8 +172,11 @@ impl Planner {
             return *vid;
         }
         let vid = self.stored(v, int);
+        let r = self.lane_b - 1;
+        let row = self.row(r);
+        row.sel |= SEL_CONST;
+        row.fixed[1] = v;
         self.consts.insert(key, vid);
-        self.plan.const_vids.push(vid);
         vid
     }
     /// A value with no gate of its own (a bias, a constant): a lane-B cell that others copy.
@@ -195,25 +193,32 @@ impl Planner {
     fn range_checked(&mut self, values: &[i64]) -> Vec<Vid> {
         values.iter().map(|v| {
             let vid = self.define(*v);
-            self.range_row(vid);
+            self.range_row(Slot::Def(vid), vid);
             vid
         }).collect()
     }
 
     /// A lane-B row whose lookup pair is (v, v): in the table only if v is a byte. The second
     /// cell is a copy of the first, so no gate is needed.
-    fn range_row(&mut self, vid: Vid) {
+    fn range_row(&mut self, first: Slot, vid: Vid) {
         let c = self.plan.cols;
         let r = self.lane_b;
         self.lane_b += 1;
         let row = self.row(r);
-        row.cells.push((c.clip_x(), Slot::Def(vid)));
+        row.cells.push((c.clip_x(), first));
         row.cells.push((c.clip_y(), Slot::Copy(vid)));
     }
 
     /// acc = start + sum (x - z) * (w - 128) as a lane-A chain; then requantized in lane B.
     /// The chain's first row holds a copy of `start`; each next row adds `m` products.
     fn dot_requant(&mut self, layer: usize, taps: &[(Vid, Vid)], start: Vid, z: i64, mult: i64, offset: i64) -> Result<Vid> {
+        let (acc_vid, acc) = self.dot(taps, start, z, None);
+        self.requant(layer, acc_vid, acc, mult, offset)
+    }
+
+    /// The dot chain alone; `expect` makes the final accumulator a copy of a known value (an
+    /// equality check) instead of a new value.
+    fn dot(&mut self, taps: &[(Vid, Vid)], start: Vid, z: i64, expect: Option<Vid>) -> (Vid, i128) {
         let c = self.plan.cols;
         let zero_w = self.constant(WEIGHT_OFFSET);
         let mut r = self.lane_a;
@@ -235,8 +240,16 @@ impl Planner {
                 }
             }
             let acc_slot = if k + 1 == chunks.len() {
-                acc_vid = self.define(acc as i64);
-                Slot::Def(acc_vid)
+                match expect {
+                    Some(v) => {
+                        acc_vid = v;
+                        Slot::Copy(v)
+                    }
+                    None => {
+                        acc_vid = self.define(acc as i64);
+                        Slot::Def(acc_vid)
+                    }
+                }
             } else {
                 Slot::Plain(fr(acc as i64))
             };
@@ -247,7 +260,38 @@ impl Planner {
             row.cells.extend(cells);
         }
         self.lane_a = r + 1;
-        self.requant(layer, acc_vid, acc, mult, offset)
+        (acc_vid, acc)
+    }
+
+    /// Proves `class` is the first index of the largest logit with dot chains and byte range
+    /// checks: one-hot bytes e_j summing to 1, class = sum j e_j, best = sum y_j e_j, and
+    /// best - y_j - [j < class] >= 0 for every j.
+    fn first_argmax(&mut self, logits: &[Vid], class: usize) -> Vid {
+        let n = logits.len();
+        let onehot: Vec<i64> = (0..n).map(|j| WEIGHT_OFFSET + i64::from(j == class)).collect();
+        let e = self.range_checked(&onehot.iter().map(|v| v - WEIGHT_OFFSET).collect::<Vec<_>>());
+        // The byte e_j is used as a weight e_j + 128: shift by a dot chain per entry.
+        let zero = self.constant(0);
+        let one = self.constant(1);
+        let w: Vec<Vid> = e.iter().map(|ej| {
+            let shift = self.constant(WEIGHT_OFFSET + 1);
+            let start = self.constant(WEIGHT_OFFSET);
+            self.dot(&[(*ej, shift)], start, 0, None).0
+        }).collect();
+        self.dot(&w.iter().map(|wj| (one, *wj)).collect::<Vec<_>>(), zero, 0, Some(one));
+        let indices: Vec<(Vid, Vid)> = (0..n).map(|j| (self.constant(j as i64), w[j])).collect();
+        let class_vid = self.dot(&indices, zero, 0, None).0;
+        let best = self.dot(&logits.iter().zip(&w).map(|(y, wj)| (*y, *wj)).collect::<Vec<_>>(), zero, 0, None).0;
+        // gap_j = best - y_j - sum_{i > j} e_i, with zero point 2: (y - 2)(127 - 128) = 2 - y,
+        // (1 - 2)(w_i - 128) = -e_i, and (1 - 2)(130 - 128) = -2 cancels the 2.
+        let (minus_one, plus_two) = (self.constant(WEIGHT_OFFSET - 1), self.constant(WEIGHT_OFFSET + 2));
+        for j in 0..n {
+            let mut taps = vec![(logits[j], minus_one), (one, plus_two)];
+            taps.extend(w[j + 1..].iter().map(|wi| (one, *wi)));
+            let gap = self.dot(&taps, best, 2, None).0;
+            self.range_row(Slot::Copy(gap), gap);
+        }
+        class_vid
     }
 
     /// Lane B: q = floor((acc * mult + offset) / B), y = clip(q, 0, 255), remainder bytes in
@@ -276,7 +320,7 @@ impl Planner {
         self.lane_b += 1;
         for byte in [rem & 255, rem >> 8] {
             let vid = self.define(byte as i64);
-            self.range_row(vid);
+            self.range_row(Slot::Def(vid), vid);
         }
         Ok(y)
     }
@@ -424,8 +468,10 @@ pub fn first_argmax(v: &[i64]) -> usize {
 }
 
 /// Plans the circuit for `model` on `input` (uint8, HWC, flattened) with `m` products per row.
-/// `hash_weights` is false when the weights are public: they are then pinned to constants.
-pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, hash_weights: bool) -> Result<Plan> {
+/// `public_weights` holds the weight commitment when the weights are public: every weight and
+/// bias is then a circuit constant and the commitment instance is pinned to that value; when
+/// `None`, the weights are private witnesses hashed inside the circuit.
+pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, public_weights: Option<Fr>) -> Result<Plan> {
     let infos = model.tensors()?;
     if input.len() != model.input_len() {
         return Err(ProverError::Input(format!(
@@ -446,15 +492,10 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, hash_we
         lookup_bits: model.lookup_bits,
         rows: vec![],
         values: vec![],
-        const_vids: vec![],
-        input_commitment: 0,
-        weight_commitment: 0,
+        instance_vids: vec![],
         weight_vids: vec![],
-        bias_vids: vec![],
-        logit_vids: vec![],
         logits: vec![],
         class: 0,
-        argmax_gap_vids: vec![],
         num_tables: 1,
     };
     let mut p = Planner { plan, lane_a: 0, lane_b: 0, consts: HashMap::new(), ints: vec![] };
@@ -464,14 +505,21 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, hash_we
     let mut layer_weights: Vec<Vec<Vid>> = vec![];
     for layer in &model.layers {
         let shifted: Vec<i64> = layer_weights_flat(layer).iter().map(|v| v + WEIGHT_OFFSET).collect();
-        let vids = p.range_checked(&shifted);
+        let vids = match public_weights {
+            Some(_) => shifted.iter().map(|v| p.constant(*v)).collect(),
+            None => p.range_checked(&shifted),
+        };
         p.plan.weight_vids.extend(&vids);
         layer_weights.push(vids);
     }
     let mut layer_bias: Vec<Vec<Vid>> = vec![];
+    let mut bias_vids: Vec<Vid> = vec![];
     for layer in &model.layers {
-        let vids: Vec<Vid> = layer_bias_of(layer).iter().map(|b| p.stored(fr(*b), *b)).collect();
-        p.plan.bias_vids.extend(&vids);
+        let vids: Vec<Vid> = layer_bias_of(layer)
+            .iter()
+            .map(|b| if public_weights.is_some() { p.constant(*b) } else { p.stored(fr(*b), *b) })
+            .collect();
+        bias_vids.extend(&vids);
         layer_bias.push(vids);
     }
 
@@ -555,26 +603,25 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, hash_we
     let logit_vids = tensors[&model.output].vids.clone();
     let logits: Vec<i64> = logit_vids.iter().map(|v| p.int(*v)).collect();
     let class = first_argmax(&logits);
-    if output == OutputKind::Class {
-        let best = logits[class];
-        let gaps: Vec<i64> = logits.iter().enumerate().map(|(j, y)| best - y - i64::from(j < class)).collect();
-        p.plan.argmax_gap_vids = p.range_checked(&gaps);
-    }
+    let outputs = match output {
+        OutputKind::Logits => logit_vids,
+        OutputKind::Class => vec![p.first_argmax(&logit_vids, class)],
+    };
 
     // Commitments: bytes packed in lane A, then the Poseidon sponges below everything.
-    // All packing (lane A) comes before the first sponge, which takes whole rows.
     let packed_input = p.pack(&input_vids);
-    let weight_preimage = hash_weights.then(|| {
+    let weight_preimage = public_weights.is_none().then(|| {
         let mut preimage = p.pack(&p.plan.weight_vids.clone());
-        preimage.extend(p.plan.bias_vids.clone());
+        preimage.extend(bias_vids.clone());
         preimage
     });
-    p.plan.input_commitment = p.poseidon(&packed_input);
-    if let Some(preimage) = weight_preimage {
-        p.plan.weight_commitment = p.poseidon(&preimage);
-    }
-
-    p.plan.logit_vids = logit_vids;
+    let input_commitment = p.poseidon(&packed_input);
+    let weight_commitment = match (weight_preimage, public_weights) {
+        (Some(preimage), _) => p.poseidon(&preimage),
+        (None, Some(wc)) => p.constant_fr(wc, 0),
+        (None, None) => unreachable!("hidden weights always have a preimage"),
+    };
+    p.plan.instance_vids = [input_commitment, weight_commitment].into_iter().chain(outputs).collect();
     p.plan.logits = logits;
     p.plan.class = class;
     Ok(p.plan)

@@ -82,16 +82,16 @@ fn out_of_range_requantization_is_a_clear_error() {
     let mut model: serde_json::Value = serde_json::from_str(&tiny_model()).unwrap();
     model["layers"][0]["multiplier"] = serde_json::json!([16000000, 16000000]);
     let model = QModel::from_json(&model.to_string()).unwrap();
-    let err = plan(&model, &vec![255; 16], 4, OutputKind::Logits, true).unwrap_err();
+    let err = plan(&model, &vec![255; 16], 4, OutputKind::Logits, None).unwrap_err();
     assert!(err.to_string().contains("lookup table"), "{err}");
 }
 
 #[test]
 fn bad_inputs_are_clear_errors() {
     let model = QModel::from_json(&tiny_model()).unwrap();
-    let short = plan(&model, &[1, 2, 3], 4, OutputKind::Logits, true).unwrap_err();
+    let short = plan(&model, &[1, 2, 3], 4, OutputKind::Logits, None).unwrap_err();
     assert!(short.to_string().contains("expects"), "{short}");
-    let big = plan(&model, &vec![256; 16], 4, OutputKind::Logits, true).unwrap_err();
+    let big = plan(&model, &vec![256; 16], 4, OutputKind::Logits, None).unwrap_err();
     assert!(big.to_string().contains("not a byte"), "{big}");
     let malformed = QModel::from_json("{\"format\": 1}").unwrap_err();
     assert!(malformed.to_string().contains("malformed"), "{malformed}");
