@@ -54,7 +54,7 @@ pub fn fr(v: i64) -> Fr {
 #[derive(Clone, Debug)]
 pub struct CnnConfig {
     advice: Vec<Column<Advice>>,
-    fixed: [Column<Fixed>; 4],
+    fixed: [Column<Fixed>; 3],
     selectors: Vec<(u16, Selector)>,
     table: [TableColumn; 2],
     lookup_bits: u32,
@@ -72,7 +72,7 @@ impl CnnConfig {
                 c
             })
             .collect();
-        let fixed = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
+        let fixed = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
         let table = [meta.lookup_table_column(), meta.lookup_table_column()];
         let bits = [SEL_DOT, SEL_RESCALE, SEL_PACK, SEL_FULL_ROUND, SEL_PARTIAL_ROUND, SEL_ABSORB, SEL_CONST];
         let selectors: Vec<(u16, Selector)> = bits.iter().map(|b| (*b, meta.selector())).collect();
@@ -102,7 +102,7 @@ impl CnnConfig {
         };
         meta.create_gate("pack bytes (Horner step; shift 0 on a chunk's first row)", |vc| {
             let s = vc.query_selector(sel(SEL_PACK));
-            vec![s * (a(vc, cols.acc(), 0) - a(vc, cols.acc(), -1) * f(vc, 3) - digits(vc))]
+            vec![s * (a(vc, cols.acc(), 0) - a(vc, cols.acc(), -1) * f(vc, 0) - digits(vc))]
         });
         let mds = poseidon::constants().mds;
         for (bit, name, full) in [(SEL_FULL_ROUND, "poseidon full round", true), (SEL_PARTIAL_ROUND, "poseidon partial round", false)] {
@@ -146,6 +146,8 @@ impl CnnConfig {
             let s = vc.query_selector(sel(SEL_CONST));
             vec![s * (a(vc, cols.a(), 0) - f(vc, 1))]
         });
+        // Two table columns, not one packed q * 512 + clip(q): nothing else bounds clip(q), so a
+        // packed entry could be met by (q - 1, clip(q) + 512).
         meta.lookup("clip and scale", |vc| {
             vec![(a(vc, cols.clip_x(), 0), table[0]), (a(vc, cols.clip_y(), 0), table[1])]
         });

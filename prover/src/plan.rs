@@ -54,10 +54,10 @@ pub enum Slot {
 #[derive(Clone, Debug, Default)]
 pub struct Row {
     pub sel: u16,
-    /// f0: zero point (dot), round constant 0; f1: multiplier (rescale), round constant 1,
-    /// padding 1 (absorb), the value of a constant cell (const); f2: offset (rescale), round constant 2, padding 2; f3: Horner shift
-    /// (pack; 0 on a chunk's first row).
-    pub fixed: [Fr; 4],
+    /// f0: zero point (dot), Horner shift (pack; 0 on a chunk's first row), round constant 0;
+    /// f1: multiplier (rescale), round constant 1, padding 1 (absorb), value (const);
+    /// f2: offset (rescale), round constant 2, padding 2 (absorb).
+    pub fixed: [Fr; 3],
     pub cells: Vec<(u16, Slot)>,
 }
 
@@ -364,7 +364,7 @@ impl Planner {
                 let shift = if i == 0 { Fr::ZERO } else { Fr::from(256).pow_vartime([c.m as u64]) };
                 let row = self.row(r);
                 row.sel |= SEL_PACK;
-                row.fixed[3] = shift;
+                row.fixed[0] = shift;
                 row.cells.extend(row_digits.iter().enumerate().map(|(j, d)| (c.x(j), Slot::Copy(*d))));
                 row.cells.push((c.acc(), slot));
                 if let Slot::Def(v) = slot {
