@@ -182,11 +182,18 @@ pub fn stats(settings: &Settings) -> Result<Stats> {
         advice_columns: cs.num_advice_columns(),
         fixed_columns: cs.num_fixed_columns(),
         lookup_arguments: cs.lookups().len(),
-        lookup_tables: circuit.plan.num_tables,
+        lookup_tables: distinct_tables(&cs),
         instances: settings.num_instances,
         degree: cs.degree(),
         parameters,
     })
+}
+
+/// Distinct lookup tables: lookups that read the same table columns share one table.
+fn distinct_tables(cs: &ConstraintSystem<Fr>) -> usize {
+    let tables: std::collections::BTreeSet<String> =
+        cs.lookups().iter().map(|l| format!("{:?}", l.table_expressions())).collect();
+    tables.len()
 }
 
 pub fn keygen(settings: &Settings, params: &ParamsKZG<Bn256>) -> Result<ProvingKey<G1Affine>> {

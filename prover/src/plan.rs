@@ -117,8 +117,6 @@ pub struct Plan {
     pub weight_vids: Vec<Vid>,
     pub logits: Vec<i64>,
     pub class: usize,
-    /// Number of distinct lookup tables in the circuit (one: ClipAndScale, also used for ranges).
-    pub num_tables: usize,
 }
 
 struct Tensor {
@@ -496,7 +494,6 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, public_
         weight_vids: vec![],
         logits: vec![],
         class: 0,
-        num_tables: 1,
     };
     let mut p = Planner { plan, lane_a: 0, lane_b: 0, consts: HashMap::new(), ints: vec![] };
     let input_vids = p.range_checked(input);

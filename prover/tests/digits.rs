@@ -23,3 +23,11 @@ fn digits_cnn_satisfies_the_circuit_and_matches_the_reference() {
         assert!(prover.verify().is_ok(), "{vis:?}");
     }
 }
+
+#[test]
+fn one_lookup_table_serves_every_activation_and_range_check() {
+    let settings = compile(&read("digits-cnn.json"), Visibility::HiddenBoth, "class", 2).unwrap();
+    let stats = zkmarket_prover::api::stats(&settings).unwrap();
+    assert_eq!((stats.lookup_tables, stats.lookup_arguments), (1, 1));
+    assert_eq!(stats.parameters, 2554);
+}
