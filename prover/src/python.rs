@@ -139,6 +139,13 @@ fn commit_weights(py: Python<'_>, model_json: String) -> PyResult<String> {
     run(py, || Ok(api::fr_to_hex(&api::weight_commitment(&crate::model::QModel::from_json(&model_json)?))))
 }
 
+/// Poseidon (the circuit's parameters) of field elements given as hex: shared test vectors for
+/// other implementations (e.g. the on-chain one).
+#[pyfunction]
+fn poseidon_hash(py: Python<'_>, elements_hex: Vec<String>) -> PyResult<String> {
+    run(py, || Ok(api::fr_to_hex(&crate::poseidon::hash(&instances(&elements_hex)?))))
+}
+
 #[pyfunction]
 fn evaluate(py: Python<'_>, model_json: String, input: Vec<i64>) -> PyResult<(Vec<i64>, usize)> {
     run(py, || api::evaluate(&model_json, &input))
@@ -174,5 +181,6 @@ fn zkmarket_prover(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(commit_input, m)?)?;
     m.add_function(wrap_pyfunction!(commit_weights, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate, m)?)?;
+    m.add_function(wrap_pyfunction!(poseidon_hash, m)?)?;
     Ok(())
 }

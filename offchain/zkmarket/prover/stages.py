@@ -143,6 +143,11 @@ def commit_weights(model: str | Path | dict) -> str:
     return native.commit_weights(_model_json(model))
 
 
+def poseidon_hash(elements: list[int]) -> int:
+    """Poseidon over BN254 field elements with the circuit's parameters (docs/model-format.md)."""
+    return int(native.poseidon_hash([hex(e) for e in elements]), 16)
+
+
 def evaluate(model: str | Path | dict, input_values) -> tuple[list[int], int]:
     """The circuit's own integer inference: (logits, top-1 class), without proving."""
     logits, cls = native.evaluate(_model_json(model), flatten_input(input_values))
