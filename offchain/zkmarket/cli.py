@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import zkmarket_prover
 
 from . import prover as zp
 from .prover import stages
@@ -62,7 +63,8 @@ def srs_options(f):
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.option("--visibility", type=click.Choice([v.value for v in zp.Visibility]), default="hidden-both", show_default=True)
 @click.option("--output", "output_kind", type=click.Choice(["class", "logits"]), default="class", show_default=True)
-@click.option("--dot-width", type=int, default=8, show_default=True, help="multiply-accumulates per row")
+@click.option("--dot-width", type=int, default=zkmarket_prover.DEFAULT_DOT_WIDTH, show_default=True,
+              help="multiply-accumulates per row (wider: fewer rows, more columns, more verifier gas)")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="circuit settings file to write")
 def compile_cmd(model, visibility, output_kind, dot_width, out):
     """Compile a quantized MODEL (docs/model-format.md) into a circuit."""

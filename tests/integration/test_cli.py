@@ -22,7 +22,7 @@ def run(*args: str, ok: bool = True):
 def test_compile_setup_prove_verify_commit_export(tmp_path, digits_split):
     circuit, proof, image = tmp_path / "circuit.json", tmp_path / "proof.json", tmp_path / "image.json"
     image.write_text(json.dumps(digits_split.test_inputs[2].tolist()))
-    assert "1 lookup table" in run("compile", str(DIGITS_MODEL), "-o", str(circuit)).output
+    assert "8 advice columns, 1 lookup table" in run("compile", str(DIGITS_MODEL), "-o", str(circuit)).output
     assert "vk" in json.loads(run("setup", str(circuit)).output.split("\n", 1)[1])
     assert "class" in run("prove", str(circuit), str(image), "-o", str(proof)).output
     assert "valid" in run("verify", str(circuit), str(proof)).output
