@@ -37,9 +37,9 @@ test: setup test-rust test-forge test-python
 test-rust:
 	cd prover && cargo test --release --quiet
 
-# Foundry tests live in contracts/test (none before the marketplace contracts exist).
+# Foundry tests live in contracts/test.
 test-forge: node_modules/.installed
-	@if ls contracts/test/*.t.sol >/dev/null 2>&1; then $(FORGE) test; else echo "no Foundry tests yet"; fi
+	@if find contracts/test -name '*.t.sol' 2>/dev/null | grep -q .; then $(FORGE) test; else echo "no Foundry tests yet"; fi
 
 test-python: setup
 	$(PY) -m pytest -q
