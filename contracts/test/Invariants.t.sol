@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Fixture} from "./utils/Fixture.sol";
+import {MarketHandler} from "./invariant/MarketHandler.sol";
+
+import {IEscrow} from "../src/interfaces/IEscrow.sol";
+
+/// @notice Solvency invariants under random actors (MarketHandler): each contract's balance of
+/// each token equals what it owes (open escrows or stakes + credits), every registry lock
+/// belongs to a live joined round, and after the run every round and stake can be ended through
+/// the permissionless timeout paths and withdrawn to the last wei. The handler only attempts
+/// actions the protocol allows at that moment, so the runs fail on any revert: an allowed
+/// action that reverts would be a liveness bug (funds stuck).
+contract InvariantsTest is Fixture {
+    MarketHandler internal handler;
+
+    function setUp() public override {
+        super.setUp();
+        handler = new MarketHandler(registry, rounds, usd, address(verifier));
+        targetContract(address(handler));
+        bytes4[] memory selectors = new bytes4[](12);
+        selectors[0] = MarketHandler.registerModel.selector;
+        selectors[1] = MarketHandler.requestUnbond.selector;
+        selectors[2] = MarketHandler.withdrawStake.selector;
+        selectors[3] = MarketHandler.openRound.selector;
+        selectors[4] = MarketHandler.cancel.selector;
+        selectors[5] = MarketHandler.join.selector;
+        selectors[6] = MarketHandler.commitPredictions.selector;
+        selectors[7] = MarketHandler.contest.selector;
+        selectors[8] = MarketHandler.answer.selector;
+        selectors[9] = MarketHandler.settle.selector;
+        selectors[10] = MarketHandler.warp.selector;
+        selectors[11] = MarketHandler.withdraw.selector;
+        targetSelector(FuzzSelector(address(handler), selectors));
+    }
+
+    function _tokens() internal view returns (address[2] memory) {
+        return [ETH, address(usd)];
+    }
+
+    function _balance(address holder, address token) internal view returns (uint256) {
+        return token == ETH ? holder.balance : usd.balanceOf(holder);
+    }
+
+    function _credits(IEscrow escrow, address token) internal view returns (uint256 sum) {
+        address[] memory list = handler.actors();
+        for (uint256 i = 0; i < list.length; ++i) {
+            sum += escrow.creditOf(list[i], token);
+        }
+    }
+
+    /// forge-config: default.invariant.runs = 48
+    /// forge-config: default.invariant.depth = 64
+    /// forge-config: default.invariant.fail-on-revert = true
+    function invariant_roundsBalanceEqualsOwed() public view {
+        address[2] memory tokens = _tokens();
+        for (uint256 t = 0; t < 2; ++t) {
+            uint256 owed = rounds.totalOwed(tokens[t]);
+            assertEq(_balance(address(rounds), tokens[t]), owed, "rounds: balance != owed");
+            assertEq(
+                owed,
+                handler.ghostRoundEscrow(tokens[t]) + _credits(rounds, tokens[t]),
+                "rounds: owed != escrows + credits"
+            );
+        }
+    }
+
+    /// forge-config: default.invariant.runs = 48
+    /// forge-config: default.invariant.depth = 64
+    /// forge-config: default.invariant.fail-on-revert = true
+    function invariant_registryBalanceEqualsOwed() public view {
+        address[2] memory tokens = _tokens();
+        for (uint256 t = 0; t < 2; ++t) {
+            uint256 owed = registry.totalOwed(tokens[t]);
+            assertEq(_balance(address(registry), tokens[t]), owed, "registry: balance != owed");
+            assertEq(
+                owed,
+                handler.ghostStakes(tokens[t]) + _credits(registry, tokens[t]),
+                "registry: owed != stakes + credits"
+            );
+        }
+    }
+
+    /// forge-config: default.invariant.runs = 48
+    /// forge-config: default.invariant.depth = 64
+    /// forge-config: default.invariant.fail-on-revert = true
+    function invariant_locksMatchJoinedRounds() public view {
+        uint256[] memory ids = handler.modelIds();
+        uint256 openJobs = 0;
+        uint256 locks = 0;
+        for (uint256 i = 0; i < ids.length; ++i) {
+            openJobs += registry.model(ids[i]).openJobs;
+            locks += registry.locksHeld(ids[i], address(rounds));
+        }
+        assertEq(openJobs, handler.ghostLiveJoined(), "open jobs != live joined rounds");
+        assertEq(locks, openJobs, "locks != open jobs");
+    }
+
+    /// @notice Nothing is left unclaimable: after the run, the timeout paths end every round and
+    /// every stake, and withdrawing every credit empties both contracts.
+    function afterInvariant() public {
+        handler.drain();
+        address[2] memory tokens = _tokens();
+        for (uint256 t = 0; t < 2; ++t) {
+            assertEq(_balance(address(rounds), tokens[t]), 0, "rounds not empty");
+            assertEq(_balance(address(registry), tokens[t]), 0, "registry not empty");
+            assertEq(rounds.totalOwed(tokens[t]), 0);
+            assertEq(registry.totalOwed(tokens[t]), 0);
+        }
+    }
+
+    /// @notice The handler reaches every action in a plain walk-through (so the invariant runs
+    /// are not vacuous).
+    function test_handler_walkThrough_succeeds() public {
+        // Round seeds pick among the three latest rounds: seed 0 = latest, 1 = the one before, ...
+        handler.openRound(0, 0, 3, 0, 0); // round 1: ETH model, K = 4
+        handler.openRound(1, 1, 5, 1, 0); // round 2: USD model, K = 6
+        handler.openRound(2, 2, 2, 0, 0); // round 3
+        handler.cancel(0); // round 3 cancelled
+        handler.join(2); // round 1
+        handler.join(1); // round 2
+        handler.commitPredictions(2, stranger);
+        handler.commitPredictions(1, consumer);
+        handler.contest(2, 1, 0); // round 1: one contest (answered below)
+        handler.contest(1, 0, 2); // round 2: three contests (one answered below)
+        handler.answer(2, 0, stranger);
+        handler.answer(1, 0, provider);
+        handler.warp(1 days);
+        handler.warp(1 days);
+        handler.warp(1 days); // past round 2's answer deadline
+        handler.settle(2, stranger);
+        handler.settle(1, stranger);
+        assertEq(handler.done("settle:answered"), 1);
+        assertEq(handler.done("settle:unanswered"), 1);
+        handler.withdraw(0, false, false);
+        handler.withdraw(1, false, true);
+        handler.requestUnbond(0);
+        for (uint256 i = 0; i < 4; ++i) {
+            handler.warp(2 days - 1); // +2 days each: past the unbonding delay
+        }
+        handler.withdrawStake(0);
+        handler.withdraw(3, true, false);
+        handler.registerModel(1, true);
+        string[13] memory names = [
+            "openRound",
+            "cancel",
+            "join",
+            "commitPredictions",
+            "contest",
+            "answer",
+            "settle",
+            "warp",
+            "withdraw",
+            "requestUnbond",
+            "withdrawStake",
+            "withdraw",
+            "warp"
+        ];
+        for (uint256 i = 0; i < names.length; ++i) {
+            assertTrue(handler.done(bytes32(bytes(names[i]))) > 0, names[i]);
+        }
+        invariant_roundsBalanceEqualsOwed();
+        invariant_registryBalanceEqualsOwed();
+        invariant_locksMatchJoinedRounds();
+        afterInvariant();
+    }
+}
