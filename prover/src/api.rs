@@ -1,6 +1,6 @@
 //! The prover's stages with typed artifacts: compile a model into circuit settings, generate
 //! keys, prove, verify, export the Solidity verifier, and compute commitments.
-use crate::circuit::{fr, CircuitParams, CnnCircuit, Visibility};
+use crate::circuit::{CircuitParams, CnnCircuit, Visibility};
 use crate::commit::commit_native;
 use crate::error::{io_err, ProverError, Result};
 use crate::model::QModel;
@@ -295,8 +295,4 @@ pub fn evaluate(model_json: &str, input: &[i64]) -> Result<(Vec<i64>, usize)> {
     let model = QModel::from_json(model_json)?;
     let p = plan(&model, input, DEFAULT_DOT_WIDTH, OutputKind::Logits, None)?;
     Ok((p.logits, p.class))
-}
-
-pub fn fr_values(values: &[i64]) -> Vec<Fr> {
-    values.iter().map(|v| fr(*v)).collect()
 }

@@ -138,7 +138,7 @@ fn requant_offset(z_out: i64) -> i64 {
     (B / 2 + z_out as i128 * B) as i64
 }
 
-pub fn floor_div(a: i128, b: i128) -> i128 {
+fn floor_div(a: i128, b: i128) -> i128 {
     a.div_euclid(b)
 }
 
