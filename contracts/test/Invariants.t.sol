@@ -3,6 +3,8 @@ pragma solidity ^0.8.24;
 
 import {Fixture} from "./utils/Fixture.sol";
 import {MarketHandler} from "./invariant/MarketHandler.sol";
+import {AuditHandler} from "./invariant/AuditHandler.sol";
+import {AuditFixture} from "./AccuracyAudit.t.sol";
 
 import {IEscrow} from "../src/interfaces/IEscrow.sol";
 
@@ -163,6 +165,113 @@ contract InvariantsTest is Fixture {
         invariant_roundsBalanceEqualsOwed();
         invariant_registryBalanceEqualsOwed();
         invariant_locksMatchJoinedRounds();
+        afterInvariant();
+    }
+}
+
+/// @notice Solvency invariants of the accuracy audits under random actors (AuditHandler): the
+/// contract's balance of each token equals what it owes (open escrows + credits, the fee
+/// recipient's included), every registry lock belongs to a live joined audit, and after the run
+/// the permissionless paths end every audit and every credit can be withdrawn to the last wei.
+contract AuditInvariantsTest is AuditFixture {
+    AuditHandler internal handler;
+
+    function setUp() public override {
+        super.setUp();
+        handler = new AuditHandler(registry, audits, usd, address(verifier));
+        targetContract(address(handler));
+        bytes4[] memory selectors = new bytes4[](8);
+        selectors[0] = AuditHandler.openAudit.selector;
+        selectors[1] = AuditHandler.cancel.selector;
+        selectors[2] = AuditHandler.join.selector;
+        selectors[3] = AuditHandler.decide.selector;
+        selectors[4] = AuditHandler.submitProofs.selector;
+        selectors[5] = AuditHandler.finalize.selector;
+        selectors[6] = AuditHandler.warp.selector;
+        selectors[7] = AuditHandler.withdraw.selector;
+        targetSelector(FuzzSelector(address(handler), selectors));
+    }
+
+    function _balance(address token) internal view returns (uint256) {
+        return token == ETH ? address(audits).balance : usd.balanceOf(address(audits));
+    }
+
+    /// forge-config: default.invariant.runs = 48
+    /// forge-config: default.invariant.depth = 64
+    /// forge-config: default.invariant.fail-on-revert = true
+    function invariant_auditsBalanceEqualsOwed() public view {
+        address[] memory list = handler.actors();
+        for (uint256 t = 0; t < 2; ++t) {
+            address token = t == 0 ? ETH : address(usd);
+            uint256 credits = 0;
+            for (uint256 i = 0; i < list.length; ++i) {
+                credits += audits.creditOf(list[i], token);
+            }
+            uint256 owed = audits.totalOwed(token);
+            assertEq(_balance(token), owed, "audits: balance != owed");
+            assertEq(owed, handler.ghostAuditEscrow(token) + credits, "audits: owed != escrows + credits");
+        }
+    }
+
+    /// forge-config: default.invariant.runs = 48
+    /// forge-config: default.invariant.depth = 64
+    /// forge-config: default.invariant.fail-on-revert = true
+    function invariant_locksMatchJoinedAudits() public view {
+        uint256[] memory ids = handler.modelIds();
+        uint256 locks = 0;
+        for (uint256 i = 0; i < ids.length; ++i) {
+            locks += registry.locksHeld(ids[i], address(audits));
+        }
+        assertEq(locks, handler.ghostLiveJoined(), "locks != live joined audits");
+    }
+
+    /// @notice Nothing is left unclaimable: the timeout paths end every audit and withdrawing
+    /// every credit empties the contract.
+    function afterInvariant() public {
+        handler.drain();
+        assertEq(address(audits).balance, 0, "ETH left");
+        assertEq(usd.balanceOf(address(audits)), 0, "USD left");
+        assertEq(audits.totalOwed(ETH), 0);
+        assertEq(audits.totalOwed(address(usd)), 0);
+    }
+
+    /// @notice The handler reaches every action and every outcome in a plain walk-through.
+    function test_auditHandler_walkThrough_succeeds() public {
+        // Audit seeds pick among the three latest audits: seed 0 = latest, 1 = the one before, ...
+        handler.openAudit(0, 0, 3, 0); // audit 1: ETH model, N = 4, target 0
+        handler.openAudit(1, 1, 5, 4); // audit 2: USD model, N = 6, target 1
+        handler.openAudit(2, 2, 2, 0); // audit 3
+        handler.cancel(0); // audit 3 cancelled
+        handler.join(2); // audit 1
+        handler.join(1); // audit 2
+        handler.decide(2, true); // audit 1 proceeds
+        handler.decide(1, true); // audit 2 proceeds
+        handler.submitProofs(2, 3, 0, stranger); // audit 1: 4 proofs, all wrong (target 0: passes)
+        handler.submitProofs(1, 3, 0, provider); // audit 2: 4 of 6, all wrong
+        handler.finalize(2, stranger); // audit 1 passed
+        handler.warp(1 days - 1);
+        handler.warp(1 days - 1);
+        handler.warp(1 days - 1); // past audit 2's proof deadline
+        handler.finalize(1, stranger); // audit 2 failed (proofs missing)
+        handler.openAudit(0, 2, 1, 0); // audit 4
+        handler.join(0);
+        handler.decide(0, false); // audit 4 aborted
+        handler.openAudit(0, 3, 1, 0); // audit 5: left to time out
+        handler.warp(1 days - 1); // past audit 5's join deadline
+        handler.finalize(0, stranger); // audit 5 join expired
+        assertEq(handler.done("finalize:passed"), 1);
+        assertEq(handler.done("finalize:failed"), 1);
+        assertEq(handler.done("finalize:cancelled"), 1);
+        for (uint256 i = 0; i < 8; ++i) {
+            handler.withdraw(i, i % 2 == 1);
+        }
+        string[9] memory names =
+            ["openAudit", "cancel", "join", "proceed", "abort", "submitProofs", "finalize", "warp", "withdraw"];
+        for (uint256 i = 0; i < names.length; ++i) {
+            assertTrue(handler.done(bytes32(bytes(names[i]))) > 0, names[i]);
+        }
+        invariant_auditsBalanceEqualsOwed();
+        invariant_locksMatchJoinedAudits();
         afterInvariant();
     }
 }
