@@ -5,6 +5,8 @@ import {Fixture} from "./utils/Fixture.sol";
 import {MarketHandler} from "./invariant/MarketHandler.sol";
 import {AuditHandler} from "./invariant/AuditHandler.sol";
 import {AuditFixture} from "./AccuracyAudit.t.sol";
+import {RetrievalFixture} from "./Retrieval.t.sol";
+import {RetrievalHandler} from "./invariant/RetrievalHandler.sol";
 
 import {IEscrow} from "../src/interfaces/IEscrow.sol";
 
@@ -272,6 +274,117 @@ contract AuditInvariantsTest is AuditFixture {
         }
         invariant_auditsBalanceEqualsOwed();
         invariant_locksMatchJoinedAudits();
+        afterInvariant();
+    }
+}
+
+/// @notice Solvency invariants of retrieval under random actors (RetrievalHandler): the
+/// contract's balance of each token equals what it owes (open escrows and bonds + credits),
+/// every registry lock belongs to a live joined request, and after the run the permissionless
+/// paths end every request and every credit can be withdrawn to the last wei.
+contract RetrievalInvariantsTest is RetrievalFixture {
+    RetrievalHandler internal handler;
+
+    function setUp() public override {
+        super.setUp();
+        handler = new RetrievalHandler(registry, retrieval, usd, address(verifier));
+        targetContract(address(handler));
+        bytes4[] memory selectors = new bytes4[](9);
+        selectors[0] = RetrievalHandler.openRequest.selector;
+        selectors[1] = RetrievalHandler.cancel.selector;
+        selectors[2] = RetrievalHandler.join.selector;
+        selectors[3] = RetrievalHandler.commitResults.selector;
+        selectors[4] = RetrievalHandler.challenge.selector;
+        selectors[5] = RetrievalHandler.answer.selector;
+        selectors[6] = RetrievalHandler.settle.selector;
+        selectors[7] = RetrievalHandler.warp.selector;
+        selectors[8] = RetrievalHandler.withdraw.selector;
+        targetSelector(FuzzSelector(address(handler), selectors));
+    }
+
+    function _balance(address token) internal view returns (uint256) {
+        return token == ETH ? address(retrieval).balance : usd.balanceOf(address(retrieval));
+    }
+
+    /// forge-config: default.invariant.runs = 48
+    /// forge-config: default.invariant.depth = 64
+    /// forge-config: default.invariant.fail-on-revert = true
+    function invariant_retrievalBalanceEqualsOwed() public view {
+        address[] memory list = handler.actors();
+        for (uint256 t = 0; t < 2; ++t) {
+            address token = t == 0 ? ETH : address(usd);
+            uint256 credits = 0;
+            for (uint256 i = 0; i < list.length; ++i) {
+                credits += retrieval.creditOf(list[i], token);
+            }
+            uint256 owed = retrieval.totalOwed(token);
+            assertEq(_balance(token), owed, "retrieval: balance != owed");
+            assertEq(owed, handler.ghostEscrow(token) + credits, "retrieval: owed != escrows + credits");
+        }
+    }
+
+    /// forge-config: default.invariant.runs = 48
+    /// forge-config: default.invariant.depth = 64
+    /// forge-config: default.invariant.fail-on-revert = true
+    function invariant_locksMatchJoinedRequests() public view {
+        uint256[] memory ids = handler.modelIds();
+        uint256 locks = 0;
+        for (uint256 i = 0; i < ids.length; ++i) {
+            locks += registry.locksHeld(ids[i], address(retrieval));
+        }
+        assertEq(locks, handler.ghostLiveJoined(), "locks != live joined requests");
+    }
+
+    /// @notice Nothing is left unclaimable: the timeout paths end every request and withdrawing
+    /// every credit empties the contract.
+    function afterInvariant() public {
+        handler.drain();
+        assertEq(address(retrieval).balance, 0, "ETH left");
+        assertEq(usd.balanceOf(address(retrieval)), 0, "USD left");
+        assertEq(retrieval.totalOwed(ETH), 0);
+        assertEq(retrieval.totalOwed(address(usd)), 0);
+    }
+
+    /// @notice The handler reaches every action and every outcome in a plain walk-through.
+    function test_retrievalHandler_walkThrough_succeeds() public {
+        // Request seeds pick among the three latest requests: seed 0 = latest, 1 = the one before, ...
+        handler.openRequest(0, 0, 3, 2, 0); // request 1: ETH model, D = 4, C = 2
+        handler.openRequest(1, 1, 5, 3, 1); // request 2: USD model, D = 6, C = 3
+        handler.openRequest(2, 2, 2, 0, 0); // request 3
+        handler.cancel(0); // request 3 cancelled
+        handler.join(2); // request 1
+        handler.join(1); // request 2
+        handler.commitResults(2, stranger);
+        handler.commitResults(1, consumer);
+        handler.challenge(2, 1, 0); // request 1: one challenge (answered below)
+        handler.challenge(1, 0, 2); // request 2: three challenges (one answered below)
+        handler.answer(2, 0, stranger);
+        handler.answer(1, 0, provider);
+        handler.warp(2 days - 1);
+        handler.warp(2 days - 1);
+        handler.warp(2 days - 1); // +6 days: past request 1's challenge and request 2's answer deadline
+        handler.settle(2, stranger); // request 1 delivered
+        handler.settle(1, stranger); // request 2 unanswered
+        handler.openRequest(0, 3, 1, 0, 0); // request 4: joined, never answered with results
+        handler.join(0);
+        handler.openRequest(0, 0, 1, 0, 0); // request 5: never joined
+        handler.warp(1 days);
+        handler.settle(1, stranger); // request 4: no results
+        handler.settle(0, stranger); // request 5: join expired
+        assertEq(handler.done("settle:delivered"), 1);
+        assertEq(handler.done("settle:unanswered"), 1);
+        assertEq(handler.done("settle:noResults"), 1);
+        assertEq(handler.done("settle:cancelled"), 1);
+        for (uint256 i = 0; i < 10; ++i) {
+            handler.withdraw(i, i % 2 == 1);
+        }
+        string[9] memory names =
+            ["openRequest", "cancel", "join", "commitResults", "challenge", "answer", "settle", "warp", "withdraw"];
+        for (uint256 i = 0; i < names.length; ++i) {
+            assertTrue(handler.done(bytes32(bytes(names[i]))) > 0, names[i]);
+        }
+        invariant_retrievalBalanceEqualsOwed();
+        invariant_locksMatchJoinedRequests();
         afterInvariant();
     }
 }
