@@ -77,6 +77,8 @@ contract AccuracyAudit is IAccuracyAudit, EscrowBase {
         nonReentrant
         returns (uint256 auditId)
     {
+        // Only the named fields of the job terms are needed here.
+        // slither-disable-next-line unused-return
         (address provider, address token,,,) = registry.jobTerms(modelId);
         if (!registry.isAvailable(modelId)) revert ModelUnavailable(modelId);
         if (n == 0 || n > maxN) revert TestSetSizeOutOfRange(n, maxN);
@@ -160,6 +162,8 @@ contract AccuracyAudit is IAccuracyAudit, EscrowBase {
         // INVARIANT: proofs only while Proving (before the proof deadline and while some are missing).
         _requireState(auditId, AuditState.Proving);
         if (proofs.length == 0) revert NoProofs(auditId);
+        // Only the named fields of the job terms are needed here.
+        // slither-disable-next-line unused-return
         (,, address verifier, bytes32 codehash, bytes32 weightCommitment) = registry.jobTerms(a.modelId);
         for (uint256 i = 0; i < proofs.length; ++i) {
             _submit(auditId, a, proofs[i], verifier, codehash, weightCommitment);

@@ -252,6 +252,8 @@ abstract contract DataTransfer is IDataTransfer, EIP712, ReentrancyGuard {
     /// @inheritdoc IDataTransfer
     function ciphertextDigest(bytes calldata ciphertext) public pure returns (bytes32 digest) {
         uint256 len = ciphertext.length;
+        // Rounding down to a whole number of chunks is the point: start of the last chunk.
+        // slither-disable-next-line divide-before-multiply
         uint256 start = len > CONTEST_CHUNK_BYTES ? ((len - 1) / CONTEST_CHUNK_BYTES) * CONTEST_CHUNK_BYTES : 0;
         digest = keccak256(ciphertext[start:]);
         while (start > 0) {
@@ -393,6 +395,8 @@ abstract contract DataTransfer is IDataTransfer, EIP712, ReentrancyGuard {
     /// @dev Decrypts chunk `p.chunksDone` at its keystream offset and absorbs it into the
     /// stored sponge state.
     function _absorbChunk(bytes32 key, ContestProgress storage p, bytes calldata chunk, bool last) private {
+        // CONTEST_CHUNK_BYTES is a multiple of 32: the division is exact (keystream blocks per chunk).
+        // slither-disable-next-line divide-before-multiply
         uint256 firstBlock = uint256(p.chunksDone) * (CONTEST_CHUNK_BYTES / 32);
         bytes memory plaintext = _decryptChunk(key, p.index, firstBlock, chunk);
         (p.s0, p.s1, p.s2) = _absorb(p.s0, p.s1, p.s2, plaintext, last);

@@ -70,6 +70,8 @@ abstract contract EscrowBase is IEscrow, ReentrancyGuard {
     /// @dev Credits `amount` of `token` (already held by the contract as an escrow or stake the
     /// caller has just released) to `to`. Zero amounts are skipped (no event).
     function _credit(address to, address token, uint256 amount) internal {
+        // Skipping zero credits is exact integer logic, not a balance comparison.
+        // slither-disable-next-line incorrect-equality
         if (amount == 0) return;
         _credits[to][token] += amount;
         emit Credited(to, token, amount);

@@ -117,6 +117,8 @@ contract Retrieval is IRetrieval, EscrowBase, EIP712 {
     {
         Dataset storage ds = _datasets[datasetId];
         if (ds.responder == address(0)) revert DatasetNotFound(datasetId);
+        // Only the named fields of the job terms are needed here.
+        // slither-disable-next-line unused-return
         (address provider, address token,,,) = registry.jobTerms(modelId);
         // INVARIANT: the dataset was committed by the model's provider before this request
         // (paper 5.4 step 1 precedes step 2), so it cannot be tailored to the predicate.
@@ -214,6 +216,8 @@ contract Retrieval is IRetrieval, EscrowBase, EIP712 {
     /// @inheritdoc IRetrieval
     function answer(uint256 requestId, ResultProof calldata a) external {
         RetrievalRequest storage q = _answerable(requestId);
+        // Only the named fields of the job terms are needed here.
+        // slither-disable-next-line unused-return
         (,, address verifier, bytes32 codehash, bytes32 weightCommitment) = registry.jobTerms(q.modelId);
         _answer(requestId, q, a, verifier, codehash, weightCommitment);
     }
@@ -222,6 +226,8 @@ contract Retrieval is IRetrieval, EscrowBase, EIP712 {
     function answerBatch(uint256 requestId, ResultProof[] calldata answers) external {
         RetrievalRequest storage q = _answerable(requestId);
         if (answers.length == 0) revert NoAnswers(requestId);
+        // Only the named fields of the job terms are needed here.
+        // slither-disable-next-line unused-return
         (,, address verifier, bytes32 codehash, bytes32 weightCommitment) = registry.jobTerms(q.modelId);
         for (uint256 i = 0; i < answers.length; ++i) {
             _answer(requestId, q, answers[i], verifier, codehash, weightCommitment);

@@ -84,6 +84,8 @@ contract ServingRound is IServingRound, EscrowBase, EIP712 {
         nonReentrant
         returns (uint256 roundId)
     {
+        // Only the named fields of the job terms are needed here.
+        // slither-disable-next-line unused-return
         (address provider, address token,,,) = registry.jobTerms(modelId);
         if (!registry.isAvailable(modelId)) revert ModelUnavailable(modelId);
         if (k == 0 || k > maxK) revert RoundSizeOutOfRange(k, maxK);
@@ -174,6 +176,8 @@ contract ServingRound is IServingRound, EscrowBase, EIP712 {
     /// @inheritdoc IServingRound
     function answer(uint256 roundId, Answer calldata a) external {
         Round storage r = _answerable(roundId);
+        // Only the named fields of the job terms are needed here.
+        // slither-disable-next-line unused-return
         (,, address verifier, bytes32 codehash, bytes32 weightCommitment) = registry.jobTerms(r.modelId);
         _answer(roundId, r, a, verifier, codehash, weightCommitment);
     }
@@ -182,6 +186,8 @@ contract ServingRound is IServingRound, EscrowBase, EIP712 {
     function answerBatch(uint256 roundId, Answer[] calldata answers) external {
         Round storage r = _answerable(roundId);
         if (answers.length == 0) revert NoAnswers(roundId);
+        // Only the named fields of the job terms are needed here.
+        // slither-disable-next-line unused-return
         (,, address verifier, bytes32 codehash, bytes32 weightCommitment) = registry.jobTerms(r.modelId);
         for (uint256 i = 0; i < answers.length; ++i) {
             _answer(roundId, r, answers[i], verifier, codehash, weightCommitment);
