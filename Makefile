@@ -4,11 +4,14 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(CURDIR)/$(VENV)/bin/python
-export CARGO_HOME := $(CURDIR)/.cache/cargo
-export CARGO_TARGET_DIR := $(CURDIR)/.cache/cargo-target
-export PIP_CACHE_DIR := $(CURDIR)/.cache/pip
-export ZKMARKET_CACHE_DIR := $(CURDIR)/.cache/zkmarket
-export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
+# The cache's real path (CI links .cache to a directory outside the clone): cargo fingerprints
+# absolute paths, so a stable path lets later runs from another clone reuse the build.
+CACHE := $(shell mkdir -p .cache && cd .cache && pwd -P)
+export CARGO_HOME := $(CACHE)/cargo
+export CARGO_TARGET_DIR := $(CACHE)/cargo-target
+export PIP_CACHE_DIR := $(CACHE)/pip
+export ZKMARKET_CACHE_DIR := $(CACHE)/zkmarket
+export MPLCONFIGDIR := $(CACHE)/matplotlib
 export PYTHONDONTWRITEBYTECODE := 1
 
 include mk/toolchain.mk
