@@ -22,31 +22,6 @@ ETH = "0x" + "00" * 20
 E, Z, P, FEE = 10**15, 10**14, 10**13, 10**12
 
 
-def keccak(data: bytes) -> bytes:
-    from web3 import Web3
-
-    return bytes(Web3.keccak(data))
-
-
-def merkle(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
-    """Root and per-leaf proofs (OpenZeppelin MerkleProof: sorted-pair hashing, a lone node moves up)."""
-    proofs: list[list[bytes]] = [[] for _ in leaves]
-    positions = list(range(len(leaves)))
-    level = list(leaves)
-    while len(level) > 1:
-        for i, pos in enumerate(positions):
-            if pos ^ 1 < len(level):
-                proofs[i].append(level[pos ^ 1])
-            positions[i] = pos // 2
-        level = [keccak(b"".join(sorted(level[j:j + 2]))) if j + 1 < len(level) else level[j]
-                 for j in range(0, len(level), 2)]
-    return level[0], proofs
-
-
-def b32(hex_value: str) -> bytes:
-    return int(hex_value, 16).to_bytes(32, "big")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100, help="test set size N (distinct test images)")
@@ -59,6 +34,7 @@ def main() -> None:
 
     from zkmarket import prover as zp
     from zkmarket.chain import Anvil, compile_file, deploy, deploy_verifier, send_raw
+    from zkmarket.chain.merkle import b32, merkle
     from zkmarket.model.data import DIGITS_MODEL, load_digits_split
 
     split = load_digits_split()

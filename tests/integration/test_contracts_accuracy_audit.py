@@ -22,7 +22,7 @@ from zkmarket import prover as zp
 from zkmarket.chain import call_raw, compile_file, deploy, send_raw
 from zkmarket.model.data import DIGITS_MODEL
 
-from test_contracts_serving_round import b32, merkle, selector
+from zkmarket.chain.merkle import b32, merkle, selector
 
 pytestmark = pytest.mark.integration
 

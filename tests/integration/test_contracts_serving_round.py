@@ -21,6 +21,7 @@ from web3.logs import DISCARD
 
 from zkmarket import prover as zp
 from zkmarket.chain import call_raw, compile_file, deploy, send_raw
+from zkmarket.chain.merkle import b32, keccak, leaf, merkle, selector
 from zkmarket.model.data import DIGITS_MODEL
 
 
@@ -38,39 +39,6 @@ K, BETA, DURATION = 4, 3, 3_600
 
 
 # ---------------------------------------------------------------------------- helpers
-
-def keccak(data: bytes) -> bytes:
-    return bytes(Web3.keccak(data))
-
-
-def leaf(types: list[str], values: list) -> bytes:
-    """OpenZeppelin StandardMerkleTree leaf: keccak256(bytes.concat(keccak256(abi.encode(...))))."""
-    return keccak(keccak(abi_encode(types, values)))
-
-
-def merkle(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
-    """Root and per-leaf proofs; internal nodes hash the sorted pair, a lone node moves up."""
-    proofs: list[list[bytes]] = [[] for _ in leaves]
-    positions = list(range(len(leaves)))
-    level = list(leaves)
-    while len(level) > 1:
-        for i, pos in enumerate(positions):
-            sibling = pos ^ 1
-            if sibling < len(level):
-                proofs[i].append(level[sibling])
-            positions[i] = pos // 2
-        level = [keccak(b"".join(sorted(level[j:j + 2]))) if j + 1 < len(level) else level[j]
-                 for j in range(0, len(level), 2)]
-    return level[0], proofs
-
-
-def selector(signature: str) -> bytes:
-    return keccak(signature.encode())[:4]
-
-
-def b32(hex_value: str) -> bytes:
-    return int(hex_value, 16).to_bytes(32, "big")
-
 
 class Market:
     """The deployed registry and serving-round contracts, with send/call helpers."""
