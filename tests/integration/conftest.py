@@ -53,6 +53,15 @@ def anvil():
         yield node
 
 
+@pytest.fixture
+def chain(anvil):
+    """Each test runs on its own chain state (snapshot / revert)."""
+    w3 = anvil.w3()
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    yield w3
+    w3.provider.make_request("evm_revert", [snapshot])
+
+
 @pytest.fixture(scope="session")
 def verifier(anvil, digits_circuit, digits_keys):
     from zkmarket import prover as zp

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import pytest
 from web3 import Web3
-from web3.logs import DISCARD
 
 from zkmarket import prover as zp
-from zkmarket.chain import call_raw, compile_file, deploy, send_raw
-from zkmarket.model.data import DIGITS_MODEL
-
+from zkmarket.chain import compile_file, deploy
 from zkmarket.chain.merkle import b32, merkle, selector
+from zkmarket.chain.session import ContractSession
+from zkmarket.model.data import DIGITS_MODEL
 
 pytestmark = pytest.mark.integration
 
@@ -43,50 +42,18 @@ OUTCOME_PASSED, OUTCOME_FAILED = 1, 2  # AuditOutcome
 RECORD_PASSED, RECORD_FAILED = 0, 1  # ModelRecord fields
 
 
-class Audits:
-    """The deployed registry and AccuracyAudit, with send/call helpers that track gas spent."""
+class Audits(ContractSession):
+    """The deployed registry and AccuracyAudit."""
 
     def __init__(self, w3: Web3, registry, audits):
-        self.w3, self.registry, self.audits = w3, registry, audits
-        self.gas_cost: dict[str, int] = {}  # wei spent on gas per sender address
-
-    def send(self, contract, fn: str, args: list, account, value: int = 0):
-        data = bytes.fromhex(contract.encode_abi(fn, args=args)[2:])
-        receipt = send_raw(self.w3, contract.address, data, private_key=account.private_key, value=value)
-        cost = int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])
-        self.gas_cost[account.address] = self.gas_cost.get(account.address, 0) + cost
-        return receipt
-
-    def revert_data(self, contract, fn: str, args: list, sender: str) -> bytes:
-        data = bytes.fromhex(contract.encode_abi(fn, args=args)[2:])
-        result = call_raw(self.w3, contract.address, data, sender=sender)
-        assert not result.success, f"{fn} unexpectedly succeeded"
-        return result.returndata
-
-    def warp(self, seconds: int) -> None:
-        self.w3.provider.make_request("evm_increaseTime", [seconds])
-        self.w3.provider.make_request("evm_mine", [])
-
-    def events(self, receipt, contract, name: str) -> list:
-        return list(getattr(contract.events, name)().process_receipt(receipt, errors=DISCARD))
-
-    def balance(self, account) -> int:
-        return self.w3.eth.get_balance(account.address)
+        super().__init__(w3)
+        self.registry, self.audits = registry, audits
 
 
 @pytest.fixture(scope="module")
 def contracts():
     return (compile_file(ROOT / "contracts/src/ModelRegistry.sol", "ModelRegistry"),
             compile_file(ROOT / "contracts/src/AccuracyAudit.sol", "AccuracyAudit"))
-
-
-@pytest.fixture
-def chain(anvil):
-    """Each test runs on its own chain state (snapshot / revert)."""
-    w3 = anvil.w3()
-    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
-    yield w3
-    w3.provider.make_request("evm_revert", [snapshot])
 
 
 @pytest.fixture

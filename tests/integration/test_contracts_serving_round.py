@@ -14,14 +14,13 @@ import json
 from pathlib import Path
 
 import pytest
-from eth_abi import encode as abi_encode
 from eth_account import Account
 from web3 import Web3
-from web3.logs import DISCARD
 
 from zkmarket import prover as zp
-from zkmarket.chain import call_raw, compile_file, deploy, send_raw
-from zkmarket.chain.merkle import b32, keccak, leaf, merkle, selector
+from zkmarket.chain import compile_file, deploy
+from zkmarket.chain.merkle import b32, leaf, merkle, selector
+from zkmarket.chain.session import ContractSession
 from zkmarket.model.data import DIGITS_MODEL
 
 
@@ -40,44 +39,18 @@ K, BETA, DURATION = 4, 3, 3_600
 
 # ---------------------------------------------------------------------------- helpers
 
-class Market:
-    """The deployed registry and serving-round contracts, with send/call helpers."""
+class Market(ContractSession):
+    """The deployed registry and serving-round contracts."""
 
     def __init__(self, w3: Web3, registry, rounds):
-        self.w3, self.registry, self.rounds = w3, registry, rounds
-
-    def send(self, contract, fn: str, args: list, key: str, value: int = 0):
-        data = bytes.fromhex(contract.encode_abi(fn, args=args)[2:])
-        return send_raw(self.w3, contract.address, data, private_key=key, value=value)
-
-    def revert_data(self, contract, fn: str, args: list, sender: str) -> bytes:
-        data = bytes.fromhex(contract.encode_abi(fn, args=args)[2:])
-        result = call_raw(self.w3, contract.address, data, sender=sender)
-        assert not result.success, f"{fn} unexpectedly succeeded"
-        return result.returndata
-
-    def warp(self, seconds: int) -> None:
-        self.w3.provider.make_request("evm_increaseTime", [seconds])
-        self.w3.provider.make_request("evm_mine", [])
-
-    def events(self, receipt, contract, name: str) -> list:
-        # Logs of other events in the same receipt (e.g. the registry's) are skipped on purpose.
-        return list(getattr(contract.events, name)().process_receipt(receipt, errors=DISCARD))
+        super().__init__(w3)
+        self.registry, self.rounds = registry, rounds
 
 
 @pytest.fixture(scope="module")
 def contracts():
     return (compile_file(ROOT / "contracts/src/ModelRegistry.sol", "ModelRegistry"),
             compile_file(ROOT / "contracts/src/ServingRound.sol", "ServingRound"))
-
-
-@pytest.fixture
-def chain(anvil):
-    """Each test runs on its own chain state (snapshot / revert)."""
-    w3 = anvil.w3()
-    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
-    yield w3
-    w3.provider.make_request("evm_revert", [snapshot])
 
 
 @pytest.fixture
@@ -97,7 +70,7 @@ def market(chain, contracts, actors) -> Market:
                           (MIN_BETA, MAX_BETA, MAX_K, MAX_DURATION, PROOF_WINDOW, JOIN_WINDOW, ANSWER_WINDOW)))
     m = Market(chain, chain.eth.contract(address=registry.address, abi=registry_c.abi),
                chain.eth.contract(address=rounds.address, abi=rounds_c.abi))
-    m.send(m.registry, "setProtocols", [[rounds.address]], key)
+    m.send(m.registry, "setProtocols", [[rounds.address]], actors["deployer"])
     return m
 
 
@@ -106,7 +79,7 @@ def register(market: Market, verifier_address: str, provider) -> int:
     assert stake == 1000 * N1 * E
     weights = b32(zp.commit_weights(DIGITS_MODEL))
     receipt = market.send(market.registry, "registerModel", [verifier_address, weights, "ipfs://digits", ETH],
-                          provider.private_key, value=stake)
+                          provider, value=stake)
     (event,) = market.events(receipt, market.registry, "ModelRegistered")
     return event["args"]["modelId"]
 
@@ -141,13 +114,13 @@ def run_round_until_contested(market: Market, model_id: int, actors, images, cla
 
     consumer, provider = actors["consumer"], actors["provider"]
     receipt = market.send(market.rounds, "openRound", [model_id, K, BETA, DURATION, inputs_root],
-                          consumer.private_key, value=2 * K * Z)
+                          consumer, value=2 * K * Z)
     (opened,) = market.events(receipt, market.rounds, "RoundOpened")
     round_id = opened["args"]["roundId"]
-    market.send(market.rounds, "join", [round_id], provider.private_key, value=BETA * K * Z)
+    market.send(market.rounds, "join", [round_id], provider, value=BETA * K * Z)
     signature = sign_predictions(market, provider, round_id, inputs_root, predictions_root)
-    market.send(market.rounds, "commitPredictions", [round_id, predictions_root, signature], consumer.private_key)
-    market.send(market.rounds, "contest", [round_id, contested], consumer.private_key)
+    market.send(market.rounds, "commitPredictions", [round_id, predictions_root, signature], consumer)
+    market.send(market.rounds, "contest", [round_id, contested], consumer)
 
     def answer(index: int, proof: zp.Proof) -> tuple:
         return (index, commitments[index], classes[index], input_proofs[index], prediction_proofs[index],
@@ -168,17 +141,17 @@ def test_contest_answered_with_real_proofs_costs_consumer_2_k1_z(market, actors,
 
     provider = actors["provider"]
     first = zp.prove(digits_circuit, digits_keys, images[1])
-    receipt = market.send(market.rounds, "answer", [round_id, answer(1, first)], provider.private_key)
+    receipt = market.send(market.rounds, "answer", [round_id, answer(1, first)], provider)
     (event,) = market.events(receipt, market.rounds, "ContestAnswered")
     assert (event["args"]["index"], event["args"]["predictedClass"]) == (1, classes[1])
     # A valid proof for another input does not answer index 3.
     wrong = market.revert_data(market.rounds, "answer", [round_id, answer(3, first)], provider.address)
     assert wrong[:4] == selector("ProofRejected(uint256,uint32)")
     second = zp.prove(digits_circuit, digits_keys, images[3])
-    market.send(market.rounds, "answerBatch", [round_id, [answer(3, second)]], provider.private_key)
+    market.send(market.rounds, "answerBatch", [round_id, [answer(3, second)]], provider)
 
     market.warp(DURATION)
-    receipt = market.send(market.rounds, "settle", [round_id], actors["stranger"].private_key)
+    receipt = market.send(market.rounds, "settle", [round_id], actors["stranger"])
     (settled,) = market.events(receipt, market.rounds, "RoundSettled")
     k1 = len(contested)
     assert settled["args"]["outcome"] == 2  # ContestsAnswered
@@ -190,7 +163,7 @@ def test_contest_answered_with_real_proofs_costs_consumer_2_k1_z(market, actors,
     assert market.registry.functions.record(model_id).call()[3] == 1  # roundsCompleted
 
     for who in (actors["consumer"], provider):
-        market.send(market.rounds, "withdraw", [ETH], who.private_key)
+        market.send(market.rounds, "withdraw", [ETH], who)
     assert market.w3.eth.get_balance(market.rounds.address) == 0
     assert rounds.totalOwed(ETH).call() == 0
 
@@ -218,7 +191,7 @@ def test_provider_serving_other_weights_cannot_answer_and_loses_beta_k_z(tmp_pat
     assert data[:4] == selector("ProofRejected(uint256,uint32)")
 
     market.warp(DURATION + ANSWER_WINDOW + PROOF_WINDOW)
-    receipt = market.send(market.rounds, "settle", [round_id], actors["stranger"].private_key)
+    receipt = market.send(market.rounds, "settle", [round_id], actors["stranger"])
     (settled,) = market.events(receipt, market.rounds, "RoundSettled")
     assert settled["args"]["outcome"] == 3  # ContestsUnanswered
     assert settled["args"]["consumerPayout"] == 2 * K * Z + BETA * K * Z
