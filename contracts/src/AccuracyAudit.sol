@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 
 import {EscrowBase} from "./EscrowBase.sol";
-import {ProofVerifier} from "./ProofVerifier.sol";
 import {
     Audit,
     AuditConfig,
@@ -16,6 +14,7 @@ import {
     IAccuracyAudit
 } from "./interfaces/IAccuracyAudit.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {TestSetProofs} from "./lib/TestSetProofs.sol";
 import {Outcome, Prices} from "./lib/Types.sol";
 
 /// @title AccuracyAudit
@@ -240,7 +239,7 @@ contract AccuracyAudit is IAccuracyAudit, EscrowBase {
 
     /// @inheritdoc IAccuracyAudit
     function testLeaf(uint32 index, bytes32 inputCommitment, uint256 label) public pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(uint256(index), inputCommitment, label))));
+        return TestSetProofs.leaf(index, inputCommitment, label);
     }
 
     // ---------------------------------------------------------------- internals
@@ -280,13 +279,12 @@ contract AccuracyAudit is IAccuracyAudit, EscrowBase {
         uint32 n = a.n;
         if (index >= n) revert IndexOutOfRange(auditId, index, n);
         if (_proven[auditId].get(index)) revert AlreadyProven(auditId, index);
-        if (!MerkleProof.verifyCalldata(p.leafProof, a.testSetRoot, testLeaf(index, p.inputCommitment, p.label))) {
+        if (!TestSetProofs.isCommitted(a.testSetRoot, p)) {
             revert ExampleNotCommitted(auditId, index, p.inputCommitment, p.label);
         }
-        uint256[] memory instances = ProofVerifier.classInstances(p.inputCommitment, weightCommitment, p.predictedClass);
         // A rejected proof reverts (it changes nothing): MP may retry until the proof deadline,
         // after which a missing proof fails the audit.
-        if (!ProofVerifier.verifyPinned(verifier, codehash, instances, p.proof)) revert ProofRejected(auditId, index);
+        if (!TestSetProofs.isValid(verifier, codehash, weightCommitment, p)) revert ProofRejected(auditId, index);
         _proven[auditId].set(index);
         bool isCorrect = p.predictedClass == p.label;
         uint32 submitted = a.submitted + 1;
