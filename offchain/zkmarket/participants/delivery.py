@@ -1,0 +1,59 @@
+"""The off-chain half of a data transfer (appendix B stage 2): what the sender (MC) hands the
+receiver (MP), and the receiver's checks of it against the on-chain commitments before it
+acknowledges, so MP never signs for data it did not get."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ..chain.merkle import merkle
+from ..protocol.testset import test_leaf
+from ..protocol.transfer import ciphertext_leaf
+
+
+class DeliveryError(ValueError):
+    """The delivered data does not match what is committed on chain (names what differs)."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One transfer's ciphertexts, plus the test set's public leaves (commitments and labels of
+    all N examples) so MP can rebuild the test-set tree, check labels and open contests."""
+
+    transfer_id: int
+    ciphertexts: dict[int, bytes]
+    commitments: list[bytes]
+    labels: list[int]
+
+    def to_json(self) -> str:
+        return json.dumps({"transferId": self.transfer_id,
+                           "ciphertexts": {str(i): c.hex() for i, c in self.ciphertexts.items()},
+                           "commitments": [c.hex() for c in self.commitments], "labels": self.labels})
+
+    @classmethod
+    def from_json(cls, text: str) -> "Delivery":
+        try:
+            d = json.loads(text)
+            return cls(int(d["transferId"]), {int(i): bytes.fromhex(c) for i, c in d["ciphertexts"].items()},
+                       [bytes.fromhex(c) for c in d["commitments"]], [int(v) for v in d["labels"]])
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise DeliveryError(f"malformed delivery: {e}") from e
+
+    def check(self, test_set_root: bytes, ciphertext_root: bytes, expected_indices: set[int]) -> None:
+        """Raises DeliveryError unless the leaves rebuild the committed test set, the items are
+        exactly the transfer's and their ciphertexts rebuild the committed ciphertext root."""
+        if len(self.commitments) != len(self.labels):
+            raise DeliveryError(f"{len(self.commitments)} commitments but {len(self.labels)} labels")
+        root, _ = merkle([test_leaf(i, c, y) for i, (c, y) in enumerate(zip(self.commitments, self.labels))])
+        if root != test_set_root:
+            raise DeliveryError(f"test-set leaves rebuild root {root.hex()}, committed {test_set_root.hex()}")
+        if set(self.ciphertexts) != expected_indices:
+            missing = sorted(expected_indices - set(self.ciphertexts))
+            extra = sorted(set(self.ciphertexts) - expected_indices)
+            raise DeliveryError(f"transfer {self.transfer_id}: missing items {missing}, unexpected items {extra}")
+        indices = sorted(self.ciphertexts)
+        root, _ = merkle([ciphertext_leaf(i, self.ciphertexts[i]) for i in indices])
+        if root != ciphertext_root:
+            raise DeliveryError(f"transfer {self.transfer_id}: ciphertexts rebuild root {root.hex()}, "
+                                f"committed {ciphertext_root.hex()}")
