@@ -51,6 +51,13 @@ class GuardedMarket:
         return event["args"]
 
 
+def finalize(market: GuardedMarket, audit_id: int) -> dict:
+    """Ends an audit whose stage is over (anyone may); returns the AuditSettled fields, if any."""
+    receipt = market.send(market.audits, "finalize", [audit_id])
+    settled = market.session.events(receipt, market.audits, "AuditSettled")
+    return {k: int(v) for k, v in settled[0]["args"].items()} if settled else {}
+
+
 class GuardedAuditConsumer:
     def __init__(self, market: GuardedMarket, test_set: CommittedTestSet):
         self.m, self.test_set = market, test_set
@@ -79,9 +86,7 @@ class GuardedAuditConsumer:
         self.m.send(self.m.transfers, "revealKey", [transfer_id, batch.key, batch.salt])
 
     def finalize(self, audit_id: int) -> dict:
-        receipt = self.m.send(self.m.audits, "finalize", [audit_id])
-        settled = self.m.session.events(receipt, self.m.audits, "AuditSettled")
-        return dict(settled[0]["args"]) if settled else {}
+        return finalize(self.m, audit_id)
 
 
 class GuardedAuditProvider:
@@ -100,18 +105,25 @@ class GuardedAuditProvider:
         subset = set(subset_of(a[A_SEED], a[A_N], a[A_N1]))
         return {i for i in range(a[A_N]) if (i in subset) != rest}
 
-    def acknowledge(self, audit_id: int, delivery: Delivery, rest: bool) -> None:
-        """Stage 3 of the transfer: only after the delivery matches every on-chain commitment."""
+    def check_delivery(self, audit_id: int, delivery: Delivery, rest: bool) -> None:
+        """Raises DeliveryError unless the delivery matches every on-chain commitment."""
         a = self.m.audit(audit_id)
         t = self.m.transfers.functions.getTransfer(delivery.transfer_id).call()
         delivery.check(a[A_ROOT], t[T_CIPHERTEXT_ROOT], self.transfer_items(audit_id, rest))
+
+    def acknowledge(self, audit_id: int, delivery: Delivery, rest: bool) -> None:
+        """Stage 3 of the transfer: only after the delivery matches every on-chain commitment."""
+        self.check_delivery(audit_id, delivery, rest)
         self.m.send(self.m.transfers, "acknowledge", [delivery.transfer_id])
+
+    def decrypt(self, delivery: Delivery) -> dict[int, bytes]:
+        """The items under the key revealed on chain."""
+        return open_batch(delivery.ciphertexts, self.m.transfers.functions.getTransfer(delivery.transfer_id).call()[T_KEY])
 
     def accept_or_contest(self, delivery: Delivery) -> dict[int, bytes] | None:
         """Stage 5 of the transfer: decrypts with the revealed key; accepts if every item matches
         its committed input commitment, else contests the first that does not (MC is slashed)."""
-        key = self.m.transfers.functions.getTransfer(delivery.transfer_id).call()[T_KEY]
-        plaintexts = open_batch(delivery.ciphertexts, key)
+        plaintexts = self.decrypt(delivery)
         for i in sorted(plaintexts):
             if int(zp.commit_input(list(plaintexts[i])), 16).to_bytes(32, "big") != delivery.commitments[i]:
                 self.m.send(self.m.transfers, "contest", [delivery.transfer_id, self._opening(delivery, i)])
@@ -142,6 +154,9 @@ class GuardedAuditProvider:
             if on_proof:
                 on_proof(i, proofs[i])
         return proofs
+
+    def finalize(self, audit_id: int) -> dict:
+        return finalize(self.m, audit_id)
 
     def submit(self, audit_id: int, proofs: dict[int, zp.Proof], delivery: Delivery, batch_size: int = 10) -> None:
         """Stage 6: proofs in batches of `batch_size` per transaction, skipping accepted ones."""

@@ -1,0 +1,220 @@
+"""The provider agent's loop: scan new blocks for audits of its models (from the last processed
+block, persisted), then bring every open job one step forward from what the chain says now.
+Each step is idempotent and decided from on-chain state plus the durable AgentState, so the
+agent can be killed at any point and resume where it stopped."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import prover as zp
+from ..participants.delivery import Delivery, DeliveryError
+from ..participants.guarded_audit import (
+    A_MODEL,
+    A_N,
+    A_N1,
+    A_REST_TRANSFER,
+    A_SUBSET_TRANSFER,
+    A_TARGET_DEN,
+    A_TARGET_NUM,
+    GuardedAuditProvider,
+    GuardedMarket,
+)
+from .logs import get_logger, log
+from .state import AgentState
+
+# IGriefingResistantAudit.GuardedState and IDataTransfer.TransferState, by name.
+GUARDED_STATES = ["None", "Open", "JoinExpired", "AwaitingSubset", "SubsetExpired", "SendingSubset", "Deciding",
+                  "DecisionExpired", "AwaitingRest", "RestExpired", "SendingRest", "Proving", "Finalizable",
+                  "Settled", "Cancelled"]
+TRANSFER_STATES = ["None", "AwaitingAck", "AckExpired", "AwaitingKey", "KeyExpired", "Contestable", "Contesting",
+                   "ContestExpired", "Resolved"]
+
+
+@dataclass
+class ServedModel:
+    """A registered model the agent answers for: its file, circuit and proving keys."""
+
+    model_id: int
+    path: Path
+    circuit: zp.CompiledCircuit
+    keys: zp.Keys
+
+
+@dataclass
+class JoinPolicy:
+    """Which audits to join: at most `max_n` examples and a target the model can meet
+    (target <= max_target_num / max_target_den)."""
+
+    max_n: int = 1000
+    max_target_num: int = 1
+    max_target_den: int = 1
+
+    def accepts(self, n: int, target_num: int, target_den: int) -> bool:
+        return n <= self.max_n and target_num * self.max_target_den <= self.max_target_num * target_den
+
+
+@dataclass
+class ProviderAgent:
+    market: GuardedMarket
+    models: dict[int, ServedModel]
+    state: AgentState
+    policy: JoinPolicy = field(default_factory=JoinPolicy)
+    workers: int = 1
+    batch_size: int = 10
+    logger: object = field(default_factory=get_logger)
+
+    # ------------------------------------------------------------ off-chain input
+
+    def accept_delivery(self, delivery: Delivery) -> None:
+        """Called by the HTTP server: checks a delivery against the chain, then stores it."""
+        audits, transfers = self.market.audits, self.market.transfers
+        if transfers.functions.clientOf(delivery.transfer_id).call() != audits.address:
+            raise DeliveryError(f"transfer {delivery.transfer_id} is not an audit transfer of this market")
+        t = transfers.functions.getTransfer(delivery.transfer_id).call()
+        if t[4] != self.market.account.address:
+            raise DeliveryError(f"transfer {delivery.transfer_id} is addressed to {t[4]}, not to this provider")
+        audit_id, rest = self._audit_of_transfer(delivery.transfer_id)
+        if audit_id is None:
+            raise DeliveryError(f"transfer {delivery.transfer_id} belongs to no audit this agent runs")
+        self._role(audit_id).check_delivery(audit_id, delivery, rest)
+        self.state.save_delivery(delivery)
+        log(self.logger, "delivery stored", audit=audit_id, transfer=delivery.transfer_id,
+            items=len(delivery.ciphertexts))
+
+    def _audit_of_transfer(self, transfer_id: int) -> tuple[int | None, bool]:
+        for audit_id, _ in self.state.open_jobs():
+            a = self.market.audit(audit_id)
+            if a[A_SUBSET_TRANSFER] == transfer_id:
+                return audit_id, False
+            if a[A_REST_TRANSFER] == transfer_id:
+                return audit_id, True
+        return None, False
+
+    # ------------------------------------------------------------ chain scan
+
+    def scan(self) -> None:
+        """Records audits opened for our models since the last processed block."""
+        w3 = self.market.session.w3
+        head = w3.eth.block_number
+        last = self.state.last_block()
+        start = 0 if last is None else last + 1
+        if start > head:
+            return
+        logs = self.market.audits.events.AuditOpened.get_logs(from_block=start, to_block=head)
+        new = []
+        for entry in logs:
+            args = entry["args"]
+            if args["modelId"] in self.models:
+                new.append((args["auditId"], args["modelId"]))
+                log(self.logger, "audit seen", audit=args["auditId"], model=args["modelId"], n=args["n"])
+        self.state.record_scan(head, new)
+
+    # ------------------------------------------------------------ one step per job
+
+    def tick(self) -> None:
+        self.scan()
+        for audit_id, _ in self.state.open_jobs():
+            try:
+                self.step(audit_id)
+            except Exception as e:  # one failing job must not stop the others; it is retried next tick
+                log(self.logger, "step failed", 40, audit=audit_id, error=f"{type(e).__name__}: {e}")
+
+    def _role(self, audit_id: int) -> GuardedAuditProvider:
+        model = self.models[self.market.audit(audit_id)[A_MODEL]]
+        return GuardedAuditProvider(self.market, model.path, model.circuit, model.keys)
+
+    def step(self, audit_id: int) -> None:
+        audits = self.market.audits
+        current = GUARDED_STATES[audits.functions.state(audit_id).call()]
+        a = self.market.audit(audit_id)
+        role = self._role(audit_id)
+        if current == "Open":
+            if self.policy.accepts(a[A_N], a[A_TARGET_NUM], a[A_TARGET_DEN]):
+                seed = role.join(audit_id)
+                log(self.logger, "joined", audit=audit_id, seed=seed.hex())
+            else:
+                log(self.logger, "declined", audit=audit_id, n=a[A_N])
+                self.state.finish_job(audit_id)
+        elif current in ("SendingSubset", "SendingRest"):
+            self._step_transfer(audit_id, a, role, rest=current == "SendingRest")
+        elif current == "Deciding":
+            delivery = self._delivery(a[A_SUBSET_TRANSFER])
+            subset = role.decrypt(delivery)
+            go = role.decide(audit_id, subset, delivery.labels)
+            log(self.logger, "proceeded" if go else "aborted", audit=audit_id)
+        elif current == "Proving":
+            self._prove_and_submit(audit_id, a, role)
+        elif current in ("SubsetExpired", "RestExpired", "DecisionExpired", "Finalizable"):
+            settled = role.finalize(audit_id)
+            log(self.logger, "finalized", audit=audit_id, **settled)
+        elif current in ("Settled", "Cancelled", "JoinExpired"):
+            if current == "JoinExpired":
+                log(self.logger, "join window missed", audit=audit_id)
+            self._withdraw()
+            self.state.finish_job(audit_id)
+            log(self.logger, "job done", audit=audit_id, state=current)
+        # AwaitingSubset / AwaitingRest: MC's move (its deadline ends it through finalize).
+
+    def _delivery(self, transfer_id: int) -> Delivery:
+        delivery = self.state.delivery(transfer_id)
+        if delivery is None:
+            raise DeliveryError(f"no delivery stored for transfer {transfer_id}")
+        return delivery
+
+    def _step_transfer(self, audit_id: int, a: list, role: GuardedAuditProvider, rest: bool) -> None:
+        transfer_id = a[A_REST_TRANSFER] if rest else a[A_SUBSET_TRANSFER]
+        transfers = self.market.transfers
+        tstate = TRANSFER_STATES[transfers.functions.transferState(transfer_id).call()]
+        if tstate == "AwaitingAck":
+            delivery = self.state.delivery(transfer_id)
+            if delivery is not None:  # until MC delivers there is nothing to acknowledge
+                role.acknowledge(audit_id, delivery, rest)
+                log(self.logger, "acknowledged", audit=audit_id, transfer=transfer_id)
+        elif tstate == "Contestable":
+            accepted = role.accept_or_contest(self._delivery(transfer_id))
+            log(self.logger, "accepted" if accepted is not None else "contested", audit=audit_id,
+                transfer=transfer_id)
+        elif tstate == "KeyExpired":
+            self.market.send(transfers, "expireTransfer", [transfer_id])
+            log(self.logger, "key not revealed: transfer expired", audit=audit_id, transfer=transfer_id)
+
+    def _prove_and_submit(self, audit_id: int, a: list, role: GuardedAuditProvider) -> None:
+        delivery = self._delivery(a[A_REST_TRANSFER])
+        items = role.decrypt(delivery)
+        proofs = self.state.proofs(audit_id)
+        todo = {i: x for i, x in items.items() if i not in proofs}
+        total, t0 = a[A_N] - a[A_N1], time.perf_counter()
+        if todo:
+            log(self.logger, "proving", audit=audit_id, todo=len(todo), done=len(proofs), total=total,
+                workers=self.workers)
+
+            def one(i: int) -> tuple[int, zp.Proof]:
+                return i, zp.prove(role.circuit, role.keys, list(todo[i]))
+
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                for i, proof in pool.map(one, sorted(todo)):
+                    self.state.save_proof(audit_id, i, proof)
+                    proofs[i] = proof
+                    log(self.logger, "proved", audit=audit_id, index=i, done=len(proofs), total=total,
+                        seconds=round(time.perf_counter() - t0, 2))
+        role.submit(audit_id, proofs, delivery, self.batch_size)
+        log(self.logger, "proofs submitted", audit=audit_id, total=total)
+
+    def _withdraw(self) -> None:
+        token_set = {self.market.audit(a)[8] for a, _ in self.state.open_jobs()} or {"0x" + "00" * 20}
+        for token in token_set:
+            if self.market.audits.functions.creditOf(self.market.account.address, token).call():
+                self.market.send(self.market.audits, "withdraw", [token])
+                log(self.logger, "withdrew", token=token)
+
+    def run(self, poll_seconds: float = 1.0, stop=lambda: False) -> None:
+        log(self.logger, "agent started", provider=self.market.account.address, models=sorted(self.models),
+            last_block=self.state.last_block())
+        while not stop():
+            self.tick()
+            time.sleep(poll_seconds)
+

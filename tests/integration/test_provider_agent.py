@@ -1,0 +1,159 @@
+"""The provider agent (`zkmarket provider run`, a real subprocess) runs an appendix-B audit on
+anvil with real proofs, and survives SIGKILL in the middle of proving: restarted on the same
+SQLite state it resumes from its last block and stored proofs, finishes the audit and is paid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from zkmarket import prover as zp
+from zkmarket.agent.server import post_delivery
+from zkmarket.chain.merkle import b32
+from zkmarket.market import MarketParams, deploy_market
+from zkmarket.model.data import DIGITS_MODEL
+from zkmarket.participants.connect import connect
+from zkmarket.participants.guarded_audit import GuardedAuditConsumer
+from zkmarket.protocol import commit_test_set
+from zkmarket.protocol.rules import GuardedOutcome, guarded_audit_payouts
+from zkmarket.protocol.rules import Prices as RulePrices
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+ETH = "0x" + "00" * 20
+N, TARGET = 6, (3, 4)
+STATES = ["None", "Open", "JoinExpired", "AwaitingSubset", "SubsetExpired", "SendingSubset", "Deciding",
+          "DecisionExpired", "AwaitingRest", "RestExpired", "SendingRest", "Proving", "Finalizable", "Settled",
+          "Cancelled"]
+
+
+class AgentProcess:
+    """`zkmarket provider run` in a subprocess; its JSON log lines are collected as they come."""
+
+    def __init__(self, args: list[str], env: dict):
+        self.proc = subprocess.Popen([sys.executable, "-m", "zkmarket.cli", "provider", "run", *args], env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip())
+
+    def events(self, name: str) -> list[dict]:
+        out = []
+        for line in list(self.lines):
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("event") == name:
+                out.append(entry)
+        return out
+
+    def wait_for(self, what: str, cond, timeout: float = 180) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if cond():
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}; agent log:\n" + "\n".join(self.lines[-40:]))
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def market(chain, anvil, tmp_path, verifier):
+    deployer, provider, consumer = anvil.accounts[5], anvil.accounts[6], anvil.accounts[7]
+    deployment = deploy_market(chain, deployer, MarketParams(n1=2))
+    path = deployment.save(tmp_path / "deployment.json")
+    mp = connect(path, anvil.rpc_url, provider)
+    stake = mp.registry.functions.requiredStake(ETH).call()
+    receipt = mp.send(mp.registry, "registerModel",
+                      [verifier.address, b32(zp.commit_weights(DIGITS_MODEL)), "ipfs://digits", ETH], value=stake)
+    model_id = mp.event(receipt, mp.registry, "ModelRegistered")["modelId"]
+    return {"path": path, "model_id": model_id, "provider": provider,
+            "mc": connect(path, anvil.rpc_url, consumer), "mp": mp}
+
+
+def test_agent_killed_while_proving_resumes_and_is_paid(market, anvil, tmp_path, digits_split, digits_keys):
+    port = free_port()
+    env = dict(os.environ, ZKMARKET_PRIVATE_KEY=market["provider"].private_key)
+    args = ["--deployment", str(market["path"]), "--rpc-url", anvil.rpc_url, "--model",
+            f"{market['model_id']}={DIGITS_MODEL}", "--db", str(tmp_path / "agent.sqlite"), "--port", str(port),
+            "--poll", "0.2", "--batch-size", "2"]
+    url = f"http://127.0.0.1:{port}"
+    mc = market["mc"]
+    audits, transfers = mc.audits, mc.transfers
+    test_set = commit_test_set([bytes(digits_split.test_inputs[i].reshape(-1).tolist()) for i in range(N)],
+                               [int(digits_split.test_labels[i]) for i in range(N)])
+    consumer = GuardedAuditConsumer(mc, test_set)
+    agent = AgentProcess(args, env)
+    try:
+        agent.wait_for("http", lambda: agent.events("http listening"))
+        audit_id = consumer.open(market["model_id"], *TARGET)
+
+        def state() -> str:
+            return STATES[audits.functions.state(audit_id).call()]
+
+        def send(rest: bool) -> None:
+            batch, delivery = consumer.send_items(audit_id, rest)
+            post_delivery(url, delivery)
+            agent.wait_for("acknowledgement",
+                           lambda: transfers.functions.transferState(delivery.transfer_id).call() == 3)
+            consumer.reveal(delivery.transfer_id, batch)
+
+        agent.wait_for("join", lambda: state() == "AwaitingSubset")
+        send(rest=False)
+        agent.wait_for("proceed", lambda: state() == "AwaitingRest")
+        send(rest=True)
+        agent.wait_for("first proof", lambda: agent.events("proved"))
+        agent.kill()
+        assert state() == "Proving"
+        assert audits.functions.audit(audit_id).call()[3] < N - 2  # not all N2 proofs are in
+
+        agent = AgentProcess(args, env)
+        agent.wait_for("settlement", lambda: state() == "Settled", timeout=300)
+        agent.wait_for("job done", lambda: agent.events("job done"))
+        resumed = agent.events("proving")
+        assert resumed and resumed[0]["done"] >= 1  # the stored proof was not made again
+    finally:
+        agent.stop()
+
+    settled = audits.events.AuditSettled.get_logs(from_block=0)[-1]["args"]
+    prices = RulePrices(*mc.registry.functions.prices(ETH).call())
+    assert (settled["outcome"], settled["consumerPayout"], settled["providerPayout"]) == (
+        GuardedOutcome.PASSED, *guarded_audit_payouts(GuardedOutcome.PASSED, N, 2, prices))
+    withdrawn = [e["args"] for e in audits.events.Withdrawn.get_logs(from_block=0)]
+    assert {"account": market["provider"].address, "amount": settled["providerPayout"]} in [
+        {"account": w["account"], "amount": w["amount"]} for w in withdrawn]
+    assert audits.functions.creditOf(market["provider"].address, ETH).call() == 0
