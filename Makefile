@@ -15,6 +15,7 @@ export MPLCONFIGDIR := $(CACHE)/matplotlib
 export PYTHONDONTWRITEBYTECODE := 1
 
 include mk/toolchain.mk
+include mk/kubo.mk
 
 PROVER_SOURCES := $(shell find prover/src -name '*.rs') prover/Cargo.toml prover/Cargo.lock
 

@@ -139,5 +139,18 @@ def infer(model, input_file):
     click.echo(json.dumps({"class": cls, "logits": logits}))
 
 
+# Subcommand groups live next to their code; registered after main is defined.
+from .agent.cli import provider  # noqa: E402
+from .market.cli import deploy  # noqa: E402
+from .planner.cli import plan  # noqa: E402
+from .store.cli import store  # noqa: E402
+
+for _command in (provider, deploy, plan, store):
+    main.add_command(_command)
+from .consumer.cli import audit, model, testset, withdraw  # noqa: E402
+
+for _command in (model, testset, audit, withdraw):
+    main.add_command(_command)
+
 if __name__ == "__main__":
     main()
