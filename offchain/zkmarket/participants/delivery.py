@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 
 from ..chain.merkle import merkle
-from ..protocol.testset import test_leaf
+from ..protocol.testset import example_leaf
 from ..protocol.transfer import ciphertext_leaf
 
 
@@ -45,7 +45,7 @@ class Delivery:
         exactly the transfer's and their ciphertexts rebuild the committed ciphertext root."""
         if len(self.commitments) != len(self.labels):
             raise DeliveryError(f"{len(self.commitments)} commitments but {len(self.labels)} labels")
-        root, _ = merkle([test_leaf(i, c, y) for i, (c, y) in enumerate(zip(self.commitments, self.labels))])
+        root, _ = merkle([example_leaf(i, c, y) for i, (c, y) in enumerate(zip(self.commitments, self.labels))])
         if root != test_set_root:
             raise DeliveryError(f"test-set leaves rebuild root {root.hex()}, committed {test_set_root.hex()}")
         if set(self.ciphertexts) != expected_indices:

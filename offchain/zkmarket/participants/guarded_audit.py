@@ -19,7 +19,7 @@ from ..chain.merkle import merkle
 from ..chain.session import ContractSession
 from ..protocol.rules import should_proceed
 from ..protocol.subset import subset_of
-from ..protocol.testset import CommittedTestSet, test_leaf
+from ..protocol.testset import CommittedTestSet, example_leaf
 from ..protocol.transfer import EncryptedBatch, ciphertext_leaf, encrypt_batch, open_batch
 from .delivery import Delivery, DeliveryError
 
@@ -134,7 +134,7 @@ class GuardedAuditProvider:
     def _opening(self, delivery: Delivery, index: int) -> tuple:
         indices = sorted(delivery.ciphertexts)
         _, ct_proofs = merkle([ciphertext_leaf(i, delivery.ciphertexts[i]) for i in indices])
-        leaves = [test_leaf(i, c, y) for i, (c, y) in enumerate(zip(delivery.commitments, delivery.labels))]
+        leaves = [example_leaf(i, c, y) for i, (c, y) in enumerate(zip(delivery.commitments, delivery.labels))]
         _, pt_proofs = merkle(leaves)
         return (index, delivery.ciphertexts[index], ct_proofs[indices.index(index)], delivery.commitments[index],
                 delivery.labels[index], pt_proofs[index])
@@ -160,7 +160,7 @@ class GuardedAuditProvider:
 
     def submit(self, audit_id: int, proofs: dict[int, zp.Proof], delivery: Delivery, batch_size: int = 10) -> None:
         """Stage 6: proofs in batches of `batch_size` per transaction, skipping accepted ones."""
-        leaves = [test_leaf(i, c, y) for i, (c, y) in enumerate(zip(delivery.commitments, delivery.labels))]
+        leaves = [example_leaf(i, c, y) for i, (c, y) in enumerate(zip(delivery.commitments, delivery.labels))]
         _, leaf_proofs = merkle(leaves)
         pending = [i for i in sorted(proofs) if not self.m.audits.functions.isProven(audit_id, i).call()]
         for start in range(0, len(pending), batch_size):

@@ -3,10 +3,10 @@ byte (leaf encodings, the audit subset, the data-transfer commitments) and amoun
 (payouts), so off-chain parties compute exactly what the chain will accept."""
 
 from .subset import subset_of
-from .testset import CommittedTestSet, commit_test_set, test_leaf
+from .testset import CommittedTestSet, commit_test_set, example_leaf
 from .transfer import EncryptedBatch, ciphertext_digest, ciphertext_leaf, encrypt_batch, key_commitment
 
 __all__ = [
-    "subset_of", "CommittedTestSet", "commit_test_set", "test_leaf",
+    "subset_of", "CommittedTestSet", "commit_test_set", "example_leaf",
     "EncryptedBatch", "ciphertext_digest", "ciphertext_leaf", "encrypt_batch", "key_commitment",
 ]

@@ -11,7 +11,7 @@ from ..chain.merkle import leaf, merkle
 from ..prover import commit_input
 
 
-def test_leaf(index: int, input_commitment: bytes, label: int) -> bytes:
+def example_leaf(index: int, input_commitment: bytes, label: int) -> bytes:
     """keccak256(bytes.concat(keccak256(abi.encode(uint256 index, bytes32 commitment, uint256 label))))."""
     return leaf(["uint256", "bytes32", "uint256"], [index, input_commitment, label])
 
@@ -64,5 +64,5 @@ def commit_test_set(items: list[bytes], labels: list[int]) -> CommittedTestSet:
             raise ValueError(f"label {i} must be a non-negative integer, got {lab!r}")
     items = [bytes(i) for i in items]
     commitments = [int(commit_input(list(item)), 16).to_bytes(32, "big") for item in items]
-    root, proofs = merkle([test_leaf(i, c, lab) for i, (c, lab) in enumerate(zip(commitments, labels))])
+    root, proofs = merkle([example_leaf(i, c, lab) for i, (c, lab) in enumerate(zip(commitments, labels))])
     return CommittedTestSet(items, list(labels), commitments, root, proofs)
