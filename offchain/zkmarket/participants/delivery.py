@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..chain.merkle import merkle
+from ..chain.merkle import leaf, merkle
 from ..protocol.testset import example_leaf
-from ..protocol.transfer import ciphertext_leaf
+from ..protocol.transfer import ciphertext_digest, ciphertext_leaf
 
 
 class DeliveryError(ValueError):
@@ -57,3 +57,44 @@ class Delivery:
         if root != ciphertext_root:
             raise DeliveryError(f"transfer {self.transfer_id}: ciphertexts rebuild root {root.hex()}, "
                                 f"committed {ciphertext_root.hex()}")
+
+
+def publish(store, delivery: Delivery) -> dict:
+    """MC's side through a content store: each ciphertext becomes an object; the manifest
+    (small, posted to MP) names each item's CID and ciphertext digest."""
+    items = {str(i): {"cid": store.put(c), "digest": ciphertext_digest(c).hex()}
+             for i, c in sorted(delivery.ciphertexts.items())}
+    return {"transferId": delivery.transfer_id, "items": items,
+            "commitments": [c.hex() for c in delivery.commitments], "labels": delivery.labels}
+
+
+def fetch(store, manifest: dict, ciphertext_root: bytes) -> Delivery:
+    """MP's side: the manifest's digests must rebuild the on-chain ciphertext root (so the
+    manifest is the committed one), then every object must be present and hash to its digest;
+    a missing or tampered object is named by its transfer and item index."""
+    from ..store import ObjectMissing, ObjectTampered
+
+    try:
+        transfer_id = int(manifest["transferId"])
+        items = {int(i): (str(v["cid"]), bytes.fromhex(v["digest"])) for i, v in manifest["items"].items()}
+        commitments = [bytes.fromhex(c) for c in manifest["commitments"]]
+        labels = [int(v) for v in manifest["labels"]]
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise DeliveryError(f"malformed delivery manifest: {e}") from e
+    root, _ = merkle([leaf(["uint256", "bytes32"], [i, items[i][1]]) for i in sorted(items)])
+    if root != ciphertext_root:
+        raise DeliveryError(f"transfer {transfer_id}: the manifest's digests rebuild root {root.hex()}, "
+                            f"committed {ciphertext_root.hex()}")
+    ciphertexts = {}
+    for i, (cid, digest) in sorted(items.items()):
+        name = f"transfer {transfer_id} item {i}"
+        try:
+            data = store.get(cid)
+        except (ObjectMissing, ObjectTampered) as e:
+            raise DeliveryError(str(e.named(name))) from e
+        if ciphertext_digest(data) != digest:
+            raise DeliveryError(str(ObjectTampered(cid, where=store.where, expected=digest.hex(),
+                                                   actual=ciphertext_digest(data).hex(),
+                                                   what="ciphertext digest", name=name)))
+        ciphertexts[i] = data
+    return Delivery(transfer_id, ciphertexts, commitments, labels)
