@@ -162,6 +162,9 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
     {
         GuardedAudit storage a = _audits[auditId];
         _requireState(auditId, GuardedState.AwaitingSubset);
+        // The only external call is to the immutable DataTransferService, whose openTransfer
+        // calls nothing back; the status is written from the id it returns.
+        // slither-disable-next-line reentrancy-no-eth
         transferId = _openTransfer(auditId, a, ciphertextRoot, keyCommitment, a.n1);
         a.subsetTransfer = transferId;
         a.status = GuardedStatus.SendingSubset;
@@ -194,6 +197,9 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
     {
         GuardedAudit storage a = _audits[auditId];
         _requireState(auditId, GuardedState.AwaitingRest);
+        // The only external call is to the immutable DataTransferService, whose openTransfer
+        // calls nothing back; the status is written from the id it returns.
+        // slither-disable-next-line reentrancy-no-eth
         transferId = _openTransfer(auditId, a, ciphertextRoot, keyCommitment, a.n - a.n1);
         a.restTransfer = transferId;
         a.status = GuardedStatus.SendingRest;

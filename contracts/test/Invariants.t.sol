@@ -7,6 +7,8 @@ import {AuditHandler} from "./invariant/AuditHandler.sol";
 import {AuditFixture} from "./AccuracyAudit.t.sol";
 import {RetrievalFixture} from "./Retrieval.t.sol";
 import {RetrievalHandler} from "./invariant/RetrievalHandler.sol";
+import {GuardedAuditHandler} from "./invariant/GuardedAuditHandler.sol";
+import {ProtocolsFixture} from "./utils/ProtocolsFixture.sol";
 
 import {IEscrow} from "../src/interfaces/IEscrow.sol";
 
@@ -385,6 +387,229 @@ contract RetrievalInvariantsTest is RetrievalFixture {
         }
         invariant_retrievalBalanceEqualsOwed();
         invariant_locksMatchJoinedRequests();
+        afterInvariant();
+    }
+}
+
+/// @notice Solvency and liveness of the griefing-resistant audits under random actors
+/// (GuardedAuditHandler) driving them through the real DataTransferService, with N1 = 3: the
+/// contract's balance of each token equals what it owes (open escrows + credits, the fee
+/// recipient's included), the service never holds funds, every registry lock belongs to a live
+/// joined audit, and after the run the permissionless paths alone (finalize and
+/// expireTransfer) end every audit, from whatever stage it reached, and every credit can be
+/// withdrawn to the last wei.
+contract GuardedAuditInvariantsTest is ProtocolsFixture {
+    uint256 internal constant INVARIANT_N1 = 3;
+
+    GuardedAuditHandler internal handler;
+
+    function setUp() public override {
+        super.setUp();
+        _deployProtocols(_prices(address(usd)), INVARIANT_N1);
+        handler = new GuardedAuditHandler(registry, guarded, transfers, usd, address(verifier));
+        targetContract(address(handler));
+        bytes4[] memory selectors = new bytes4[](21);
+        selectors[0] = GuardedAuditHandler.openAudit.selector;
+        selectors[1] = GuardedAuditHandler.cancel.selector;
+        selectors[2] = GuardedAuditHandler.join.selector;
+        selectors[3] = GuardedAuditHandler.send.selector;
+        selectors[4] = GuardedAuditHandler.abortByConsumer.selector;
+        selectors[5] = GuardedAuditHandler.acknowledge.selector;
+        selectors[6] = GuardedAuditHandler.revealKey.selector;
+        selectors[7] = GuardedAuditHandler.respond.selector;
+        selectors[8] = GuardedAuditHandler.expireTransfer.selector;
+        selectors[9] = GuardedAuditHandler.decide.selector;
+        selectors[10] = GuardedAuditHandler.submitProofs.selector;
+        selectors[11] = GuardedAuditHandler.finalize.selector;
+        selectors[12] = GuardedAuditHandler.warp.selector;
+        selectors[13] = GuardedAuditHandler.warp.selector; // time matters here: twice the weight
+        selectors[14] = GuardedAuditHandler.withdraw.selector;
+        // The honest next step, weighted so that runs reach the proofs and the settlements.
+        for (uint256 i = 15; i < 21; ++i) {
+            selectors[i] = GuardedAuditHandler.advance.selector;
+        }
+        targetSelector(FuzzSelector(address(handler), selectors));
+    }
+
+    function _balance(address holder, address token) internal view returns (uint256) {
+        return token == ETH ? holder.balance : usd.balanceOf(holder);
+    }
+
+    /// forge-config: default.invariant.runs = 32
+    /// forge-config: default.invariant.depth = 96
+    /// forge-config: default.invariant.fail-on-revert = true
+    function invariant_guardedBalanceEqualsOwed() public view {
+        address[] memory list = handler.actors();
+        for (uint256 t = 0; t < 2; ++t) {
+            address token = t == 0 ? ETH : address(usd);
+            uint256 credits = 0;
+            for (uint256 i = 0; i < list.length; ++i) {
+                credits += guarded.creditOf(list[i], token);
+            }
+            uint256 owed = guarded.totalOwed(token);
+            assertEq(_balance(address(guarded), token), owed, "guarded: balance != owed");
+            assertEq(owed, handler.ghostAuditEscrow(token) + credits, "guarded: owed != escrows + credits");
+            assertEq(_balance(address(transfers), token), 0, "the service holds no funds");
+        }
+    }
+
+    /// forge-config: default.invariant.runs = 32
+    /// forge-config: default.invariant.depth = 96
+    /// forge-config: default.invariant.fail-on-revert = true
+    function invariant_guardedLocksMatchLiveAudits() public view {
+        uint256[] memory ids = handler.modelIds();
+        uint256 locks = 0;
+        for (uint256 i = 0; i < ids.length; ++i) {
+            locks += registry.locksHeld(ids[i], address(guarded));
+        }
+        assertEq(locks, handler.ghostLiveJoined(), "locks != live joined audits");
+    }
+
+    /// @notice Nothing is stuck: the permissionless paths end every audit and withdrawing every
+    /// credit empties the contract.
+    function afterInvariant() public {
+        handler.drain();
+        assertEq(address(guarded).balance, 0, "ETH left");
+        assertEq(usd.balanceOf(address(guarded)), 0, "USD left");
+        assertEq(guarded.totalOwed(ETH), 0);
+        assertEq(guarded.totalOwed(address(usd)), 0);
+        assertEq(handler.ghostLiveJoined(), 0);
+    }
+
+    /// @dev A fresh audit (the latest, seed 0) on model `modelSeed`, N = 4 + extra, target 3/4,
+    /// joined unless told otherwise.
+    function _fresh(uint256 modelSeed, uint32 extra, bool joined) internal {
+        handler.openAudit(modelSeed, modelSeed, extra, 3);
+        if (joined) handler.join(0, keccak256(abi.encode(modelSeed, extra)));
+    }
+
+    /// @dev Sends honestly (cheatSeed 1) or with garbage at position 0 (cheatSeed 0), acknowledged
+    /// by transaction or signature, and reveals.
+    function _revealed(bool cheat, bool bySignature) internal {
+        handler.send(0, cheat ? 0 : 1);
+        handler.acknowledge(0, bySignature, stranger);
+        handler.revealKey(0);
+    }
+
+    function _days(uint256 n) internal {
+        for (uint256 i = 0; i < n; ++i) {
+            handler.warp(0); // + 1 day + 1 s
+        }
+    }
+
+    /// @notice The handler reaches every action and every way of ending in a plain walk-through.
+    function test_guardedHandler_walkThrough_succeeds() public {
+        uint256 allCorrect = type(uint256).max;
+        // 1. Honest run, passes: subset acknowledged by signature, rest by transaction.
+        _fresh(0, 2, true);
+        _revealed(false, true);
+        handler.respond(0, 0, 0); // accept
+        handler.decide(0, true);
+        _revealed(false, false);
+        handler.respond(0, 0, 0);
+        handler.submitProofs(0, 1, allCorrect, stranger); // 2 proofs
+        handler.submitProofs(0, 3, allCorrect, consumer); // the rest (at most 4)
+        handler.finalize(0, stranger);
+        // 2. MC cheats in the subset, MP's contest is upheld.
+        _fresh(1, 1, true);
+        _revealed(true, false);
+        handler.respond(0, 1, 0);
+        // 3. MC cheats in the rest; MP contests an honest item instead (rejected).
+        _fresh(2, 3, true); // N = 7, N2 = 4
+        _revealed(false, false);
+        handler.respond(0, 0, 0);
+        handler.decide(0, true);
+        _revealed(true, false);
+        handler.respond(0, 2, 1); // position 1; the garbage is at 0
+        // 4. MC aborts at stage 3; 5. MP aborts at stage 4.
+        _fresh(3, 4, true);
+        handler.abortByConsumer(0);
+        _fresh(0, 0, true);
+        _revealed(false, false);
+        handler.respond(0, 0, 0);
+        handler.decide(0, false);
+        // 6-8. The transfer's three timeouts.
+        _fresh(1, 0, true);
+        handler.send(0, 1);
+        _days(1);
+        handler.expireTransfer(0, stranger); // no acknowledgement
+        _fresh(1, 0, true);
+        handler.send(0, 1);
+        handler.acknowledge(0, false, stranger);
+        _days(2);
+        handler.expireTransfer(0, stranger); // no key
+        _fresh(1, 0, true);
+        _revealed(false, false);
+        _days(3);
+        handler.expireTransfer(0, stranger); // no continuation
+        // 9-12. The audit's own timeouts: join, send, decision, proofs.
+        _fresh(0, 0, false);
+        _days(1);
+        handler.finalize(0, stranger);
+        _fresh(0, 0, true);
+        _days(1);
+        handler.finalize(0, stranger);
+        _fresh(0, 0, true);
+        _revealed(false, false);
+        handler.respond(0, 0, 0);
+        _days(1);
+        handler.finalize(0, stranger);
+        _fresh(2, 3, true);
+        _revealed(false, false);
+        handler.respond(0, 0, 0);
+        handler.decide(0, true);
+        _revealed(false, false);
+        handler.respond(0, 0, 0);
+        handler.submitProofs(0, 0, allCorrect, stranger); // 1 of 5
+        _days(3);
+        handler.finalize(0, stranger);
+        // 13. An open audit cancelled, and one left running for afterInvariant.
+        _fresh(3, 0, false);
+        handler.cancel(0);
+        _fresh(2, 1, true);
+        handler.send(0, 0);
+        handler.advance(0, 2); // acknowledges the running transfer
+        for (uint256 i = 0; i < 8; ++i) {
+            handler.withdraw(i, i % 2 == 1);
+        }
+        string[25] memory names = [
+            "advance",
+            "openAudit",
+            "cancel",
+            "join",
+            "sendSubset",
+            "sendRest",
+            "abortByConsumer",
+            "acknowledge",
+            "acknowledgeWithSignature",
+            "revealKey",
+            "accept",
+            "contest:upheld",
+            "contest:rejected",
+            "expire:noAck",
+            "expire:noReveal",
+            "expire:noContinue",
+            "proceed",
+            "abort",
+            "submitProofs",
+            "finalize:cancelled",
+            "finalize:consumerDefaulted",
+            "finalize:aborted",
+            "finalize:passed",
+            "finalize:failed",
+            "withdraw"
+        ];
+        for (uint256 i = 0; i < names.length; ++i) {
+            assertTrue(handler.done(bytes32(bytes(names[i]))) > 0, names[i]);
+        }
+        assertEq(handler.done("finalize:passed"), 1);
+        assertEq(handler.done("contest:upheld"), 1);
+        assertEq(handler.done("contest:rejected"), 1);
+        assertEq(handler.done("end:cancelled"), 2);
+        assertEq(handler.done("end:settled"), 11);
+        assertEq(handler.done("acknowledge"), 12);
+        invariant_guardedBalanceEqualsOwed();
+        invariant_guardedLocksMatchLiveAudits();
         afterInvariant();
     }
 }

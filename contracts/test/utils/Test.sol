@@ -33,6 +33,7 @@ interface Vm {
     function assertEq(bytes32 left, bytes32 right) external pure;
     function assertEq(bytes32 left, bytes32 right, string calldata error) external pure;
     function assertEq(bool left, bool right) external pure;
+    function assertEq(bool left, bool right, string calldata error) external pure;
     function assertEq(bytes calldata left, bytes calldata right) external pure;
     function assertEq(string calldata left, string calldata right) external pure;
     function assertLe(uint256 left, uint256 right, string calldata error) external pure;
@@ -120,6 +121,14 @@ abstract contract Test {
         vm.assertEq(a, b);
     }
 
+    function assertEq(bool a, bool b, string memory why) internal pure {
+        vm.assertEq(a, b, why);
+    }
+
+    function assertEq(bytes32 a, bytes32 b, string memory why) internal pure {
+        vm.assertEq(a, b, why);
+    }
+
     function assertTrue(bool c) internal pure {
         vm.assertTrue(c);
     }
@@ -130,5 +139,9 @@ abstract contract Test {
 
     function assertFalse(bool c) internal pure {
         vm.assertFalse(c);
+    }
+
+    function assertFalse(bool c, string memory why) internal pure {
+        vm.assertFalse(c, why);
     }
 }
