@@ -5,18 +5,12 @@ SQLite state it resumes from its last block and stored proofs, finishes the audi
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from agent_process import AgentProcess, free_port
 from zkmarket import prover as zp
 from zkmarket.agent.server import post_delivery
 from zkmarket.chain.merkle import b32
@@ -36,59 +30,6 @@ N, TARGET = 6, (3, 4)
 STATES = ["None", "Open", "JoinExpired", "AwaitingSubset", "SubsetExpired", "SendingSubset", "Deciding",
           "DecisionExpired", "AwaitingRest", "RestExpired", "SendingRest", "Proving", "Finalizable", "Settled",
           "Cancelled"]
-
-
-class AgentProcess:
-    """`zkmarket provider run` in a subprocess; its JSON log lines are collected as they come."""
-
-    def __init__(self, args: list[str], env: dict):
-        self.proc = subprocess.Popen([sys.executable, "-m", "zkmarket.cli", "provider", "run", *args], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
-
-    def events(self, name: str) -> list[dict]:
-        out = []
-        for line in list(self.lines):
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if entry.get("event") == name:
-                out.append(entry)
-        return out
-
-    def wait_for(self, what: str, cond, timeout: float = 180) -> None:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if cond():
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}; agent log:\n" + "\n".join(self.lines[-40:]))
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -1,0 +1,532 @@
+"""The appendix-B audit (GriefingResistantAudit) from MC's side, end to end and resumable.
+
+Each pass of :meth:`GuardedAuditRun.run` reads the audit's phase from the chain and either makes
+MC's move (open, send the subset or the rest, deliver it to MP's agent, reveal the key, expire a
+transfer MP let lapse, finalize) or waits for MP's (join, acknowledge, accept, decide, prove).
+Nothing but the transfer keys lives off chain, and those are in MC's state file before their
+commitments are sent (:mod:`.state`), so a consumer killed at any point resumes with
+``zkmarket audit resume ID``. Before finalizing, every accepted proof is checked locally
+(:mod:`.proofs`); MC refuses to finalize an audit with a proof it cannot verify.
+
+The clock, the sleep and the delivery transport are parameters, so tests drive it directly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+from urllib.error import URLError
+from urllib.request import urlopen
+
+from ..agent.server import post_delivery
+from ..participants.delivery import Delivery, DeliveryError
+from ..participants.guarded_audit import (
+    A_DEADLINE,
+    A_MODEL,
+    A_N,
+    A_N1,
+    A_REST_TRANSFER,
+    A_ROOT,
+    A_SEED,
+    A_SUBMITTED,
+    A_SUBSET_TRANSFER,
+    A_TOKEN,
+    T_CIPHERTEXT_ROOT,
+)
+from ..protocol.subset import subset_of
+from ..protocol.testset import CommittedTestSet
+from ..protocol.transfer import encrypt_batch, key_commitment
+from .client import ConsumerClient, format_amount
+from .errors import ConsumerError, DeadlinePassedError, ProofCheckError, RevertError, StateFileError, WaitTimeout
+from .proofs import ProofReport, verify_audit_proofs
+from .reverts import ENUMS
+from .state import AuditStateFile, find_state, state_path
+from .testsets import load_committed
+
+STATES = ENUMS["GuardedState"]
+TRANSFER_STATES = ENUMS["TransferState"]
+OUTCOMES = ENUMS["GuardedOutcome"]
+A_CONSUMER, A_PROVIDER = 0, 4
+T_DEADLINE, T_KEY_COMMITMENT = 1, 7
+MAX_TARGET_DEN = 10**18
+
+
+def parse_target(text: str) -> tuple[int, int]:
+    """"0.9", "90%" or "9/10" -> (9, 10); the target must be in (0, 1]."""
+    s = text.strip()
+    try:
+        if s.endswith("%"):
+            f = Fraction(s[:-1].strip()) / 100
+        else:
+            f = Fraction(s)
+    except (ValueError, ZeroDivisionError):
+        raise ConsumerError(f"--target must be a fraction such as 0.9, 90% or 9/10, got {text!r}") from None
+    if not 0 < f <= 1:
+        raise ConsumerError(f"--target must be in (0, 1], got {text!r}")
+    if f.denominator > MAX_TARGET_DEN:
+        raise ConsumerError(f"--target {text!r} has too many digits (denominator above 10^18)")
+    return f.numerator, f.denominator
+
+
+def when(deadline: int, now: int) -> str:
+    """A deadline as UTC time and distance from the chain's now."""
+    at = datetime.fromtimestamp(deadline, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    delta = deadline - now
+    span = abs(delta)
+    parts = [(span // 86400, "d"), (span % 86400 // 3600, "h"), (span % 3600 // 60, "m"), (span % 60, "s")]
+    text = " ".join(f"{v}{u}" for v, u in parts if v) or "0s"
+    return f"{at} (in {text})" if delta >= 0 else f"{at} ({text} ago)"
+
+
+def check_provider(url: str, timeout: float = 10) -> None:
+    """MP's agent must answer GET /health before MC escrows anything."""
+    try:
+        with urlopen(url.rstrip("/") + "/health", timeout=timeout) as r:
+            if r.status == 200:
+                return
+            raise ConsumerError(f"the provider agent at {url} answered HTTP {r.status} on /health")
+    except (URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise ConsumerError(f"cannot reach the provider agent at {url} ({reason}); nothing was sent: check "
+                            f"--provider-url and that `zkmarket provider run` is up") from None
+
+
+class Reporter:
+    """Where progress goes (the CLI prints with rich; tests may collect it)."""
+
+    def say(self, text: str) -> None:  # one line per step made
+        pass
+
+    def status(self, what: str, detail: str = "") -> None:  # what is being waited for now (a spinner line)
+        pass
+
+    def idle(self) -> None:  # no longer waiting
+        pass
+
+
+@dataclass(frozen=True)
+class Wait:
+    what: str
+    deadline: int | None = None
+
+
+@dataclass
+class Settlement:
+    audit_id: int
+    state: str  # "Settled" or "Cancelled"
+    token: str
+    outcome: str | None = None
+    consumer_payout: int = 0
+    provider_payout: int = 0
+    refund: int = 0
+    tx_hash: str | None = None
+    proofs: ProofReport | None = None
+
+    def lines(self) -> list[str]:
+        if self.state == "Cancelled":
+            return [f"audit {self.audit_id} cancelled: MC's escrow of {format_amount(self.refund, self.token)} "
+                    f"was credited back"]
+        return [f"audit {self.audit_id} settled: {self.outcome}",
+                f"  consumer (MC) credited {format_amount(self.consumer_payout, self.token)}",
+                f"  provider (MP) credited {format_amount(self.provider_payout, self.token)}"]
+
+
+def check_proofs(client: ConsumerClient, audit_id: int, test_set: CommittedTestSet | None,
+                 reporter: Reporter) -> ProofReport:
+    """Every accepted proof, checked locally (see :mod:`.proofs`), with a one-line summary."""
+    report = verify_audit_proofs(client, audit_id, test_set)
+    reporter.say(f"checked {len(report.checks)} accepted proofs locally (eth_call of the registered verifier "
+                 f"{report.verifier}, instances rebuilt by MC): {report.valid} valid, {report.correct}/"
+                 f"{len(report.expected)} correct" + (f", {len(report.missing)} missing" if report.missing else ""))
+    return report
+
+
+def settlement(client: ConsumerClient, audit_id: int) -> Settlement | None:
+    """How a finished audit ended, from its AuditSettled / AuditCancelled event."""
+    a = client.call(client.audits, "audit", audit_id)
+    token = a[A_TOKEN]
+    args = {"auditId": audit_id}
+    start = client.deployment.start_block
+    settled = list(client.audits.events.AuditSettled.get_logs(argument_filters=args, from_block=start))
+    if settled:
+        ev = settled[-1]
+        s = ev["args"]
+        return Settlement(audit_id, "Settled", token, OUTCOMES[s["outcome"]], int(s["consumerPayout"]),
+                          int(s["providerPayout"]), tx_hash="0x" + bytes(ev["transactionHash"]).hex())
+    cancelled = list(client.audits.events.AuditCancelled.get_logs(argument_filters=args, from_block=start))
+    if cancelled:
+        ev = cancelled[-1]
+        return Settlement(audit_id, "Cancelled", token, refund=int(ev["args"]["refund"]),
+                          tx_hash="0x" + bytes(ev["transactionHash"]).hex())
+    return None
+
+
+class GuardedAuditRun:
+    def __init__(self, client: ConsumerClient, test_set: CommittedTestSet, state: AuditStateFile,
+                 reporter: Reporter | None = None, *, poll: float = 1.0, timeout: float | None = None,
+                 verify: bool = True, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, post: Callable[[str, Delivery], None] = post_delivery):
+        self.client, self.test_set, self.state = client, test_set, state
+        self.reporter = reporter or Reporter()
+        self.poll, self.timeout, self.verify = poll, timeout, verify
+        self.clock, self.sleep, self.post = clock, sleep, post
+        self.audit_id = state.audit_id
+        self._delivered: set[int] = set()
+        self._seen: str | None = None
+
+    # ------------------------------------------------------------------ start / resume
+    @classmethod
+    def open(cls, client: ConsumerClient, testset_path: str | Path, model_id: int, target: tuple[int, int],
+             provider_url: str, reporter: Reporter | None = None, **kwargs) -> "GuardedAuditRun":
+        """Checks everything it can, escrows 2NE + eps and opens the audit; writes MC's state file."""
+        reporter = reporter or Reporter()
+        test_set = load_committed(testset_path)
+        model = client.call(client.registry, "model", model_id)  # ModelNotFound
+        if not client.call(client.registry, "isAvailable", model_id):
+            status = ENUMS["ModelStatus"][model[1]]
+            raise ConsumerError(f"model {model_id} takes no new jobs (status {status}, stake "
+                                f"{format_amount(model[8], model[2])}); pick another model")
+        n1, max_n = client.call(client.registry, "n1"), client.call(client.audits, "maxN")
+        if not n1 < test_set.n <= max_n:
+            raise ConsumerError(f"the test set has N={test_set.n} examples; an appendix-B audit here needs "
+                                f"N1={n1} < N <= {max_n}")
+        check_provider(provider_url)
+        token = model[2]
+        e, _, _, eps = client.call(client.registry, "prices", token)
+        escrow = 2 * test_set.n * e + eps
+        value = client.pay_token(token, client.audits.address, escrow)
+        receipt = client.send(client.audits, "openAudit", [model_id, test_set.n, *target, test_set.root], value=value)
+        opened = client.event(receipt, client.audits, "AuditOpened")
+        audit_id = int(opened["auditId"])
+        state = AuditStateFile(state_path(testset_path, audit_id), client.deployment.chain_id, client.audits.address,
+                               audit_id, str(Path(testset_path).resolve()), test_set.root.hex(), model_id,
+                               provider_url)
+        state.save()
+        reporter.say(f"opened audit {audit_id} of model {model_id}: N={test_set.n} (N1={n1}), target "
+                     f"{target[0]}/{target[1]}, escrow {format_amount(escrow, token)}; MP must join by "
+                     f"{when(opened['joinDeadline'], client.chain_time())}")
+        reporter.say(f"MC's state (transfer keys) -> {state.path}")
+        return cls(client, test_set, state, reporter, **kwargs)
+
+    @classmethod
+    def resume(cls, client: ConsumerClient, audit_id: int, *, state_file: str | Path | None = None,
+               testset: str | Path | None = None, provider_url: str | None = None, reporter: Reporter | None = None,
+               **kwargs) -> "GuardedAuditRun":
+        """Picks the audit up from MC's state file (found next to ``testset``, or in the working
+        folder); without one, adopts an audit MC opened whose root is ``testset``'s."""
+        if STATES[client.call(client.audits, "state", audit_id)] == "None":
+            raise ConsumerError(f"no audit {audit_id} on this deployment (GriefingResistantAudit "
+                                f"{client.audits.address}, chain id {client.deployment.chain_id})")
+        a = client.call(client.audits, "audit", audit_id)
+        if a[A_CONSUMER] != client.address:
+            raise ConsumerError(f"audit {audit_id} was opened by {a[A_CONSUMER]}, not by this account "
+                                f"{client.address}; use the consumer's key (--keystore / $ZKMARKET_PRIVATE_KEY)")
+        path = Path(state_file) if state_file else find_state(audit_id, testset)
+        if path is not None and path.is_file():
+            state = AuditStateFile.load(path)
+            state.check_belongs(client.deployment.chain_id, client.audits.address, audit_id)
+            if testset is not None:
+                state.testset = str(Path(testset).resolve())
+        elif testset is not None:
+            state = AuditStateFile(state_path(testset, audit_id), client.deployment.chain_id, client.audits.address,
+                                   audit_id, str(Path(testset).resolve()), bytes(a[A_ROOT]).hex(), a[A_MODEL])
+        else:
+            raise StateFileError(f"no state file for audit {audit_id} in {Path.cwd()}; pass --testset FILE (the "
+                                 f"audit's test set; its state file lives next to it) or --state FILE")
+        if not Path(state.testset).is_file():
+            raise StateFileError(f"the audit's test set {state.testset} is gone; pass --testset FILE")
+        test_set = load_committed(state.testset)
+        if test_set.root != bytes(a[A_ROOT]):
+            raise ConsumerError(f"{state.testset} has root 0x{test_set.root.hex()}, but audit {audit_id} committed "
+                                f"0x{bytes(a[A_ROOT]).hex()}: not this audit's test set")
+        if provider_url:
+            state.provider_url = provider_url
+        state.save()
+        return cls(client, test_set, state, reporter, **kwargs)
+
+    # ------------------------------------------------------------------ the loop
+    def audit(self) -> list:
+        return self.client.call(self.client.audits, "audit", self.audit_id)
+
+    def phase(self) -> str:
+        return STATES[self.client.call(self.client.audits, "state", self.audit_id)]
+
+    def run(self) -> Settlement:
+        waiting, since = None, 0.0
+        try:
+            while True:
+                current = self.phase()
+                self._announce(current)
+                if current in ("Settled", "Cancelled"):
+                    return self._settled()
+                before = self._snapshot(current)
+                try:
+                    wait = self.step(current)
+                except RevertError:
+                    if self._snapshot(self.phase()) != before:
+                        continue  # someone else (MP's agent) made the move first: read the chain again
+                    raise
+                if wait is None:
+                    waiting = None
+                    continue
+                if wait.what != waiting:
+                    waiting, since = wait.what, self.clock()
+                deadline = f"; deadline {when(wait.deadline, self.client.chain_time())}" if wait.deadline else ""
+                self.reporter.status(wait.what, deadline)
+                if self.timeout is not None and self.clock() - since >= self.timeout:
+                    raise WaitTimeout(f"gave up after {self.timeout:g}s {wait.what}{deadline}; audit {self.audit_id} "
+                                      f"is {current}: continue with `zkmarket audit resume {self.audit_id}`")
+                self.sleep(self.poll)
+        finally:
+            self.reporter.idle()
+
+    def _snapshot(self, current: str) -> tuple:
+        if current not in ("SendingSubset", "SendingRest"):
+            return (current,)
+        a = self.audit()
+        tid = a[A_REST_TRANSFER] if current == "SendingRest" else a[A_SUBSET_TRANSFER]
+        return current, self.client.call(self.client.transfers, "transferState", tid)
+
+    def step(self, current: str) -> Wait | None:
+        """MC's move in phase ``current`` (None: made one), or what it waits for."""
+        a = self.audit()
+        if current == "Open":
+            return Wait("waiting for MP to join", a[A_DEADLINE])
+        if current == "JoinExpired":
+            self.reporter.say("MP did not join before the join deadline: cancelling (MC's escrow is refunded)")
+            self._finalize_tx()
+            return None
+        if current in ("AwaitingSubset", "AwaitingRest"):
+            self._send(rest=current == "AwaitingRest")
+            return None
+        if current in ("SubsetExpired", "RestExpired"):
+            what = "the N1 subset" if current == "SubsetExpired" else "the N2 examples"
+            raise DeadlinePassedError(
+                f"deadline passed: MC had to send {what} by {when(a[A_DEADLINE], self.client.chain_time())} "
+                f"(audit {self.audit_id} is {current}); MC is at fault and loses its 2NE escrow to MP; "
+                f"`zkmarket audit finalize {self.audit_id}` settles it")
+        if current in ("SendingSubset", "SendingRest"):
+            return self._transfer_step(rest=current == "SendingRest")
+        if current == "Deciding":
+            return Wait("waiting for MP's decision (proceed or abort)", a[A_DEADLINE])
+        if current == "DecisionExpired":
+            self.reporter.say("MP did not decide before the deadline (counts as an abort): finalizing")
+            self._finalize_tx()
+            return None
+        if current == "Proving":
+            return Wait(f"waiting for MP's proofs: {a[A_SUBMITTED]}/{a[A_N] - a[A_N1]} accepted", a[A_DEADLINE])
+        if current == "Finalizable":
+            self.finalize()
+            return None
+        raise ConsumerError(f"no audit {self.audit_id} on this deployment")
+
+    def _announce(self, current: str) -> None:
+        if current == self._seen:
+            return
+        first, self._seen = self._seen is None, current
+        a = self.audit()
+        if current == "AwaitingSubset":
+            subset = subset_of(a[A_SEED], a[A_N], a[A_N1])
+            self.reporter.say(f"MP {a[A_PROVIDER]} joined; its seed picks the N1 subset {sorted(subset)}")
+        elif current == "Deciding" and not first:
+            self.reporter.say("MP accepted the subset; it now checks the model on it and decides")
+        elif current == "AwaitingRest" and not first:
+            self.reporter.say("MP proceeded")
+        elif current == "Proving":
+            self.reporter.say(f"MP accepted the N2 examples; {a[A_N] - a[A_N1]} proofs due by "
+                              f"{when(a[A_DEADLINE], self.client.chain_time())}")
+        elif current == "Finalizable":
+            n2 = a[A_N] - a[A_N1]
+            self.reporter.say(f"all {n2} proofs are in" if a[A_SUBMITTED] == n2 else
+                              f"the proof deadline passed with {a[A_SUBMITTED]}/{n2} proofs")
+
+    # ------------------------------------------------------------------ MC's moves
+    def _indices(self, a: list, rest: bool) -> list[int]:
+        subset = set(subset_of(a[A_SEED], a[A_N], a[A_N1]))
+        return [i for i in range(a[A_N]) if (i in subset) != rest]
+
+    def _batch(self, a: list, rest: bool):
+        keys = self.state.keys_for("rest" if rest else "subset")  # saved before any commitment is sent
+        items = {i: self.test_set.items[i] for i in self._indices(a, rest)}
+        return keys, encrypt_batch(items, keys.key_bytes, keys.salt_bytes)
+
+    def _send(self, rest: bool) -> None:
+        a = self.audit()
+        keys, batch = self._batch(a, rest)
+        fn, event = ("sendRest", "RestSent") if rest else ("sendSubset", "SubsetSent")
+        receipt = self.client.send(self.client.audits, fn, [self.audit_id, batch.root, batch.key_commitment])
+        keys.transfer_id = int(self.client.event(receipt, self.client.audits, event)["transferId"])
+        self.state.save()
+        what = f"the {len(batch.ciphertexts)} N2 examples" if rest else f"the N1 subset {sorted(batch.ciphertexts)}"
+        self.reporter.say(f"committed {what}, encrypted: data transfer {keys.transfer_id}")
+
+    def _transfer_step(self, rest: bool) -> Wait | None:
+        a = self.audit()
+        kind = "rest" if rest else "subset"
+        tid = a[A_REST_TRANSFER] if rest else a[A_SUBSET_TRANSFER]
+        transfers = self.client.transfers
+        t = self.client.call(transfers, "getTransfer", tid)
+        keys = self.state.transfers.get(kind)
+        if keys is None or key_commitment(keys.key_bytes, keys.salt_bytes) != bytes(t[T_KEY_COMMITMENT]):
+            raise StateFileError(f"transfer {tid} ({kind}) was committed with a key that {self.state.path} does not "
+                                 f"hold; without it the key cannot be revealed (MC loses its escrow at the deadline)")
+        if keys.transfer_id != tid:
+            keys.transfer_id = tid
+            self.state.save()
+        ts = TRANSFER_STATES[self.client.call(transfers, "transferState", tid)]
+        if ts == "AwaitingAck":
+            if tid not in self._delivered:
+                self._deliver(a, rest, tid, t)
+                self._delivered.add(tid)
+            return Wait(f"waiting for MP to acknowledge transfer {tid}", t[T_DEADLINE])
+        if ts == "AwaitingKey":
+            self.client.send(transfers, "revealKey", [tid, keys.key_bytes, keys.salt_bytes])
+            self.reporter.say(f"MP acknowledged transfer {tid}; key revealed")
+            return None
+        if ts in ("Contestable", "Contesting"):
+            return Wait(f"waiting for MP to check the decrypted examples of transfer {tid}", t[T_DEADLINE])
+        if ts in ("AckExpired", "ContestExpired"):
+            why = "acknowledge" if ts == "AckExpired" else "finish its contest"
+            self.reporter.say(f"MP did not {why} transfer {tid} before the deadline: expiring it (MP is at fault)")
+            self.client.send(transfers, "expireTransfer", [tid])
+            return None
+        if ts == "KeyExpired":
+            raise DeadlinePassedError(
+                f"deadline passed: MC had to reveal the key of transfer {tid} by "
+                f"{when(t[T_DEADLINE], self.client.chain_time())}; MC is at fault and loses its 2NE escrow to MP "
+                f"once anyone calls DataTransferService.expireTransfer({tid})")
+        return Wait(f"waiting for transfer {tid} ({ts})", None)
+
+    def _deliver(self, a: list, rest: bool, tid: int, t: list) -> None:
+        url = self.state.provider_url
+        if not url:
+            raise ConsumerError(f"no provider URL for audit {self.audit_id}: run `zkmarket audit resume "
+                                f"{self.audit_id} --provider-url URL`")
+        _, batch = self._batch(a, rest)
+        if batch.root != bytes(t[T_CIPHERTEXT_ROOT]):
+            raise StateFileError(f"the ciphertexts rebuilt from {self.state.path} do not match transfer {tid}")
+        delivery = Delivery(tid, batch.ciphertexts, self.test_set.commitments, self.test_set.labels)
+        for attempt in range(3):
+            try:
+                self.post(url, delivery)
+                break
+            except DeliveryError as e:
+                if "cannot reach" not in str(e) or attempt == 2:
+                    raise ConsumerError(
+                        f"{e}; transfer {tid} is committed on chain and MP must acknowledge it by "
+                        f"{when(t[T_DEADLINE], self.client.chain_time())}: fix the provider URL and run "
+                        f"`zkmarket audit resume {self.audit_id} --provider-url URL`") from None
+                self.sleep(2.0 * (attempt + 1))
+        self.reporter.say(f"delivered transfer {tid} ({len(batch.ciphertexts)} ciphertexts) to {url}")
+
+    def _finalize_tx(self) -> None:
+        self.client.send(self.client.audits, "finalize", [self.audit_id])
+
+    def finalize(self) -> None:
+        """Checks every accepted proof locally, then finalizes (refuses when one does not verify)."""
+        if self.verify:
+            report = check_proofs(self.client, self.audit_id, self.test_set, self.reporter)
+            if report.invalid:
+                raise ProofCheckError(
+                    f"refusing to finalize audit {self.audit_id}: " + "; ".join(
+                        f"proof of example {c.index} (tx {c.tx_hash}): {c.problem}" for c in report.invalid))
+            self._report = report
+        self._finalize_tx()
+
+    def _settled(self) -> Settlement:
+        result = settlement(self.client, self.audit_id)
+        if result is None:
+            raise ConsumerError(f"audit {self.audit_id} is finished but its settlement event was not found")
+        report = getattr(self, "_report", None)
+        if report is None and self.verify and result.state == "Settled":
+            a = self.audit()
+            if a[A_SUBMITTED]:  # settled by someone else (MP's agent finalizes too): still check
+                report = check_proofs(self.client, self.audit_id, self.test_set, self.reporter)
+        result.proofs = report
+        return result
+
+
+def describe_audit(client: ConsumerClient, audit_id: int) -> dict:
+    """An appendix-B audit's phase, deadline, subset, transfers, counts and settlement."""
+    phase = STATES[client.call(client.audits, "state", audit_id)]
+    if phase == "None":
+        raise ConsumerError(f"no audit {audit_id} on this deployment (GriefingResistantAudit {client.audits.address} "
+                            f"has {client.call(client.audits, 'auditCount')} audits)")
+    a = client.call(client.audits, "audit", audit_id)
+    now = client.chain_time()
+    joined = any(a[A_SEED])
+    transfers = {}
+    for kind, tid in (("subset", a[A_SUBSET_TRANSFER]), ("rest", a[A_REST_TRANSFER])):
+        if tid:
+            t = client.call(client.transfers, "getTransfer", tid)
+            transfers[kind] = {"id": tid, "state": TRANSFER_STATES[client.call(client.transfers, "transferState", tid)],
+                               "items": t[5], "deadline": t[T_DEADLINE], "deadline_text": when(t[T_DEADLINE], now)}
+    e, z, p, eps = a[16]
+    finished = settlement(client, audit_id) if phase in ("Settled", "Cancelled") else None
+    expired = phase.endswith("Expired")
+    return {
+        "audit_id": audit_id,
+        "state": phase,
+        "expired": expired,
+        "model_id": a[A_MODEL],
+        "consumer": a[A_CONSUMER],
+        "provider": a[A_PROVIDER] if joined else None,
+        "n": a[A_N], "n1": a[A_N1], "n2": a[A_N] - a[A_N1],
+        "target": [a[9], a[10]],
+        "submitted": a[A_SUBMITTED], "correct": a[7],
+        "deadline": a[A_DEADLINE] if phase not in ("Settled", "Cancelled") else None,
+        "deadline_text": when(a[A_DEADLINE], now) if phase not in ("Settled", "Cancelled") else None,
+        "test_set_root": "0x" + bytes(a[A_ROOT]).hex(),
+        "subset": sorted(client.call(client.audits, "subsetIndices", audit_id)) if joined else None,
+        "transfers": transfers,
+        "token": "ETH" if int(a[A_TOKEN], 16) == 0 else a[A_TOKEN],
+        "escrow_each": 2 * a[A_N] * e + eps,
+        "escrow_each_text": format_amount(2 * a[A_N] * e + eps, a[A_TOKEN]),
+        "prices": {"E": e, "Z": z, "P": p, "epsilon": eps},
+        "settlement": None if finished is None else {
+            "state": finished.state, "outcome": finished.outcome, "consumer_payout": finished.consumer_payout,
+            "provider_payout": finished.provider_payout, "refund": finished.refund, "tx": finished.tx_hash},
+    }
+
+
+def finalize_audit(client: ConsumerClient, audit_id: int, test_set: CommittedTestSet | None = None, *,
+                   verify: bool = True, reporter: Reporter | None = None) -> Settlement:
+    """Ends an audit whose stage is over (anyone may): checks the accepted proofs first when
+    all N2 are in or the proof deadline passed; expires a data transfer whose deadline passed."""
+    reporter = reporter or Reporter()
+    info = describe_audit(client, audit_id)
+    phase = info["state"]
+    report = None
+    if phase in ("Settled", "Cancelled"):
+        reporter.say(f"audit {audit_id} was already {phase.lower()}")
+    elif phase in ("SendingSubset", "SendingRest"):
+        t = info["transfers"]["subset" if phase == "SendingSubset" else "rest"]
+        if t["state"] not in ("AckExpired", "KeyExpired", "ContestExpired"):
+            raise ConsumerError(f"audit {audit_id} is {phase}: transfer {t['id']} is {t['state']} until "
+                                f"{t['deadline_text']}; nothing to finalize yet")
+        reporter.say(f"transfer {t['id']} is {t['state']}: expiring it")
+        client.send(client.transfers, "expireTransfer", [t["id"]])
+    elif phase in ("JoinExpired", "SubsetExpired", "DecisionExpired", "RestExpired", "Finalizable"):
+        if phase == "Finalizable" and verify and info["submitted"]:
+            report = check_proofs(client, audit_id, test_set, reporter)
+            if report.invalid:
+                raise ProofCheckError(f"refusing to finalize audit {audit_id}: " + "; ".join(
+                    f"proof of example {c.index} (tx {c.tx_hash}): {c.problem}" for c in report.invalid))
+        try:
+            client.send(client.audits, "finalize", [audit_id])
+        except RevertError:
+            if STATES[client.call(client.audits, "state", audit_id)] not in ("Settled", "Cancelled"):
+                raise
+            reporter.say(f"audit {audit_id} was settled by someone else meanwhile")
+    else:
+        raise ConsumerError(f"audit {audit_id} is {phase} (deadline {info['deadline_text']}, "
+                            f"{info['submitted']}/{info['n2']} proofs): nothing to finalize yet")
+    result = settlement(client, audit_id)
+    if result is None:
+        raise ConsumerError(f"audit {audit_id} did not settle")
+    result.proofs = report
+    return result

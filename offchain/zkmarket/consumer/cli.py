@@ -1,0 +1,431 @@
+"""The consumer's commands: ``zkmarket model``, ``testset``, ``audit`` and ``withdraw``.
+
+Every command that touches the chain takes the same options: ``--deployment FILE`` (written by
+``zkmarket deploy``) or ``--network NAME`` (its deployment file, node and key in networks.toml),
+``--rpc-url`` and ``--keystore`` (else the key in $ZKMARKET_PRIVATE_KEY). Errors print one line
+naming what went wrong and what to do, and exit 1; a wait given up (--timeout) exits 3 and can
+be resumed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from .. import prover as zp
+from ..chain import ChainError
+from ..market.errors import MarketError
+from ..participants.delivery import DeliveryError
+from .audit import GuardedAuditRun, Reporter, Settlement, describe_audit, finalize_audit, parse_target
+from .client import ConsumerClient, connect, format_amount, parse_token
+from .errors import ConsumerError, WaitTimeout
+from .funds import credits, escrow_contracts, withdraw_all
+from .models import describe_model, register_model
+from .state import AuditStateFile, find_state
+from .testsets import commit, digits_examples, load_committed, load_examples
+
+DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+
+
+def _console():
+    from rich.console import Console
+
+    # Off a terminal (pipes, tests) rich would wrap long addresses at 80 columns.
+    return Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+class _Handled:
+    """Turns the expected failures into one line on stderr instead of a traceback."""
+
+    def invoke(self, ctx):
+        from requests.exceptions import RequestException
+        from web3.exceptions import Web3Exception
+
+        try:
+            return super().invoke(ctx)
+        except WaitTimeout as e:
+            _fail(str(e), 3)
+        except (ConsumerError, MarketError, ChainError, zp.ProverError, DeliveryError) as e:
+            _fail(str(e))
+        except OSError as e:
+            _fail(str(e))
+        except RequestException as e:
+            _fail(f"lost the connection to the node ({type(e).__name__}: {e}); the command can be run again")
+        except Web3Exception as e:
+            _fail(f"{type(e).__name__}: {e}")
+
+
+class _Group(_Handled, click.Group):
+    pass
+
+
+class _Command(_Handled, click.Command):
+    pass
+
+
+# ---------------------------------------------------------------------- market options
+
+
+@dataclass
+class MarketOptions:
+    network: str | None
+    deployment: str | None
+    rpc_url: str | None
+    keystore: str | None
+
+    def connect(self, signer: bool = True) -> ConsumerClient:
+        from ..market.deployment import check_chain_id
+        from ..market.keys import load_signer, signer_for_network
+        from ..market.networks import load_network
+
+        net = load_network(self.network) if self.network else None
+        if self.deployment:
+            path = Path(self.deployment)
+        elif net is not None:
+            path = net.deployment_file
+        else:
+            raise ConsumerError("which marketplace? pass --deployment FILE (written by `zkmarket deploy`) or "
+                                "--network NAME (a network of networks.toml)")
+        rpc_url = self.rpc_url or (net.resolve_rpc_url() if net is not None else DEFAULT_RPC_URL)
+        prompt = (lambda m: click.prompt(m, hide_input=True, prompt_suffix="", err=True)) if sys.stdin.isatty() else None
+        account = None
+        if signer:
+            account = (signer_for_network(net, keystore=self.keystore, prompt=prompt) if net is not None
+                       else load_signer(keystore=self.keystore, prompt=prompt))
+        client = connect(path, rpc_url, account)
+        if net is not None:
+            check_chain_id(client.w3, net.chain_id, what=f"network {net.name!r} in networks.toml")
+        return client
+
+
+_market_options = [
+    click.option("--network", envvar="ZKMARKET_NETWORK",
+                 help="a network of networks.toml: its deployment file, node and key [env ZKMARKET_NETWORK]"),
+    click.option("--deployment", type=click.Path(dir_okay=False), envvar="ZKMARKET_DEPLOYMENT",
+                 help="deployment file written by `zkmarket deploy` [env ZKMARKET_DEPLOYMENT]"),
+    click.option("--rpc-url", envvar="ZKMARKET_RPC_URL",
+                 help=f"the node [env ZKMARKET_RPC_URL; default: the network's, else {DEFAULT_RPC_URL}]"),
+    click.option("--keystore", type=click.Path(exists=True, dir_okay=False),
+                 help="encrypted keystore file (else the key in $ZKMARKET_PRIVATE_KEY)"),
+]
+
+
+def market_options(f):
+    @functools.wraps(f)
+    def wrapper(*args, network, deployment, rpc_url, keystore, **kwargs):
+        return f(*args, market=MarketOptions(network, deployment, rpc_url, keystore), **kwargs)
+
+    for opt in reversed(_market_options):
+        wrapper = opt(wrapper)
+    return wrapper
+
+
+# ---------------------------------------------------------------------- progress
+
+
+class RichReporter(Reporter):
+    """Steps as lines, waits as a spinner (off a terminal: one line per new wait)."""
+
+    def __init__(self, console):
+        self.console = console
+        self._status = None
+        self._last = None
+
+    def say(self, text: str) -> None:
+        self.console.print(text, markup=False, soft_wrap=True)
+
+    def status(self, what: str, detail: str = "") -> None:
+        if not self.console.is_terminal:
+            if what != self._last:
+                self.console.print(f"{what}{detail} ...", markup=False, soft_wrap=True)
+                self._last = what
+            return
+        from rich.text import Text
+
+        text = Text(f"{what}{detail}")
+        if self._status is None:
+            self._status = self.console.status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
+
+    def idle(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+        self._last = None
+
+
+def _print_settlement(console, result: Settlement) -> None:
+    for line in result.lines():
+        console.print(line, markup=False, soft_wrap=True)
+    report = result.proofs
+    if report is not None and report.invalid:
+        _fail(f"audit {result.audit_id} settled but {len(report.invalid)} accepted proof(s) do not verify locally: "
+              + "; ".join(f"example {c.index}: {c.problem}" for c in report.invalid))
+    if result.consumer_payout or result.refund:
+        console.print("withdraw the credit with `zkmarket withdraw`", markup=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------------- model
+
+
+@click.group(cls=_Group)
+def model() -> None:
+    """Register models and inspect registered ones."""
+
+
+@model.command("register")
+@click.argument("model_file", metavar="MODEL.json", type=click.Path(exists=True, dir_okay=False))
+@click.option("--verifier", required=True, help="address of the model's deployed halo2 verifier contract")
+@click.option("--uri", default="", help="where consumers find the model's description (metadata URI)")
+@click.option("--token", default="ETH", show_default=True, help="payment token of the stake and the jobs")
+@market_options
+def model_register(model_file, verifier, uri, token, market):
+    """Register MODEL.json: commits its weights (Poseidon, as the circuit does) and pays the stake."""
+    client = market.connect()
+    ev = register_model(client, model_file, verifier, uri, parse_token(token))
+    console = _console()
+    console.print(f"registered model {ev['modelId']}: provider {ev['provider']}, verifier {ev['verifier']}, "
+                  f"weight commitment 0x{bytes(ev['weightCommitment']).hex()}, stake "
+                  f"{format_amount(ev['stake'], ev['token'])}", markup=False, soft_wrap=True)
+
+
+@model.command("show")
+@click.argument("model_id", type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@market_options
+def model_show(model_id, as_json, market):
+    """Show model MODEL_ID: provider, verifier, stake and its record of audits and rounds."""
+    info = describe_model(market.connect(signer=False), model_id)
+    if as_json:
+        click.echo(json.dumps(info, indent=1))
+        return
+    from rich.table import Table
+
+    r = info["record"]
+    table = Table(title=f"model {model_id}", show_header=False)
+    rate = info["audit_failure_rate"]
+    rows = [
+        ("provider", info["provider"]),
+        ("status", f"{info['status']}" + ("" if info["available"] else " (takes no new jobs)")),
+        ("verifier", info["verifier"] + ("" if info["verifier_code_ok"] else "  (CODE CHANGED since registration)")),
+        ("weight commitment", info["weight_commitment"]),
+        ("payment token", info["token"]),
+        ("stake", info["stake_text"]),
+        ("open jobs", str(info["open_jobs"])),
+        ("metadata", info["metadata_uri"] or "-"),
+        ("audits", f"{r['audits_passed']} passed, {r['audits_failed']} failed, {r['audits_aborted']} aborted"
+                   + (f" (failure rate {rate:.1%})" if rate is not None else "")),
+        ("serving rounds", f"{r['rounds_completed']} completed, {r['rounds_failed']} failed"),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    _console().print(table)
+
+
+# ---------------------------------------------------------------------- testset
+
+
+@click.group(cls=_Group)
+def testset() -> None:
+    """Commit a test set (input commitments with the prover's Poseidon) and inspect one."""
+
+
+@testset.command("commit")
+@click.option("--images", type=click.Path(dir_okay=False), help="examples: .npy array (N, ...) or JSON list, uint8")
+@click.option("--labels", type=click.Path(dir_okay=False), help="labels: .npy or JSON list of class indices")
+@click.option("--digits", type=click.IntRange(1), help="take N examples of the bundled digits test split instead")
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True, help="first digits example")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="committed test set to write")
+def testset_commit(images, labels, digits, offset, out):
+    """Commit examples and labels: prints N and the Merkle root an audit commits to."""
+    if digits is not None:
+        if images or labels:
+            raise click.UsageError("give either --digits N or --images and --labels, not both")
+        items, labs = digits_examples(digits, offset)
+    elif images and labels:
+        items, labs = load_examples(images, labels)
+    else:
+        raise click.UsageError("give --images FILE and --labels FILE, or --digits N")
+    committed = commit(items, labs)
+    committed.save(out)
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(Counter(labs).items()))
+    _console().print(f"committed N={committed.n} examples of {len(items[0])} bytes (labels {counts})\n"
+                     f"root 0x{committed.root.hex()} -> {out}", markup=False, soft_wrap=True)
+
+
+@testset.command("show")
+@click.argument("path", metavar="TESTSET.json", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def testset_show(path, as_json):
+    """Check a committed test set (recomputes every commitment) and show N and its root."""
+    t = load_committed(path)
+    info = {"n": t.n, "root": "0x" + t.root.hex(), "example_bytes": len(t.items[0]),
+            "labels": {str(k): v for k, v in sorted(Counter(t.labels).items())}}
+    if as_json:
+        click.echo(json.dumps(info, indent=1))
+    else:
+        _console().print(f"{path}: N={t.n} examples of {info['example_bytes']} bytes, root {info['root']} "
+                         f"(recomputed: intact)", markup=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------------- audit
+
+
+@click.group(cls=_Group)
+def audit() -> None:
+    """Run appendix-B accuracy audits (GriefingResistantAudit) as the consumer."""
+
+
+_wait_options = [
+    click.option("--timeout", type=click.FloatRange(0), default=None,
+                 help="seconds to wait for each of MP's moves before giving up (resumable) [default: until the "
+                      "on-chain deadline]"),
+    click.option("--poll", type=click.FloatRange(0.05), default=1.0, show_default=True,
+                 help="seconds between chain reads while waiting"),
+    click.option("--no-verify", is_flag=True,
+                 help="finalize without re-checking the accepted proofs locally (the contract checked them)"),
+]
+
+
+def wait_options(f):
+    for opt in reversed(_wait_options):
+        f = opt(f)
+    return f
+
+
+def _drive(run: GuardedAuditRun, console) -> None:
+    _print_settlement(console, run.run())
+
+
+@audit.command("run")
+@click.option("--model", "model_id", type=click.IntRange(1), required=True, help="the registered model to audit")
+@click.option("--testset", "testset_path", type=click.Path(dir_okay=False), required=True,
+              help="committed test set (`zkmarket testset commit`)")
+@click.option("--target", required=True, help="accuracy target on the N2 proven examples: 0.9, 90% or 9/10")
+@click.option("--provider-url", required=True, help="MP's agent (`zkmarket provider run`), e.g. http://host:8600")
+@wait_options
+@market_options
+def audit_run(model_id, testset_path, target, provider_url, timeout, poll, no_verify, market):
+    """Open an audit of MODEL and drive it to the end: send the subset, then the rest, check the
+    proofs locally, finalize and print the payouts. MC's transfer keys go to a state file next to
+    the test set first, so `zkmarket audit resume ID` picks up after a crash."""
+    client = market.connect()
+    console = _console()
+    run = GuardedAuditRun.open(client, testset_path, model_id, parse_target(target), provider_url,
+                               RichReporter(console), poll=poll, timeout=timeout, verify=not no_verify)
+    _drive(run, console)
+
+
+@audit.command("resume")
+@click.argument("audit_id", type=click.IntRange(1))
+@click.option("--testset", "testset_path", type=click.Path(dir_okay=False),
+              help="the audit's test set (its state file is next to it) [default: find the state file here]")
+@click.option("--state", "state_file", type=click.Path(dir_okay=False), help="MC's state file of the audit")
+@click.option("--provider-url", help="MP's agent, if it moved")
+@wait_options
+@market_options
+def audit_resume(audit_id, testset_path, state_file, provider_url, timeout, poll, no_verify, market):
+    """Continue driving audit AUDIT_ID from where the chain and MC's state file say it is."""
+    client = market.connect()
+    console = _console()
+    run = GuardedAuditRun.resume(client, audit_id, state_file=state_file, testset=testset_path,
+                                 provider_url=provider_url, reporter=RichReporter(console), poll=poll,
+                                 timeout=timeout, verify=not no_verify)
+    console.print(f"resuming audit {audit_id} (state {run.state.path})", markup=False, soft_wrap=True)
+    _drive(run, console)
+
+
+@audit.command("show")
+@click.argument("audit_id", type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@market_options
+def audit_show(audit_id, as_json, market):
+    """Show audit AUDIT_ID: phase, deadline, subset, transfers, proof counts and settlement."""
+    info = describe_audit(market.connect(signer=False), audit_id)
+    if as_json:
+        click.echo(json.dumps(info, indent=1))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"appendix-B audit {audit_id}", show_header=False)
+    phase = info["state"] + ("  (DEADLINE PASSED: `zkmarket audit finalize` settles it)" if info["expired"] else "")
+    rows = [("state", phase), ("model", str(info["model_id"])), ("consumer", info["consumer"]),
+            ("provider", info["provider"] or "- (not joined)")]
+    if info["deadline_text"]:
+        rows.append(("deadline", info["deadline_text"]))
+    rows += [("examples", f"N={info['n']} (N1={info['n1']} subset, N2={info['n2']} proven)"),
+             ("target", f"{info['target'][0]}/{info['target'][1]}"),
+             ("test set root", info["test_set_root"]),
+             ("subset", str(info["subset"]) if info["subset"] is not None else "-"),
+             ("proofs", f"{info['submitted']}/{info['n2']} accepted, {info['correct']} correct"),
+             ("escrow (each party)", info["escrow_each_text"])]
+    for kind, t in info["transfers"].items():
+        rows.append((f"{kind} transfer", f"#{t['id']}: {t['state']} ({t['items']} items), deadline {t['deadline_text']}"))
+    s = info["settlement"]
+    if s:
+        token = "0x" + "00" * 20 if info["token"] == "ETH" else info["token"]
+        rows.append(("settlement", f"{s['outcome']}: MC {format_amount(s['consumer_payout'], token)}, MP "
+                                   f"{format_amount(s['provider_payout'], token)}" if s["state"] == "Settled" else
+                                   f"cancelled, MC refunded {format_amount(s['refund'], token)}"))
+    for k, v in rows:
+        table.add_row(k, v)
+    _console().print(table)
+
+
+@audit.command("finalize")
+@click.argument("audit_id", type=click.IntRange(1))
+@click.option("--testset", "testset_path", type=click.Path(dir_okay=False),
+              help="the audit's test set, to compare the proofs' inputs with it [default: from the state file]")
+@click.option("--no-verify", is_flag=True, help="do not re-check the accepted proofs locally first")
+@market_options
+def audit_finalize(audit_id, testset_path, no_verify, market):
+    """Settle audit AUDIT_ID once its stage is over (anyone may), after checking its proofs."""
+    client = market.connect()
+    console = _console()
+    test_set = None
+    if testset_path:
+        test_set = load_committed(testset_path)
+    else:
+        path = find_state(audit_id)
+        if path is not None:
+            state = AuditStateFile.load(path)
+            if (state.chain_id, state.audits) == (client.deployment.chain_id, client.audits.address):
+                test_set = load_committed(state.testset)
+    result = finalize_audit(client, audit_id, test_set, verify=not no_verify, reporter=RichReporter(console))
+    _print_settlement(console, result)
+
+
+# ---------------------------------------------------------------------- withdraw
+
+
+@click.command("withdraw", cls=_Command)
+@click.option("--token", help="only this payment token (ETH or an address) [default: every accepted token]")
+@market_options
+def withdraw(token, market):
+    """Withdraw this account's credits from every contract of the deployment."""
+    client = market.connect()
+    tokens = [parse_token(token)] if token else list(client.call(client.registry, "paymentTokens"))
+    console = _console()
+    paid = withdraw_all(client, tokens)
+    if not paid:
+        console.print(f"nothing to withdraw: {client.address} has no credit in "
+                      f"{', '.join(escrow_contracts(client))}", markup=False, soft_wrap=True)
+        return
+    for name, tok, amount in paid:
+        console.print(f"withdrew {format_amount(amount, tok)} from {name}", markup=False, soft_wrap=True)
+    left = credits(client, tokens)
+    if left:
+        _fail("credit left after withdrawing: " + ", ".join(f"{n} {format_amount(a, t)}" for n, t, a in left))

@@ -1,0 +1,159 @@
+"""MC's own check of every proof an audit accepted, before it pays.
+
+Where the proofs are: the contract stores only that example i was proven (ProofAccepted), so
+the proofs are read back from the calldata of the transactions that emitted those events
+(``submitProofs(auditId, AuditProof[])``, decoded with the contract's ABI).
+
+How they are checked: MC has no weights, hence no circuit and no verifying key to run
+``zkmarket.prover.verify``; what it has is the architecture's verifier contract, registered with
+the model and pinned by code hash. So each proof is verified by an ``eth_call`` of that verifier
+(what ProofVerifier.verifyPinned does on chain), with public instances MC rebuilds itself:
+[its own input commitment of example i, the registered weight commitment, the predicted class].
+Before that, the example must be a leaf of MC's own test-set root (the Merkle proof is checked
+here, not trusted), its label MC's label, and the verifier's code the registered code. A proof
+that fails any check is reported by name and the consumer refuses to finalize.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eth_utils import keccak, to_checksum_address
+
+from ..chain import call_raw
+from ..chain.merkle import keccak as keccak256
+from ..participants.guarded_audit import A_MODEL, A_N, A_N1, A_ROOT, A_SEED
+from ..protocol.subset import subset_of
+from ..protocol.testset import CommittedTestSet, example_leaf
+from .client import ConsumerClient
+
+SCALAR_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+
+
+@dataclass
+class ProofCheck:
+    index: int
+    predicted_class: int
+    label: int
+    tx_hash: str
+    problem: str | None = None  # None: valid
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted_class == self.label
+
+
+@dataclass
+class ProofReport:
+    audit_id: int
+    verifier: str
+    expected: list[int]  # the N2 indices that need a proof
+    checks: dict[int, ProofCheck] = field(default_factory=dict)
+
+    @property
+    def invalid(self) -> list[ProofCheck]:
+        return [c for c in self.checks.values() if c.problem]
+
+    @property
+    def missing(self) -> list[int]:
+        return [i for i in self.expected if i not in self.checks]
+
+    @property
+    def correct(self) -> int:
+        return sum(c.correct for c in self.checks.values() if not c.problem)
+
+    @property
+    def valid(self) -> int:
+        return len(self.checks) - len(self.invalid)
+
+
+def _process_proof(leaf: bytes, proof: list[bytes]) -> bytes:
+    """OpenZeppelin MerkleProof.processProof: hash sorted pairs up to the root."""
+    node = leaf
+    for sibling in proof:
+        node = keccak256(b"".join(sorted([node, bytes(sibling)])))
+    return node
+
+
+def _field(proof) -> dict:
+    """An AuditProof as web3 decodes it (a dict by name, or a tuple in declaration order)."""
+    if isinstance(proof, dict):
+        return proof
+    keys = ("index", "inputCommitment", "label", "predictedClass", "leafProof", "proof")
+    return dict(zip(keys, proof))
+
+
+def submitted_proofs(client: ConsumerClient, audit_id: int) -> dict[int, tuple[dict, dict | None]]:
+    """For each accepted index: (ProofAccepted args + tx, the AuditProof from the calldata, or
+    None when the calldata cannot be read: submitted through another contract)."""
+    audits = client.audits
+    logs = audits.events.ProofAccepted.get_logs(argument_filters={"auditId": audit_id},
+                                                from_block=client.deployment.start_block)
+    by_tx: dict[str, list[dict]] = {}
+    for entry in logs:
+        by_tx.setdefault("0x" + bytes(entry["transactionHash"]).hex(), []).append(dict(entry["args"]))
+    found: dict[int, tuple[dict, dict | None]] = {}
+    for tx_hash, events in by_tx.items():
+        tx = client.w3.eth.get_transaction(tx_hash)
+        calldata: dict[int, dict] = {}
+        if tx.get("to") and to_checksum_address(tx["to"]) == audits.address:
+            try:
+                fn, params = audits.decode_function_input(tx["input"])
+            except ValueError:
+                fn, params = None, {}
+            if fn is not None and fn.fn_name == "submitProofs" and \
+                    int(params["auditId"]) == audit_id:
+                for p in params["proofs"]:
+                    p = _field(p)
+                    calldata[int(p["index"])] = p
+        for ev in events:
+            found[int(ev["index"])] = ({**ev, "tx": tx_hash}, calldata.get(int(ev["index"])))
+    return found
+
+
+def verify_audit_proofs(client: ConsumerClient, audit_id: int, test_set: CommittedTestSet | None = None) -> ProofReport:
+    """Checks every accepted proof of the audit (see the module docstring); never raises for an
+    invalid proof: the report lists each problem."""
+    a = client.call(client.audits, "audit", audit_id)
+    _, _, verifier, codehash, weight_commitment = client.call(client.registry, "jobTerms", a[A_MODEL])
+    verifier = to_checksum_address(verifier)
+    n, n1 = a[A_N], a[A_N1]
+    subset = set(subset_of(a[A_SEED], n, n1)) if any(a[A_SEED]) else set()
+    report = ProofReport(audit_id, verifier, [i for i in range(n) if i not in subset])
+    code = bytes(client.w3.eth.get_code(verifier))
+    code_problem = None
+    if not code:
+        code_problem = f"no code at the model's verifier {verifier}"
+    elif keccak(code) != bytes(codehash):
+        code_problem = f"the verifier's code at {verifier} is not the code registered with the model"
+    for index, (ev, p) in sorted(submitted_proofs(client, audit_id).items()):
+        if p is None:
+            label = test_set.labels[index] if test_set is not None and index < test_set.n else -1
+            report.checks[index] = ProofCheck(index, int(ev["predictedClass"]), label, ev["tx"],
+                                              "submitted through another contract: its proof cannot be read "
+                                              "from the transaction's calldata")
+            continue
+        label = int(p["label"])
+        check = ProofCheck(index, int(ev["predictedClass"]), label, ev["tx"])
+        report.checks[index] = check
+        commitment = bytes(p["inputCommitment"])
+        if code_problem:
+            check.problem = code_problem
+        elif index in subset:
+            check.problem = "the example is in the N1 subset (only N2 examples are proven)"
+        elif _process_proof(example_leaf(index, commitment, label), list(p["leafProof"])) != bytes(a[A_ROOT]):
+            check.problem = "its (index, input commitment, label) is not a leaf of the committed test-set root"
+        elif test_set is not None and (commitment != test_set.commitments[index] or label != test_set.labels[index]):
+            check.problem = "its input commitment or label differs from the consumer's test set file"
+        elif int(p["predictedClass"]) != check.predicted_class:
+            check.problem = "the class in the calldata differs from the ProofAccepted event"
+        elif check.predicted_class >= SCALAR_FIELD:
+            check.problem = "the predicted class is not a field element"
+        else:
+            instances = [commitment, bytes(weight_commitment), check.predicted_class.to_bytes(32, "big")]
+            result = call_raw(client.w3, verifier, b"".join(instances) + bytes(p["proof"]), estimate=False)
+            ok = result.success and (not result.returndata or
+                                     (len(result.returndata) == 32 and int.from_bytes(result.returndata, "big") == 1))
+            if not ok:
+                check.problem = f"the verifier {verifier} rejects it (eth_call)"
+    return report
