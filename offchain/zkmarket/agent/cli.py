@@ -1,16 +1,24 @@
-"""`zkmarket provider run`: the provider agent as a long-running command."""
+"""`zkmarket provider run`: the provider agent as a long-running command (appendix-B audits,
+serving rounds, retrieval requests); `zkmarket provider commit-dataset`: a responder's dataset
+commitment (paper 5.4 step 1), its documents kept in the agent's state file."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from .. import prover as zp
+from ..market.deployment import MarketDeployment
+from ..market.errors import MarketError
 from ..market.keys import load_signer
 from ..participants.connect import connect
+from ..participants.retrieval import RetrievalError, RetrievalResponder, load_documents
 from .logs import get_logger, log
 from .provider import JoinPolicy, ProviderAgent, ServedModel
+from .retrieval import RequestJobs, RequestPolicy, commit_dataset
+from .rounds import RoundJobs, RoundPolicy
 from .server import DeliveryServer
 from .state import AgentState
 
@@ -22,33 +30,66 @@ def _model_spec(value: str) -> tuple[int, Path]:
     return int(model_id), Path(path)
 
 
+def _connect(deployment: str, rpc_url: str, keystore: str | None):
+    """The signer's GuardedMarket plus the deployment's ServingRound and Retrieval contracts."""
+    signer = load_signer(keystore=keystore)
+    try:
+        market = connect(deployment, rpc_url, signer)
+        dep = MarketDeployment.load(deployment)
+        contracts = dep.contracts(market.session.w3)
+    except MarketError as e:
+        raise click.ClickException(str(e)) from e
+    return signer, market, contracts, dep.start_block
+
+
+_connection_options = [
+    click.option("--deployment", type=click.Path(exists=True, dir_okay=False), required=True,
+                 help="deployment file written by `zkmarket deploy`"),
+    click.option("--rpc-url", default="http://127.0.0.1:8545", show_default=True),
+    click.option("--keystore", type=click.Path(exists=True, dir_okay=False),
+                 help="encrypted keystore (else the key in $ZKMARKET_PRIVATE_KEY)"),
+    click.option("--db", type=click.Path(dir_okay=False), default="provider-agent.sqlite", show_default=True,
+                 help="the agent's state (last blocks, jobs, deliveries, inputs, datasets, proofs)"),
+]
+
+
+def connection_options(f):
+    for opt in reversed(_connection_options):
+        f = opt(f)
+    return f
+
+
 @click.group()
 def provider():
     """Model provider (MP) commands."""
 
 
 @provider.command()
-@click.option("--deployment", type=click.Path(exists=True, dir_okay=False), required=True,
-              help="deployment file written by `zkmarket deploy`")
-@click.option("--rpc-url", default="http://127.0.0.1:8545", show_default=True)
-@click.option("--keystore", type=click.Path(exists=True, dir_okay=False),
-              help="encrypted keystore (else the key in $ZKMARKET_PRIVATE_KEY)")
+@connection_options
 @click.option("--model", "models", multiple=True, required=True, metavar="MODEL_ID=PATH",
               help="a registered model this agent answers for (repeatable)")
-@click.option("--db", type=click.Path(dir_okay=False), default="provider-agent.sqlite", show_default=True,
-              help="the agent's state (last block, jobs, deliveries, proofs)")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8600, show_default=True, help="HTTP port for MC's deliveries")
+@click.option("--port", type=int, default=8600, show_default=True,
+              help="HTTP port (MC's deliveries, round inputs, retrieval results)")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="parallel provers")
 @click.option("--batch-size", type=click.IntRange(1, 200), default=10, show_default=True,
               help="proofs per submitProofs transaction")
 @click.option("--max-n", type=click.IntRange(1), default=1000, show_default=True, help="largest audit to join")
+@click.option("--max-k", type=click.IntRange(1), default=256, show_default=True,
+              help="largest serving round to join")
+@click.option("--max-challenges", type=click.IntRange(0), default=64, show_default=True,
+              help="largest retrieval challenge budget C to join")
+@click.option("--min-beta", type=click.IntRange(2), default=2, show_default=True,
+              help="smallest escrow multiplier beta of rounds and requests to join")
+@click.option("--max-beta", type=click.IntRange(2), default=10, show_default=True,
+              help="largest escrow multiplier beta (MP risks beta*K*Z, a responder beta*D*Z)")
 @click.option("--poll", type=float, default=1.0, show_default=True, help="seconds between chain polls")
-def run(deployment, rpc_url, keystore, models, db, host, port, workers, batch_size, max_n, poll):
-    """Watch the chain and answer audits of MODEL_IDs until interrupted."""
+def run(deployment, rpc_url, keystore, db, models, host, port, workers, batch_size, max_n, max_k, max_challenges,
+        min_beta, max_beta, poll):
+    """Watch the chain and answer audits, serving rounds and retrieval requests of MODEL_IDs
+    until interrupted."""
     logger = get_logger()
-    signer = load_signer(keystore=keystore)
-    market = connect(deployment, rpc_url, signer)
+    signer, market, contracts, start_block = _connect(deployment, rpc_url, keystore)
     served = {}
     for spec in models:
         model_id, path = _model_spec(spec)
@@ -61,9 +102,16 @@ def run(deployment, rpc_url, keystore, models, db, host, port, workers, batch_si
         circuit = zp.compile_model(path, "hidden-both", "class")
         served[model_id] = ServedModel(model_id, path, circuit, zp.setup(circuit))
         log(logger, "model ready", model=model_id, path=str(path), rows=2 ** circuit.k)
-    agent = ProviderAgent(market, served, AgentState(db), JoinPolicy(max_n=max_n), workers=workers,
-                          batch_size=batch_size, logger=logger)
-    server = DeliveryServer(host, port, agent.accept_delivery).start()
+    state = AgentState(db)
+    common = {"logger": logger, "workers": workers, "start_block": start_block}
+    rounds = RoundJobs(market, contracts["ServingRound"], served, state,
+                       policy=RoundPolicy(max_k, min_beta, max_beta), **common)
+    requests = RequestJobs(market, contracts["Retrieval"], served, state,
+                           policy=RequestPolicy(max_challenges, min_beta, max_beta), **common)
+    agent = ProviderAgent(market, served, state, JoinPolicy(max_n=max_n), workers=workers, batch_size=batch_size,
+                          logger=logger, jobs=[rounds, requests], start_block=start_block)
+    server = DeliveryServer(host, port, agent.accept_delivery, serve_round=rounds.serve,
+                            results=requests.delivery).start()
     log(logger, "http listening", url=server.url)
     try:
         agent.run(poll_seconds=poll)
@@ -71,3 +119,21 @@ def run(deployment, rpc_url, keystore, models, db, host, port, workers, batch_si
         log(logger, "agent stopped")
     finally:
         server.stop()
+
+
+@provider.command("commit-dataset")
+@connection_options
+@click.option("--documents", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="the documents: .npy (one per row) or JSON (a list of hex strings or of byte lists)")
+def commit_dataset_cmd(deployment, rpc_url, keystore, db, documents):
+    """Commit a dataset for retrieval requests (its Merkle root on chain, its documents in --db
+    for the agent). Committing the same documents again reuses the earlier commitment."""
+    try:
+        docs = load_documents(documents)
+    except RetrievalError as e:
+        raise click.ClickException(str(e)) from e
+    _, market, contracts, start_block = _connect(deployment, rpc_url, keystore)
+    responder = RetrievalResponder(market, contracts["Retrieval"], None, None, None)
+    dataset_id, dataset, reused = commit_dataset(responder, AgentState(db), docs, from_block=start_block)
+    click.echo(json.dumps({"datasetId": dataset_id, "root": "0x" + dataset.root.hex(), "documents": len(docs),
+                           "reused": reused}))

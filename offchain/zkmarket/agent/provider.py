@@ -1,17 +1,15 @@
-"""The provider agent's loop: scan new blocks for audits of its models (from the last processed
-block, persisted), then bring every open job one step forward from what the chain says now.
-Each step is idempotent and decided from on-chain state plus the durable AgentState, so the
-agent can be killed at any point and resume where it stopped."""
+"""The provider agent's loop: scan new blocks for jobs of its models (appendix-B audits here;
+serving rounds and retrieval requests in rounds.py and retrieval.py), each kind from its last
+processed block (persisted), then bring every open job one step forward from what the chain
+says now. Each step is idempotent and decided from on-chain state plus the durable AgentState,
+so the agent can be killed at any point and resume where it stopped."""
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from .. import prover as zp
-from ..participants.delivery import Delivery, DeliveryError
+from ..participants.delivery import Delivery, DeliveryError, delivery_from_chain
 from ..participants.guarded_audit import (
     A_MODEL,
     A_N,
@@ -23,8 +21,9 @@ from ..participants.guarded_audit import (
     GuardedAuditProvider,
     GuardedMarket,
 )
+from .jobs import EventJobs, ServedModel, prove_missing
 from .logs import get_logger, log
-from .state import AgentState
+from .state import AUDIT, AgentState
 
 # IGriefingResistantAudit.GuardedState and IDataTransfer.TransferState, by name.
 GUARDED_STATES = ["None", "Open", "JoinExpired", "AwaitingSubset", "SubsetExpired", "SendingSubset", "Deciding",
@@ -33,15 +32,7 @@ GUARDED_STATES = ["None", "Open", "JoinExpired", "AwaitingSubset", "SubsetExpire
 TRANSFER_STATES = ["None", "AwaitingAck", "AckExpired", "AwaitingKey", "KeyExpired", "Contestable", "Contesting",
                    "ContestExpired", "Resolved"]
 
-
-@dataclass
-class ServedModel:
-    """A registered model the agent answers for: its file, circuit and proving keys."""
-
-    model_id: int
-    path: Path
-    circuit: zp.CompiledCircuit
-    keys: zp.Keys
+__all__ = ["GUARDED_STATES", "JoinPolicy", "ProviderAgent", "ServedModel", "TRANSFER_STATES"]
 
 
 @dataclass
@@ -66,6 +57,8 @@ class ProviderAgent:
     workers: int = 1
     batch_size: int = 10
     logger: object = field(default_factory=get_logger)
+    jobs: list[EventJobs] = field(default_factory=list)  # the other protocols' jobs (rounds, requests)
+    start_block: int = 0  # where a first scan starts (the deployment's first block)
 
     # ------------------------------------------------------------ off-chain input
 
@@ -96,12 +89,11 @@ class ProviderAgent:
 
     # ------------------------------------------------------------ chain scan
 
-    def scan(self) -> None:
+    def scan(self, head: int | None = None) -> None:
         """Records audits opened for our models since the last processed block."""
-        w3 = self.market.session.w3
-        head = w3.eth.block_number
-        last = self.state.last_block()
-        start = 0 if last is None else last + 1
+        head = self.market.session.w3.eth.block_number if head is None else head
+        last = self.state.last_block(AUDIT)
+        start = self.start_block if last is None else last + 1
         if start > head:
             return
         logs = self.market.audits.events.AuditOpened.get_logs(from_block=start, to_block=head)
@@ -116,7 +108,15 @@ class ProviderAgent:
     # ------------------------------------------------------------ one step per job
 
     def tick(self) -> None:
-        self.scan()
+        head = self.market.session.w3.eth.block_number
+        # Rounds and requests first: their answers are a few proofs against answer windows of
+        # minutes, while an audit's proving stage can take much longer.
+        for jobs in self.jobs:
+            try:
+                jobs.tick(head)
+            except Exception as e:  # e.g. the node dropped the scan; retried next tick
+                log(self.logger, "tick failed", 40, kind=jobs.KIND, error=f"{type(e).__name__}: {e}")
+        self.scan(head)
         for audit_id, _ in self.state.open_jobs():
             try:
                 self.step(audit_id)
@@ -171,6 +171,13 @@ class ProviderAgent:
         tstate = TRANSFER_STATES[transfers.functions.transferState(transfer_id).call()]
         if tstate == "AwaitingAck":
             delivery = self.state.delivery(transfer_id)
+            if delivery is None:  # nothing came off chain: MC's proof of delivery, once complete
+                delivery = delivery_from_chain(transfers, transfer_id, self.start_block)
+                if delivery is not None:
+                    role.check_delivery(audit_id, delivery, rest)
+                    self.state.save_delivery(delivery)
+                    log(self.logger, "delivery read from chain", audit=audit_id, transfer=transfer_id,
+                        items=len(delivery.ciphertexts))
             if delivery is not None:  # until MC delivers there is nothing to acknowledge
                 role.acknowledge(audit_id, delivery, rest)
                 log(self.logger, "acknowledged", audit=audit_id, transfer=transfer_id)
@@ -185,22 +192,9 @@ class ProviderAgent:
     def _prove_and_submit(self, audit_id: int, a: list, role: GuardedAuditProvider) -> None:
         delivery = self._delivery(a[A_REST_TRANSFER])
         items = role.decrypt(delivery)
-        proofs = self.state.proofs(audit_id)
-        todo = {i: x for i, x in items.items() if i not in proofs}
-        total, t0 = a[A_N] - a[A_N1], time.perf_counter()
-        if todo:
-            log(self.logger, "proving", audit=audit_id, todo=len(todo), done=len(proofs), total=total,
-                workers=self.workers)
-
-            def one(i: int) -> tuple[int, zp.Proof]:
-                return i, zp.prove(role.circuit, role.keys, list(todo[i]))
-
-            with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                for i, proof in pool.map(one, sorted(todo)):
-                    self.state.save_proof(audit_id, i, proof)
-                    proofs[i] = proof
-                    log(self.logger, "proved", audit=audit_id, index=i, done=len(proofs), total=total,
-                        seconds=round(time.perf_counter() - t0, 2))
+        total = a[A_N] - a[A_N1]
+        proofs = prove_missing(self.state, AUDIT, audit_id, items, self.models[a[A_MODEL]], self.workers,
+                               self.logger, total=total)
         role.submit(audit_id, proofs, delivery, self.batch_size)
         log(self.logger, "proofs submitted", audit=audit_id, total=total)
 
@@ -213,7 +207,7 @@ class ProviderAgent:
 
     def run(self, poll_seconds: float = 1.0, stop=lambda: False) -> None:
         log(self.logger, "agent started", provider=self.market.account.address, models=sorted(self.models),
-            last_block=self.state.last_block())
+            last_block=self.state.last_block(AUDIT), jobs=[AUDIT] + [j.KIND for j in self.jobs])
         while not stop():
             self.tick()
             time.sleep(poll_seconds)

@@ -1,6 +1,12 @@
-"""The agent's durable state in SQLite: the last processed block, the jobs it took, the data MC
-delivered off chain and the proofs already made, so a restart (even after SIGKILL) resumes
-exactly: everything else is re-read from the chain."""
+"""The agent's durable state in SQLite: per kind of job (appendix-B audits, serving rounds,
+retrieval requests) the last processed block and the jobs it took, plus the data it got or made
+off chain (MC's deliveries, served round inputs, committed datasets, signed results) and the
+proofs already made, so a restart (even after SIGKILL) resumes exactly: everything else is
+re-read from the chain.
+
+Schema version 1 (``PRAGMA user_version``) keys cursors, jobs and proofs by ``kind``. A file
+written by the first agent (version 0: one audit cursor, audit jobs and proofs) is migrated in
+place, in one transaction, when it is opened: its rows become the ``audit`` kind."""
 
 from __future__ import annotations
 
@@ -12,41 +18,89 @@ from pathlib import Path
 from .. import prover as zp
 from ..participants.delivery import Delivery
 
+AUDIT, ROUND, REQUEST = "audit", "round", "request"
+SCHEMA_VERSION = 1
+
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS cursor (id INTEGER PRIMARY KEY CHECK (id = 0), last_block INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (audit_id INTEGER PRIMARY KEY, model_id INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS cursors (kind TEXT PRIMARY KEY, last_block INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (kind TEXT NOT NULL, job_id INTEGER NOT NULL, model_id INTEGER NOT NULL,
+                                 done INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (kind, job_id));
 CREATE TABLE IF NOT EXISTS deliveries (transfer_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS proofs (audit_id INTEGER NOT NULL, idx INTEGER NOT NULL, body TEXT NOT NULL,
-                                   PRIMARY KEY (audit_id, idx));
+CREATE TABLE IF NOT EXISTS proofs (kind TEXT NOT NULL, job_id INTEGER NOT NULL, idx INTEGER NOT NULL,
+                                   body TEXT NOT NULL, PRIMARY KEY (kind, job_id, idx));
+CREATE TABLE IF NOT EXISTS served_rounds (round_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (dataset_id INTEGER PRIMARY KEY, root TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS request_results (request_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+"""
+
+# Version 0 -> 1: the audit-only tables become the "audit" rows of the kind-keyed ones.
+_MIGRATE_0_TO_1 = """
+CREATE TABLE cursors (kind TEXT PRIMARY KEY, last_block INTEGER NOT NULL);
+INSERT INTO cursors (kind, last_block) SELECT 'audit', last_block FROM cursor WHERE id = 0;
+DROP TABLE cursor;
+CREATE TABLE jobs_v1 (kind TEXT NOT NULL, job_id INTEGER NOT NULL, model_id INTEGER NOT NULL,
+                      done INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (kind, job_id));
+INSERT INTO jobs_v1 (kind, job_id, model_id, done) SELECT 'audit', audit_id, model_id, done FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_v1 RENAME TO jobs;
+CREATE TABLE proofs_v1 (kind TEXT NOT NULL, job_id INTEGER NOT NULL, idx INTEGER NOT NULL,
+                        body TEXT NOT NULL, PRIMARY KEY (kind, job_id, idx));
+INSERT INTO proofs_v1 (kind, job_id, idx, body) SELECT 'audit', audit_id, idx, body FROM proofs;
+DROP TABLE proofs;
+ALTER TABLE proofs_v1 RENAME TO proofs;
 """
 
 
 class AgentState:
     def __init__(self, path: str | Path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # check_same_thread off: the HTTP thread stores deliveries; sqlite serializes writers.
+        # check_same_thread off: the HTTP threads store deliveries and served rounds; sqlite
+        # serializes writers (also across processes: `provider commit-dataset` writes here too).
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # a committed row survives a crash
-        self.db.executescript(_SCHEMA)
+        self._migrate()
 
-    def last_block(self) -> int | None:
-        row = self.db.execute("SELECT last_block FROM cursor WHERE id = 0").fetchone()
+    def _migrate(self) -> None:
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")  # one process migrates; the others then see version 1
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"agent state schema version {version} is newer than this agent's "
+                                   f"({SCHEMA_VERSION}); upgrade zkmarket")
+            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if version == 0 and "cursor" in tables:
+                for statement in _MIGRATE_0_TO_1.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # ------------------------------------------------------------ cursors and jobs
+
+    def last_block(self, kind: str = AUDIT) -> int | None:
+        row = self.db.execute("SELECT last_block FROM cursors WHERE kind = ?", (kind,)).fetchone()
         return row[0] if row else None
 
-    def record_scan(self, last_block: int, new_jobs: list[tuple[int, int]]) -> None:
-        """New jobs and the block they were found up to, in one transaction."""
+    def record_scan(self, last_block: int, new_jobs: list[tuple[int, int]], kind: str = AUDIT) -> None:
+        """New jobs (id, model id) and the block they were found up to, in one transaction."""
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR IGNORE INTO jobs (audit_id, model_id) VALUES (?, ?)", new_jobs)
-            self.db.execute("INSERT INTO cursor (id, last_block) VALUES (0, ?) "
-                            "ON CONFLICT(id) DO UPDATE SET last_block = excluded.last_block", (last_block,))
+            self.db.executemany("INSERT OR IGNORE INTO jobs (kind, job_id, model_id) VALUES (?, ?, ?)",
+                                [(kind, job_id, model_id) for job_id, model_id in new_jobs])
+            self.db.execute("INSERT INTO cursors (kind, last_block) VALUES (?, ?) "
+                            "ON CONFLICT(kind) DO UPDATE SET last_block = excluded.last_block", (kind, last_block))
 
-    def open_jobs(self) -> list[tuple[int, int]]:
-        return self.db.execute("SELECT audit_id, model_id FROM jobs WHERE done = 0 ORDER BY audit_id").fetchall()
+    def open_jobs(self, kind: str = AUDIT) -> list[tuple[int, int]]:
+        return self.db.execute("SELECT job_id, model_id FROM jobs WHERE kind = ? AND done = 0 ORDER BY job_id",
+                               (kind,)).fetchall()
 
-    def finish_job(self, audit_id: int) -> None:
-        self.db.execute("UPDATE jobs SET done = 1 WHERE audit_id = ?", (audit_id,))
+    def finish_job(self, job_id: int, kind: str = AUDIT) -> None:
+        self.db.execute("UPDATE jobs SET done = 1 WHERE kind = ? AND job_id = ?", (kind, job_id))
+
+    # ------------------------------------------------------------ audits: deliveries
 
     def save_delivery(self, delivery: Delivery) -> None:
         self.db.execute("INSERT OR REPLACE INTO deliveries (transfer_id, body) VALUES (?, ?)",
@@ -56,10 +110,45 @@ class AgentState:
         row = self.db.execute("SELECT body FROM deliveries WHERE transfer_id = ?", (transfer_id,)).fetchone()
         return Delivery.from_json(row[0]) if row else None
 
-    def save_proof(self, audit_id: int, index: int, proof: zp.Proof) -> None:
-        self.db.execute("INSERT OR REPLACE INTO proofs (audit_id, idx, body) VALUES (?, ?, ?)",
-                        (audit_id, index, json.dumps(dataclasses.asdict(proof))))
+    # ------------------------------------------------------------ proofs (every kind)
 
-    def proofs(self, audit_id: int) -> dict[int, zp.Proof]:
-        rows = self.db.execute("SELECT idx, body FROM proofs WHERE audit_id = ?", (audit_id,)).fetchall()
+    def save_proof(self, job_id: int, index: int, proof: zp.Proof, kind: str = AUDIT) -> None:
+        self.db.execute("INSERT OR REPLACE INTO proofs (kind, job_id, idx, body) VALUES (?, ?, ?, ?)",
+                        (kind, job_id, index, json.dumps(dataclasses.asdict(proof))))
+
+    def proofs(self, job_id: int, kind: str = AUDIT) -> dict[int, zp.Proof]:
+        rows = self.db.execute("SELECT idx, body FROM proofs WHERE kind = ? AND job_id = ?", (kind, job_id)).fetchall()
         return {idx: zp.Proof(**json.loads(body)) for idx, body in rows}
+
+    # ------------------------------------------------------------ serving rounds
+
+    def save_served_round(self, round_id: int, body: dict) -> None:
+        """MC's inputs and what was served for them (JSON object), kept to answer contests."""
+        self.db.execute("INSERT OR REPLACE INTO served_rounds (round_id, body) VALUES (?, ?)",
+                        (round_id, json.dumps(body)))
+
+    def served_round(self, round_id: int) -> dict | None:
+        row = self.db.execute("SELECT body FROM served_rounds WHERE round_id = ?", (round_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # ------------------------------------------------------------ retrieval
+
+    def save_dataset(self, dataset_id: int, root: bytes, documents: list[bytes]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO datasets (dataset_id, root, body) VALUES (?, ?, ?)",
+                        (dataset_id, root.hex(), json.dumps([d.hex() for d in documents])))
+
+    def dataset(self, dataset_id: int) -> list[bytes] | None:
+        row = self.db.execute("SELECT body FROM datasets WHERE dataset_id = ?", (dataset_id,)).fetchone()
+        return [bytes.fromhex(d) for d in json.loads(row[0])] if row else None
+
+    def datasets(self) -> dict[int, bytes]:
+        """Dataset id -> committed root, of every dataset whose documents are stored here."""
+        return {i: bytes.fromhex(r) for i, r in self.db.execute("SELECT dataset_id, root FROM datasets")}
+
+    def save_results(self, request_id: int, body: dict) -> None:
+        self.db.execute("INSERT OR REPLACE INTO request_results (request_id, body) VALUES (?, ?)",
+                        (request_id, json.dumps(body)))
+
+    def results(self, request_id: int) -> dict | None:
+        row = self.db.execute("SELECT body FROM request_results WHERE request_id = ?", (request_id,)).fetchone()
+        return json.loads(row[0]) if row else None

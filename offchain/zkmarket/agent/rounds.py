@@ -1,0 +1,119 @@
+"""Serving rounds (paper 5.3) in the agent: join rounds of its models by policy, serve MC's
+inputs over HTTP with signed predictions, answer contests with proofs before the answer
+deadline, settle and withdraw. The role logic is participants.serving_round.ServingProvider;
+this module only decides, from chain state plus the stored inputs, which step is due."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..participants.serving_round import (
+    R_BETA,
+    R_CONTESTED,
+    R_K,
+    R_MODEL,
+    R_PREDICTIONS_ROOT,
+    R_PROVIDER,
+    R_TOKEN,
+    R_Z,
+    RoundInputs,
+    ServingError,
+    ServingProvider,
+)
+from .jobs import EventJobs, prove_missing
+from .logs import log
+from .state import ROUND
+
+
+@dataclass
+class RoundPolicy:
+    """Which rounds to join: at most `max_k` predictions (each contested one is a proof to make
+    in the answer window) and a provider escrow multiplier beta in [min_beta, max_beta] (MP
+    risks beta*K*Z)."""
+
+    max_k: int = 256
+    min_beta: int = 2
+    max_beta: int = 10
+
+    def accepts(self, k: int, beta: int) -> bool:
+        return k <= self.max_k and self.min_beta <= beta <= self.max_beta
+
+
+class RoundJobs(EventJobs):
+    KIND, EVENT, ID_ARG = ROUND, "RoundOpened", "roundId"
+
+    def __init__(self, *args, policy: RoundPolicy | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.policy = policy or RoundPolicy()
+
+    def describe(self, args) -> dict:
+        return {"model": args["modelId"], "k": args["k"], "beta": args["beta"]}
+
+    def role(self, model_id: int) -> ServingProvider:
+        model = self.models[model_id]
+        return ServingProvider(self.market, self.contract, model.path, model.circuit, model.keys)
+
+    # ------------------------------------------------------------ HTTP: POST /rounds/<id>/inputs
+
+    def serve(self, round_id: int, items: list[bytes]) -> str:
+        """MC's K inputs -> the predictions JSON (classes, root, Merkle proofs, MP's EIP-712
+        signature). Raises ServingError (with the HTTP status) when the inputs do not rebuild the
+        round's committed inputs root or the round does not serve now. The inputs and classes
+        are stored before the signed answer leaves, so contests can always be answered."""
+        r = self.contract.functions.round(round_id).call()
+        if r[R_PROVIDER] != self.market.account.address or r[R_MODEL] not in self.models:
+            raise ServingError(f"round {round_id} is not a round of a model this agent serves", 404)
+        role = self.role(r[R_MODEL])
+        inputs = role.check_inputs(round_id, items)
+        stored = self.state.served_round(round_id)
+        same = stored is not None and stored["inputs"] == [x.hex() for x in inputs.items]
+        classes = stored["classes"] if same else role.classify(inputs.items)
+        if not same:
+            self.state.save_served_round(round_id, {"inputs": [x.hex() for x in inputs.items], "classes": classes})
+        served = role.serve(round_id, inputs, classes)
+        log(self.logger, "predictions served", round=round_id, k=len(classes), root="0x" + served.root.hex())
+        return served.to_json(provider=self.market.account.address)
+
+    # ------------------------------------------------------------ one step per tick
+
+    def step(self, round_id: int) -> None:
+        r = self.contract.functions.round(round_id).call()
+        role = self.role(r[R_MODEL])
+        current = role.state(round_id)
+        if current == "Open":
+            if self.policy.accepts(r[R_K], r[R_BETA]):
+                role.join(round_id)
+                log(self.logger, "joined", round=round_id, escrow=r[R_BETA] * r[R_K] * r[R_Z])
+            else:
+                log(self.logger, "declined", round=round_id, k=r[R_K], beta=r[R_BETA])
+                self.state.finish_job(round_id, self.KIND)
+        elif current in ("Serving", "AwaitingAnswers") and r[R_CONTESTED]:
+            self._answer(round_id, r, role)
+        elif current == "Settleable":
+            settled = role.settle(round_id)
+            log(self.logger, "settled", round=round_id, **settled)
+        elif current in ("Settled", "Cancelled", "JoinExpired"):
+            if current == "JoinExpired":
+                log(self.logger, "join window missed", round=round_id)
+            self.withdraw(r[R_TOKEN])
+            self.finish(round_id, current)
+
+    def _answer(self, round_id: int, r: list, role: ServingProvider) -> None:
+        pending = role.pending(round_id)
+        if not pending:
+            return
+        stored = self.state.served_round(round_id)
+        if stored is None:
+            raise ServingError(f"round {round_id}: contests {pending} but no inputs stored here")
+        inputs = RoundInputs.commit([bytes.fromhex(x) for x in stored["inputs"]])
+        served = role.serve(round_id, inputs, stored["classes"])
+        if served.root != r[R_PREDICTIONS_ROOT]:
+            raise ServingError(f"round {round_id}: committed predictions root 0x{r[R_PREDICTIONS_ROOT].hex()} "
+                               f"is not the one served (0x{served.root.hex()})")
+        deadline = self.contract.functions.answerDeadline(round_id).call()
+        proofs = prove_missing(self.state, self.KIND, round_id, {i: inputs.items[i] for i in pending},
+                               self.models[r[R_MODEL]], self.workers, self.logger,
+                               seconds_left=self.seconds_left(deadline))
+        answered = role.submit_answers(round_id, inputs, served, proofs)
+        log(self.logger, "contests answered", round=round_id, indices=pending, answered=answered,
+            seconds_left=self.seconds_left(deadline))
