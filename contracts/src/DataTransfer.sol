@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
@@ -13,6 +14,7 @@ import {
     ContestProgress,
     IDataTransfer,
     ItemOpening,
+    PublishedItem,
     Transfer,
     TransferOutcome,
     TransferState,
@@ -30,10 +32,12 @@ import {
 ///    reported as ReceiverNoContinue (appendix B slashes MP for not responding in stage 5);
 ///    the inheriting protocol may treat it as Completed instead if its next stage has its own
 ///    deadline (e.g. when "continue" means the audit's next action).
-///  * Stage 2 (delivery) happens off chain, so "the sender never delivered" and "the receiver
-///    did not acknowledge" both end as ReceiverNoAck. An honest receiver who did not get the
-///    data has no on-chain recourse here; a remedy (not implemented) is to let the sender
-///    publish the ciphertexts as calldata before the ack deadline and count that as delivery.
+///  * Stage 2 (delivery) happens off chain, so a missing acknowledgement alone does not say who
+///    failed. The sender proves delivery by publishing the items and the plaintext leaves on
+///    chain (`publishItems`, `publishPlaintextLeaves`, checked against both roots, emitted in
+///    events the receiver reads); a complete publication gives the receiver a fresh ack window.
+///    At the ack deadline, a complete publication makes it ReceiverNoAck, otherwise
+///    SenderUndelivered: an MC that commits data it never sends cannot collect MP's penalty.
 ///  * `contest` decrypts and hashes the whole item in one transaction: Poseidon is ~23.1k gas
 ///    per 62 bytes, so ~110k in all for 64 bytes and ~10.9M for 96x96x3 (27,648 bytes), but
 ///    ~56M for 224x224x3 (150,528 bytes), over a block. Such an item is contested across
@@ -71,6 +75,7 @@ abstract contract DataTransfer is IDataTransfer, EIP712, ReentrancyGuard {
 
     mapping(uint256 transferId => Transfer) private _transfers;
     mapping(uint256 transferId => ContestProgress) private _progress;
+    mapping(uint256 transferId => mapping(uint32 index => bool)) private _published;
 
     constructor(uint64 ackWindow_, uint64 revealWindow_, uint64 contestWindow_) {
         _requireWindow(ackWindow_);
@@ -204,7 +209,7 @@ abstract contract DataTransfer is IDataTransfer, EIP712, ReentrancyGuard {
         Transfer storage t = _transfers[transferId];
         TransferState current = transferState(transferId);
         if (current == TransferState.AckExpired) {
-            outcome = TransferOutcome.ReceiverNoAck;
+            outcome = _isPublished(t) ? TransferOutcome.ReceiverNoAck : TransferOutcome.SenderUndelivered;
         } else if (current == TransferState.KeyExpired) {
             outcome = TransferOutcome.SenderNoReveal;
         } else if (current == TransferState.ContestExpired) {
@@ -216,6 +221,52 @@ abstract contract DataTransfer is IDataTransfer, EIP712, ReentrancyGuard {
         _resolve(t, outcome);
         emit TransferExpired(transferId, outcome, msg.sender);
         _onTransferResolved(transferId, outcome);
+    }
+
+    /// @inheritdoc IDataTransfer
+    function publishItems(uint256 transferId, PublishedItem[] calldata items) external {
+        Transfer storage t = _transfers[transferId];
+        _requireState(transferId, TransferState.AwaitingAck);
+        // Nothing to publish changes nothing: an empty call must not re-run `_onPublished`, which
+        // would let anyone (the receiver) push a complete publication's ack deadline on forever.
+        if (items.length == 0) return;
+        uint32 published = t.published;
+        for (uint256 i = 0; i < items.length; ++i) {
+            PublishedItem calldata item = items[i];
+            uint32 index = item.index;
+            if (!_isTransferItem(transferId, index)) revert ItemNotInTransfer(transferId, index);
+            if (_published[transferId][index]) revert AlreadyPublished(transferId, index);
+            if (!MerkleProof.verifyCalldata(item.proof, t.ciphertextRoot, ciphertextLeaf(index, item.ciphertext))) {
+                revert InvalidCiphertextProof(transferId, index);
+            }
+            _published[transferId][index] = true;
+            ++published;
+            emit ItemPublished(transferId, index, item.ciphertext);
+        }
+        t.published = published;
+        _onPublished(transferId, t);
+    }
+
+    /// @inheritdoc IDataTransfer
+    function publishPlaintextLeaves(uint256 transferId, bytes32[] calldata inputCommitments, uint256[] calldata labels)
+        external
+    {
+        Transfer storage t = _transfers[transferId];
+        _requireState(transferId, TransferState.AwaitingAck);
+        uint256 n = inputCommitments.length;
+        if (n == 0 || n != labels.length) revert PlaintextLeavesLength(transferId, n, labels.length);
+        bytes32[] memory level = new bytes32[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            // n is a calldata length, far below 2^32 items.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            level[i] = plaintextLeaf(uint32(i), inputCommitments[i], labels[i]);
+        }
+        bytes32 root = _rootOf(level);
+        if (root != t.plaintextRoot) revert PlaintextLeavesMismatch(transferId, t.plaintextRoot, root);
+        if (t.leavesPublished) return;
+        t.leavesPublished = true;
+        emit PlaintextLeavesPublished(transferId, inputCommitments, labels);
+        _onPublished(transferId, t);
     }
 
     // ---------------------------------------------------------------- views
@@ -314,7 +365,9 @@ abstract contract DataTransfer is IDataTransfer, EIP712, ReentrancyGuard {
             ciphertextRoot: ciphertextRoot,
             keyCommitment: keyCommitment,
             plaintextRoot: plaintextRoot,
-            key: bytes32(0)
+            key: bytes32(0),
+            published: 0,
+            leavesPublished: false
         });
         emit TransferCommitted(
             transferId, sender, receiver, ciphertextRoot, keyCommitment, plaintextRoot, itemCount, ackDeadline
@@ -334,6 +387,32 @@ abstract contract DataTransfer is IDataTransfer, EIP712, ReentrancyGuard {
     }
 
     // ---------------------------------------------------------------- internals
+
+    function _isPublished(Transfer storage t) private view returns (bool) {
+        return t.leavesPublished && t.published == t.itemCount;
+    }
+
+    /// @dev Once delivery is proven, the receiver gets at least one full ack window from now.
+    function _onPublished(uint256 transferId, Transfer storage t) private {
+        if (!_isPublished(t)) return;
+        uint64 ackDeadline = uint64(block.timestamp) + ackWindow;
+        if (ackDeadline > t.deadline) t.deadline = ackDeadline;
+        emit TransferPublished(transferId, t.deadline);
+    }
+
+    /// @dev The Merkle root zkmarket builds off chain: leaves in index order, adjacent pairs
+    /// hashed sorted (OpenZeppelin's commutative hash), a lone last node moves up unchanged.
+    function _rootOf(bytes32[] memory level) private pure returns (bytes32) {
+        uint256 len = level.length;
+        while (len > 1) {
+            uint256 next = 0;
+            for (uint256 j = 0; j < len; j += 2) {
+                level[next++] = j + 1 < len ? Hashes.commutativeKeccak256(level[j], level[j + 1]) : level[j];
+            }
+            len = next;
+        }
+        return level[0];
+    }
 
     function _acknowledge(uint256 transferId, Transfer storage t) private {
         uint64 revealDeadline = uint64(block.timestamp) + revealWindow;

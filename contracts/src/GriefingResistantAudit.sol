@@ -278,7 +278,10 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
             a.deadline = deadline;
             if (isSubset) emit SubsetAccepted(auditId, deadline);
             else emit RestAccepted(auditId, deadline);
-        } else if (outcome == TransferOutcome.SenderNoReveal || outcome == TransferOutcome.SenderCheated) {
+        } else if (
+            outcome == TransferOutcome.SenderUndelivered || outcome == TransferOutcome.SenderNoReveal
+                || outcome == TransferOutcome.SenderCheated
+        ) {
             _settleFault(auditId, a, GuardedOutcome.ConsumerDefaulted);
         } else {
             // ReceiverNoAck, ContestRejected, ReceiverNoContinue: MP did not respond or griefed.

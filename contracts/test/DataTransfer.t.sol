@@ -14,6 +14,7 @@ import {
     ContestProgress,
     IDataTransfer,
     ItemOpening,
+    PublishedItem,
     Transfer,
     TransferOutcome,
     TransferState,
@@ -153,6 +154,30 @@ contract DataTransferTest is Test {
     function _sign(uint256 key, bytes32 digest) internal pure returns (bytes memory) {
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
         return abi.encodePacked(r, s, v);
+    }
+
+    /// @dev The items at `indices` with their ciphertexts and proofs (as last opened by `_open`).
+    function _items(uint32[] memory indices) internal view returns (PublishedItem[] memory list) {
+        list = new PublishedItem[](indices.length);
+        for (uint256 k = 0; k < indices.length; ++k) {
+            uint32 i = indices[k];
+            list[k] = PublishedItem(i, ciphertexts[i], Merkle.proof(ciphertextLeaves, i));
+        }
+    }
+
+    function _range(uint32 from, uint32 to) internal pure returns (uint32[] memory list) {
+        list = new uint32[](to - from);
+        for (uint32 i = from; i < to; ++i) {
+            list[i - from] = i;
+        }
+    }
+
+    /// @dev Proof of delivery: every item, then every plaintext leaf (by a stranger: anyone may).
+    function _publishAll(uint256 id) internal {
+        vm.startPrank(stranger);
+        dt.publishItems(id, _items(_range(0, ITEMS)));
+        dt.publishPlaintextLeaves(id, inputCommitments, labels);
+        vm.stopPrank();
     }
 
     // ---------------------------------------------------------------- constructor and open
@@ -389,8 +414,21 @@ contract DataTransferTest is Test {
 
     // ---------------------------------------------------------------- timeouts
 
-    function test_expireTransfer_noAck_receiverFails_succeeds() public {
+    /// @dev No acknowledgement and no proof of delivery: the sender may never have sent anything.
+    function test_expireTransfer_noAck_undelivered_senderFails_succeeds() public {
         uint256 id = _open(false);
+        vm.warp(block.timestamp + ACK_WINDOW);
+        vm.expectEmit(address(dt));
+        emit IDataTransfer.TransferExpired(id, TransferOutcome.SenderUndelivered, stranger);
+        vm.prank(stranger);
+        assertEq(uint256(dt.expireTransfer(id)), uint256(TransferOutcome.SenderUndelivered));
+        _assertResolved(id, TransferOutcome.SenderUndelivered);
+    }
+
+    /// @dev Delivery proven on chain, still no acknowledgement: the receiver is at fault.
+    function test_expireTransfer_noAck_published_receiverFails_succeeds() public {
+        uint256 id = _open(false);
+        _publishAll(id);
         vm.warp(block.timestamp + ACK_WINDOW);
         vm.expectEmit(address(dt));
         emit IDataTransfer.TransferExpired(id, TransferOutcome.ReceiverNoAck, stranger);
@@ -438,6 +476,332 @@ contract DataTransferTest is Test {
         _expectState(id, TransferState.Resolved);
         vm.prank(receiver);
         dt.acknowledge(id);
+    }
+
+    // ---------------------------------------------------------------- proof of delivery
+
+    function test_publishItems_eventsAndCount_succeeds() public {
+        uint256 id = _open(false);
+        uint32[] memory first = _range(0, 3);
+        for (uint32 i = 0; i < 3; ++i) {
+            vm.expectEmit(address(dt));
+            emit IDataTransfer.ItemPublished(id, i, ciphertexts[i]);
+        }
+        vm.prank(sender);
+        dt.publishItems(id, _items(first));
+        Transfer memory t = dt.getTransfer(id);
+        assertEq(uint256(t.published), 3);
+        assertFalse(t.leavesPublished);
+        assertEq(uint256(t.deadline), block.timestamp + ACK_WINDOW, "deadline unchanged while incomplete");
+        // The last item in a second call, by anyone.
+        uint32[] memory last = _range(3, 4);
+        vm.expectEmit(address(dt));
+        emit IDataTransfer.ItemPublished(id, 3, ciphertexts[3]);
+        vm.prank(stranger);
+        dt.publishItems(id, _items(last));
+        assertEq(uint256(dt.getTransfer(id).published), ITEMS);
+        assertEq(uint256(dt.transferState(id)), uint256(TransferState.AwaitingAck));
+    }
+
+    function test_publishPlaintextLeaves_event_succeeds() public {
+        uint256 id = _open(false);
+        vm.expectEmit(address(dt));
+        emit IDataTransfer.PlaintextLeavesPublished(id, inputCommitments, labels);
+        vm.prank(stranger);
+        dt.publishPlaintextLeaves(id, inputCommitments, labels);
+        Transfer memory t = dt.getTransfer(id);
+        assertTrue(t.leavesPublished);
+        assertEq(uint256(t.published), 0);
+        // Items still missing: not yet proof of delivery.
+        vm.warp(block.timestamp + ACK_WINDOW);
+        assertEq(uint256(dt.expireTransfer(id)), uint256(TransferOutcome.SenderUndelivered));
+    }
+
+    /// @dev Completing the publication late gives the receiver a whole ack window from then on.
+    function test_publish_complete_extendsAckDeadline_succeeds() public {
+        uint256 id = _open(false);
+        vm.warp(block.timestamp + ACK_WINDOW - 10);
+        vm.prank(sender);
+        dt.publishPlaintextLeaves(id, inputCommitments, labels);
+        uint64 extended = uint64(block.timestamp) + ACK_WINDOW;
+        vm.expectEmit(address(dt));
+        emit IDataTransfer.ItemPublished(id, ITEMS - 1, ciphertexts[ITEMS - 1]);
+        vm.expectEmit(address(dt));
+        emit IDataTransfer.TransferPublished(id, extended);
+        vm.prank(sender);
+        dt.publishItems(id, _items(_range(0, ITEMS)));
+        assertEq(uint256(dt.getTransfer(id).deadline), extended);
+        // Past the original deadline the receiver can still acknowledge ...
+        vm.warp(extended - 1);
+        assertEq(uint256(dt.transferState(id)), uint256(TransferState.AwaitingAck));
+        // ... and at the extended one the missing acknowledgement is its fault.
+        vm.warp(extended);
+        assertEq(uint256(dt.expireTransfer(id)), uint256(TransferOutcome.ReceiverNoAck));
+        _assertResolved(id, TransferOutcome.ReceiverNoAck);
+    }
+
+    /// @dev Items first, leaves last: the leaves complete it (TransferPublished comes with them).
+    function test_publish_leavesLast_completes_succeeds() public {
+        uint256 id = _open(false);
+        vm.prank(sender);
+        dt.publishItems(id, _items(_range(0, ITEMS)));
+        vm.warp(block.timestamp + 100);
+        vm.expectEmit(address(dt));
+        emit IDataTransfer.PlaintextLeavesPublished(id, inputCommitments, labels);
+        vm.expectEmit(address(dt));
+        emit IDataTransfer.TransferPublished(id, uint64(block.timestamp) + ACK_WINDOW);
+        vm.prank(sender);
+        dt.publishPlaintextLeaves(id, inputCommitments, labels);
+        assertEq(uint256(dt.getTransfer(id).deadline), block.timestamp + ACK_WINDOW);
+    }
+
+    /// @dev The deadline only ever moves later: a publication completed while now + ackWindow is
+    /// before the ack deadline (here: the clock set back) keeps the deadline.
+    function test_publish_complete_neverShortensDeadline_succeeds() public {
+        uint256 id = _open(false);
+        uint64 deadline = dt.getTransfer(id).deadline;
+        vm.warp(block.timestamp - 500);
+        dt.publishItems(id, _items(_range(0, ITEMS)));
+        vm.expectEmit(address(dt));
+        emit IDataTransfer.TransferPublished(id, deadline);
+        dt.publishPlaintextLeaves(id, inputCommitments, labels);
+        assertEq(uint256(dt.getTransfer(id).deadline), deadline);
+        // In the same block as the commitment: now + ackWindow is the deadline itself.
+        uint256 id2 = _open(false);
+        deadline = dt.getTransfer(id2).deadline;
+        _publishAll(id2);
+        assertEq(uint256(dt.getTransfer(id2).deadline), deadline);
+    }
+
+    /// @dev Once complete, nothing (an empty list, the leaves again) emits or extends anew.
+    function test_publish_afterComplete_changesNothing_succeeds() public {
+        uint256 id = _open(false);
+        _publishAll(id);
+        uint64 deadline = dt.getTransfer(id).deadline;
+        vm.warp(block.timestamp + ACK_WINDOW / 2);
+        vm.recordLogs();
+        vm.startPrank(receiver);
+        dt.publishItems(id, new PublishedItem[](0));
+        dt.publishPlaintextLeaves(id, inputCommitments, labels);
+        vm.stopPrank();
+        assertEq(vm.getRecordedLogs().length, 0, "no event");
+        Transfer memory t = dt.getTransfer(id);
+        assertEq(uint256(t.deadline), deadline, "deadline kept");
+        assertEq(uint256(t.published), ITEMS);
+        assertTrue(t.leavesPublished);
+        vm.expectRevert(abi.encodeWithSelector(IDataTransfer.AlreadyPublished.selector, id, 0));
+        dt.publishItems(id, _items(_range(0, 1)));
+    }
+
+    function test_publish_partial_stillSenderUndelivered_succeeds() public {
+        // All leaves, all items but one.
+        uint256 a = _open(false);
+        vm.startPrank(sender);
+        dt.publishPlaintextLeaves(a, inputCommitments, labels);
+        dt.publishItems(a, _items(_range(0, ITEMS - 1)));
+        vm.stopPrank();
+        // Every item, no leaves.
+        uint256 b = _open(false);
+        vm.prank(sender);
+        dt.publishItems(b, _items(_range(0, ITEMS)));
+        vm.warp(block.timestamp + ACK_WINDOW);
+        assertEq(uint256(dt.expireTransfer(a)), uint256(TransferOutcome.SenderUndelivered));
+        assertEq(uint256(dt.expireTransfer(b)), uint256(TransferOutcome.SenderUndelivered));
+        _assertResolved(a, TransferOutcome.SenderUndelivered);
+        _assertResolved(b, TransferOutcome.SenderUndelivered);
+    }
+
+    /// @dev A publication does not stop the ordinary flow: the receiver acknowledges and it goes on.
+    function test_publish_thenAcknowledge_completes_succeeds() public {
+        uint256 id = _open(false);
+        _publishAll(id);
+        _ack(id);
+        _reveal(id);
+        vm.prank(receiver);
+        dt.accept(id);
+        _assertResolved(id, TransferOutcome.Completed);
+    }
+
+    function test_publishItems_duplicate_reverts() public {
+        uint256 id = _open(false);
+        uint32[] memory twice = new uint32[](2);
+        twice[0] = 1;
+        twice[1] = 1;
+        vm.expectRevert(abi.encodeWithSelector(IDataTransfer.AlreadyPublished.selector, id, 1));
+        dt.publishItems(id, _items(twice));
+        dt.publishItems(id, _items(_range(1, 2)));
+        vm.expectRevert(abi.encodeWithSelector(IDataTransfer.AlreadyPublished.selector, id, 1));
+        dt.publishItems(id, _items(_range(0, 2)));
+        assertEq(uint256(dt.getTransfer(id).published), 1, "the reverted call published nothing");
+    }
+
+    function test_publishItems_notItem_reverts() public {
+        uint256 id = _open(false);
+        PublishedItem[] memory list = _items(_range(0, 1));
+        list[0].index = ITEMS;
+        vm.expectRevert(abi.encodeWithSelector(IDataTransfer.ItemNotInTransfer.selector, id, ITEMS));
+        dt.publishItems(id, list);
+    }
+
+    function test_publishItems_badProof_reverts() public {
+        uint256 id = _open(true);
+        PublishedItem[] memory list = _items(_range(BAD, BAD + 1));
+        list[0].ciphertext = plaintexts[BAD]; // not the committed ciphertext
+        vm.expectRevert(abi.encodeWithSelector(IDataTransfer.InvalidCiphertextProof.selector, id, BAD));
+        dt.publishItems(id, list);
+        list = _items(_range(1, 2)); // a committed ciphertext and proof, at another index
+        list[0].index = BAD;
+        vm.expectRevert(abi.encodeWithSelector(IDataTransfer.InvalidCiphertextProof.selector, id, BAD));
+        dt.publishItems(id, list);
+        list = _items(_range(BAD, BAD + 1));
+        list[0].proof = new bytes32[](0);
+        vm.expectRevert(abi.encodeWithSelector(IDataTransfer.InvalidCiphertextProof.selector, id, BAD));
+        dt.publishItems(id, list);
+        // The garbage item of a cheating sender is committed: it can be published (and contested later).
+        dt.publishItems(id, _items(_range(BAD, BAD + 1)));
+    }
+
+    function test_publish_wrongState_reverts() public {
+        uint256 id = _open(false);
+        PublishedItem[] memory list = _items(_range(0, ITEMS));
+        // Unknown transfer.
+        _expectState(id + 1, TransferState.None);
+        dt.publishItems(id + 1, list);
+        _expectState(id + 1, TransferState.None);
+        dt.publishPlaintextLeaves(id + 1, inputCommitments, labels);
+        // After the acknowledgement there is nothing left to prove.
+        _ack(id);
+        _expectState(id, TransferState.AwaitingKey);
+        dt.publishItems(id, list);
+        _expectState(id, TransferState.AwaitingKey);
+        dt.publishPlaintextLeaves(id, inputCommitments, labels);
+        _reveal(id);
+        _expectState(id, TransferState.Contestable);
+        dt.publishItems(id, list);
+        // Too late: after the ack deadline.
+        uint256 late = _open(false);
+        list = _items(_range(0, ITEMS));
+        vm.warp(block.timestamp + ACK_WINDOW);
+        _expectState(late, TransferState.AckExpired);
+        dt.publishItems(late, list);
+        _expectState(late, TransferState.AckExpired);
+        dt.publishPlaintextLeaves(late, inputCommitments, labels);
+        dt.expireTransfer(late);
+        _expectState(late, TransferState.Resolved);
+        dt.publishItems(late, list);
+    }
+
+    function test_publishPlaintextLeaves_length_reverts() public {
+        uint256 id = _open(false);
+        vm.expectRevert(abi.encodeWithSelector(IDataTransfer.PlaintextLeavesLength.selector, id, 0, 0));
+        dt.publishPlaintextLeaves(id, new bytes32[](0), new uint256[](0));
+        uint256[] memory short = new uint256[](ITEMS - 1);
+        vm.expectRevert(abi.encodeWithSelector(IDataTransfer.PlaintextLeavesLength.selector, id, ITEMS, ITEMS - 1));
+        dt.publishPlaintextLeaves(id, inputCommitments, short);
+        vm.expectRevert(abi.encodeWithSelector(IDataTransfer.PlaintextLeavesLength.selector, id, 0, ITEMS));
+        dt.publishPlaintextLeaves(id, new bytes32[](0), labels);
+    }
+
+    function test_publishPlaintextLeaves_mismatch_reverts() public {
+        uint256 id = _open(false);
+        bytes32 root = Merkle.root(plaintextLeaves);
+        // A wrong label.
+        uint256[] memory wrong = labels;
+        wrong[1] += 1;
+        bytes32[] memory leaves = plaintextLeaves;
+        leaves[1] = dt.plaintextLeaf(1, inputCommitments[1], wrong[1]);
+        vm.expectRevert(
+            abi.encodeWithSelector(IDataTransfer.PlaintextLeavesMismatch.selector, id, root, Merkle.root(leaves))
+        );
+        dt.publishPlaintextLeaves(id, inputCommitments, wrong);
+        // One leaf missing.
+        bytes32[] memory ics = new bytes32[](ITEMS - 1);
+        uint256[] memory lbls = new uint256[](ITEMS - 1);
+        bytes32[] memory fewer = new bytes32[](ITEMS - 1);
+        for (uint32 i = 0; i < ITEMS - 1; ++i) {
+            (ics[i], lbls[i], fewer[i]) = (inputCommitments[i], labels[i], plaintextLeaves[i]);
+        }
+        vm.expectRevert(
+            abi.encodeWithSelector(IDataTransfer.PlaintextLeavesMismatch.selector, id, root, Merkle.root(fewer))
+        );
+        dt.publishPlaintextLeaves(id, ics, lbls);
+        // Two leaves swapped (the index is in each leaf).
+        (ics[0], ics[1]) = (inputCommitments[1], inputCommitments[0]);
+        vm.expectRevert();
+        dt.publishPlaintextLeaves(id, ics, lbls);
+        assertFalse(dt.getTransfer(id).leavesPublished);
+    }
+
+    /// @dev Commitments and labels of `n` examples, their leaves, and a transfer whose plaintext
+    /// root is theirs (built with the test Merkle library).
+    function _leafSet(uint256 seed, uint256 n)
+        internal
+        returns (uint256 id, bytes32[] memory ics, uint256[] memory lbls, bytes32[] memory leaves)
+    {
+        ics = new bytes32[](n);
+        lbls = new uint256[](n);
+        leaves = new bytes32[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            ics[i] = keccak256(abi.encode(seed, "ic", i));
+            lbls[i] = uint256(keccak256(abi.encode(seed, "label", i))) % 10;
+            // forge-lint: disable-next-line(unsafe-typecast)
+            leaves[i] = dt.plaintextLeaf(uint32(i), ics[i], lbls[i]);
+        }
+        vm.prank(sender);
+        id = dt.open(receiver, bytes32(uint256(1)), dt.keyCommitmentOf(KEY, SALT), Merkle.root(leaves), 1);
+    }
+
+    /// @dev Odd counts: a lone last node moves up unchanged (5: at the bottom level; 6: one up;
+    /// 7: at two levels), as the off-chain trees are built.
+    function test_publishPlaintextLeaves_loneNode_succeeds() public {
+        uint256[4] memory counts = [uint256(1), 5, 6, 7];
+        for (uint256 k = 0; k < counts.length; ++k) {
+            (uint256 id, bytes32[] memory ics, uint256[] memory lbls,) = _leafSet(k, counts[k]);
+            dt.publishPlaintextLeaves(id, ics, lbls);
+            assertTrue(dt.getTransfer(id).leavesPublished);
+        }
+        // 3 leaves by hand: root = H(H(l0, l1), l2).
+        (uint256 id3, bytes32[] memory ics3, uint256[] memory lbls3, bytes32[] memory l) = _leafSet(9, 3);
+        bytes32 l01 = l[0] < l[1] ? keccak256(abi.encode(l[0], l[1])) : keccak256(abi.encode(l[1], l[0]));
+        bytes32 byHand = l01 < l[2] ? keccak256(abi.encode(l01, l[2])) : keccak256(abi.encode(l[2], l01));
+        assertEq(dt.getTransfer(id3).plaintextRoot, byHand);
+        dt.publishPlaintextLeaves(id3, ics3, lbls3);
+        assertTrue(dt.getTransfer(id3).leavesPublished);
+    }
+
+    /// @dev Any number of leaves rebuilds exactly the root the test Merkle library builds (and
+    /// which the off-chain code builds): accepted as is, refused with one label changed, the
+    /// error naming that tree's root.
+    function testFuzz_publishPlaintextLeaves_rootMatchesMerkle_succeeds(uint256 seed, uint256 n, uint256 pos)
+        public
+    {
+        n = bound(n, 1, 80);
+        pos = bound(pos, 0, n - 1);
+        (uint256 id, bytes32[] memory ics, uint256[] memory lbls, bytes32[] memory leaves) = _leafSet(seed, n);
+        bytes32 root = Merkle.root(leaves);
+        lbls[pos] += 1;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        leaves[pos] = dt.plaintextLeaf(uint32(pos), ics[pos], lbls[pos]);
+        vm.expectRevert(
+            abi.encodeWithSelector(IDataTransfer.PlaintextLeavesMismatch.selector, id, root, Merkle.root(leaves))
+        );
+        dt.publishPlaintextLeaves(id, ics, lbls);
+        lbls[pos] -= 1;
+        vm.expectEmit(address(dt));
+        emit IDataTransfer.PlaintextLeavesPublished(id, ics, lbls);
+        dt.publishPlaintextLeaves(id, ics, lbls);
+        assertTrue(dt.getTransfer(id).leavesPublished);
+    }
+
+    function test_publish_gas_succeeds() public {
+        uint256 id = _open(false);
+        PublishedItem[] memory list = _items(_range(0, ITEMS));
+        uint256 g = gasleft();
+        dt.publishItems(id, list);
+        emit log_named_uint("gas: publishItems(4 x 64-byte items)", g - gasleft());
+        g = gasleft();
+        dt.publishPlaintextLeaves(id, inputCommitments, labels);
+        emit log_named_uint("gas: publishPlaintextLeaves(4 leaves)", g - gasleft());
     }
 
     // ---------------------------------------------------------------- accept

@@ -13,6 +13,7 @@ import {
     ContestOpening,
     IDataTransfer,
     ItemOpening,
+    PublishedItem,
     Transfer,
     TransferOutcome,
     TransferState
@@ -196,8 +197,54 @@ contract DataTransferServiceTest is Test {
         vm.warp(block.timestamp + ACK_WINDOW);
         vm.prank(stranger);
         service.expireTransfer(a);
-        _assertReported(clientA, a, TransferOutcome.ReceiverNoAck);
+        _assertReported(clientA, a, TransferOutcome.SenderUndelivered);
         assertEq(clientB.reports(a), 0, "other client not told");
+    }
+
+    function test_callbacks_receiverNoAck_afterPublication_succeeds() public {
+        uint256 id = _open(clientA, false);
+        _publish(id);
+        vm.warp(block.timestamp + ACK_WINDOW);
+        service.expireTransfer(id);
+        _assertReported(clientA, id, TransferOutcome.ReceiverNoAck);
+    }
+
+    // ---------------------------------------------------------------- proof of delivery: the client's items
+
+    /// @dev Item `items[pos]` as published.
+    function _published(uint256 id, uint256 pos) internal view returns (PublishedItem memory) {
+        return PublishedItem(items[pos], ciphertexts[id][pos], Merkle.proof(ciphertextLeaves[id], pos));
+    }
+
+    function _publish(uint256 id) internal {
+        PublishedItem[] memory list = new PublishedItem[](items.length);
+        for (uint256 pos = 0; pos < items.length; ++pos) {
+            list[pos] = _published(id, pos);
+        }
+        service.publishItems(id, list);
+        bytes32[] memory ics = new bytes32[](SET);
+        uint256[] memory lbls = new uint256[](SET);
+        for (uint32 i = 0; i < SET; ++i) {
+            (ics[i], lbls[i]) = (GuardedData.inputCommitment(i), GuardedData.label(i));
+        }
+        service.publishPlaintextLeaves(id, ics, lbls);
+    }
+
+    function test_publishItems_clientItems_succeeds() public {
+        uint256 id = _open(clientA, false);
+        // Item 3 is >= itemCount (2), yet the client says it is carried: it can be published.
+        PublishedItem[] memory list = new PublishedItem[](1);
+        list[0] = _published(id, 1);
+        vm.expectEmit(address(service));
+        emit IDataTransfer.ItemPublished(id, 3, ciphertexts[id][1]);
+        service.publishItems(id, list);
+        // Index 0 is below itemCount but not one of the client's items.
+        list[0] = _published(id, 0);
+        list[0].index = 0;
+        vm.expectRevert(abi.encodeWithSelector(IDataTransfer.ItemNotInTransfer.selector, id, 0));
+        service.publishItems(id, list);
+        assertEq(uint256(service.getTransfer(id).published), 1);
+        assertEq(clientA.reports(id), 0, "publishing reports nothing");
     }
 
     function test_callbacks_senderNoReveal_succeeds() public {

@@ -15,6 +15,7 @@ import {AuditProof} from "../src/interfaces/IAccuracyAudit.sol";
 import {
     IDataTransfer,
     ItemOpening,
+    PublishedItem,
     Transfer,
     TransferOutcome,
     TransferState
@@ -191,10 +192,41 @@ abstract contract GuardedFixture is ProtocolsFixture {
         return transfers.contest(transferId, o);
     }
 
+    /// @dev The items MC sent at positions [from, to), as `publishItems` takes them.
+    function _publishedG(uint256 transferId, uint256 from, uint256 to) internal view returns (PublishedItem[] memory list) {
+        Sent storage s = _sent[transferId];
+        list = new PublishedItem[](to - from);
+        for (uint256 pos = from; pos < to; ++pos) {
+            list[pos - from] = PublishedItem(s.indices[pos], s.ciphertexts[pos], Merkle.proof(s.leaves, pos));
+        }
+    }
+
+    /// @dev The test set's public leaves (all N examples), as `publishPlaintextLeaves` takes them.
+    function _testSetG(uint256 auditId) internal returns (bytes32[] memory ics, uint256[] memory lbls) {
+        uint32 n = guarded.audit(auditId).n;
+        ics = new bytes32[](n);
+        lbls = new uint256[](n);
+        for (uint32 i = 0; i < n; ++i) {
+            (ics[i], lbls[i]) = (_icOf(i), GuardedData.label(i));
+        }
+    }
+
+    /// @dev MC proves delivery of transfer `transferId` on chain: every item, then the leaves.
+    function _publishG(uint256 transferId) internal {
+        Sent storage s = _sent[transferId];
+        (bytes32[] memory ics, uint256[] memory lbls) = _testSetG(s.auditId);
+        vm.startPrank(transfers.getTransfer(transferId).sender);
+        transfers.publishItems(transferId, _publishedG(transferId, 0, s.indices.length));
+        transfers.publishPlaintextLeaves(transferId, ics, lbls);
+        vm.stopPrank();
+    }
+
     /// @dev Drives an open transfer to `outcome` (SenderCheated needs a send that cheated at
-    /// position 0; ContestRejected contests the last item, which is always honest here).
+    /// position 0; ContestRejected contests the last item, which is always honest here;
+    /// ReceiverNoAck publishes the items first, SenderUndelivered does not).
     function _resolveG(uint256 transferId, TransferOutcome outcome) internal {
-        if (outcome == TransferOutcome.ReceiverNoAck) {
+        if (outcome == TransferOutcome.ReceiverNoAck || outcome == TransferOutcome.SenderUndelivered) {
+            if (outcome == TransferOutcome.ReceiverNoAck) _publishG(transferId);
             vm.warp(block.timestamp + ACK_WINDOW);
         } else {
             _ackG(transferId);
@@ -258,6 +290,9 @@ abstract contract GuardedFixture is ProtocolsFixture {
 /// exact credits, every custom error, the events, the registry records and stake locks, the
 /// subset derivation, and full runs through the real DataTransferService.
 contract GriefingResistantAuditTest is GuardedFixture {
+    /// @dev ds-test's log event: Foundry prints it with -vv.
+    event log_named_uint(string key, uint256 val);
+
     uint32 internal constant N = 16;
     /// @dev N1 (the registry's) = 10, so N2 = 6.
     uint32 internal constant N_1 = 10;
@@ -1034,15 +1069,103 @@ contract GriefingResistantAuditTest is GuardedFixture {
         assertEq(uint256(transfers.getTransfer(t).outcome), uint256(TransferOutcome.Completed));
     }
 
-    function test_subsetTransfer_receiverNoAck_providerFails_succeeds() public {
+    /// @dev MC committed the subset but never proved delivery: MP's silence is not its fault.
+    function test_subsetTransfer_undelivered_consumerDefaults_succeeds() public {
         (uint256 id, uint256 t) = _sendingSubset(HONEST);
         vm.warp(block.timestamp + ACK_WINDOW);
+        vm.expectEmit(address(transfers));
+        emit IDataTransfer.TransferExpired(t, TransferOutcome.SenderUndelivered, stranger);
+        _expectSettled(id, modelId, GuardedOutcome.ConsumerDefaulted, 0, 2 * TWO_NE);
+        vm.prank(stranger);
+        transfers.expireTransfer(t);
+        _assertSettled(id, GuardedOutcome.ConsumerDefaulted, 0, 2 * TWO_NE);
+    }
+
+    /// @dev MC proved delivery on chain; MP still did not acknowledge: MP loses its 2NE.
+    function test_subsetTransfer_receiverNoAck_providerFails_succeeds() public {
+        (uint256 id, uint256 t) = _sendingSubset(HONEST);
+        vm.warp(block.timestamp + ACK_WINDOW / 2);
+        _publishG(t);
+        vm.warp(block.timestamp + ACK_WINDOW - 1);
+        _assertState(id, GuardedState.SendingSubset);
+        assertEq(uint256(transfers.transferState(t)), uint256(TransferState.AwaitingAck), "extended");
+        vm.warp(block.timestamp + 1);
         vm.expectEmit(address(transfers));
         emit IDataTransfer.TransferExpired(t, TransferOutcome.ReceiverNoAck, stranger);
         _expectSettled(id, modelId, GuardedOutcome.Failed, 2 * TWO_NE, 0);
         vm.prank(stranger);
         transfers.expireTransfer(t);
         _assertSettled(id, GuardedOutcome.Failed, 2 * TWO_NE, 0);
+    }
+
+    /// @dev A partial publication (every subset item, not the leaves; or the leaves and all
+    /// but one item) is no proof of delivery.
+    function test_subsetTransfer_partialPublication_consumerDefaults_succeeds() public {
+        (uint256 id, uint256 t) = _sendingSubset(HONEST);
+        (bytes32[] memory ics, uint256[] memory lbls) = _testSetG(id);
+        vm.startPrank(consumer);
+        transfers.publishPlaintextLeaves(t, ics, lbls);
+        transfers.publishItems(t, _publishedG(t, 0, N_1 - 1));
+        vm.stopPrank();
+        assertEq(uint256(transfers.getTransfer(t).published), N_1 - 1);
+        vm.warp(block.timestamp + ACK_WINDOW);
+        _expectSettled(id, GuardedOutcome.ConsumerDefaulted, 0, 2 * TWO_NE);
+        assertEq(uint256(transfers.expireTransfer(t)), uint256(TransferOutcome.SenderUndelivered));
+        _assertSettled(id, GuardedOutcome.ConsumerDefaulted, 0, 2 * TWO_NE);
+    }
+
+    /// @dev Only the transfer's own examples can be published: an N2 example in the subset
+    /// transfer, a subset example in the rest transfer or an index past N are refused.
+    function test_publishItems_otherTransfersItems_reverts() public {
+        (uint256 id, uint256 sub) = _sendingSubset(HONEST);
+        PublishedItem[] memory list = _publishedG(sub, 0, 1);
+        uint32 outside = _restIndices(id)[0];
+        list[0].index = outside;
+        vm.expectRevert(abi.encodeWithSelector(IDataTransfer.ItemNotInTransfer.selector, sub, outside));
+        transfers.publishItems(sub, list);
+        list[0].index = N;
+        vm.expectRevert(abi.encodeWithSelector(IDataTransfer.ItemNotInTransfer.selector, sub, N));
+        transfers.publishItems(sub, list);
+        _publishG(sub);
+        _resolveG(sub, TransferOutcome.Completed);
+        _proceedG(id);
+        uint256 rest = _sendRestG(id, HONEST);
+        // The subset's items, with their (valid) proofs in the subset transfer's tree.
+        list = _publishedG(sub, 0, 1);
+        vm.expectRevert(abi.encodeWithSelector(IDataTransfer.ItemNotInTransfer.selector, rest, list[0].index));
+        transfers.publishItems(rest, list);
+        // The plaintext root is the whole test set's: the transfer's own leaves alone do not rebuild it.
+        bytes32[] memory ics = new bytes32[](N2);
+        uint256[] memory lbls = new uint256[](N2);
+        uint32[] memory restIdx = _restIndices(id);
+        bytes32[] memory leaves = new bytes32[](N2);
+        for (uint32 k = 0; k < N2; ++k) {
+            (ics[k], lbls[k]) = (_icOf(restIdx[k]), GuardedData.label(restIdx[k]));
+            leaves[k] = GuardedData.leaf(k, ics[k], lbls[k]);
+        }
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IDataTransfer.PlaintextLeavesMismatch.selector, rest, _testRoot(N), Merkle.root(leaves)
+            )
+        );
+        transfers.publishPlaintextLeaves(rest, ics, lbls);
+        _publishG(rest);
+        assertEq(uint256(transfers.getTransfer(rest).published), N2);
+        assertTrue(transfers.getTransfer(rest).leavesPublished);
+    }
+
+    function test_publish_gas_subset_succeeds() public {
+        (uint256 id, uint256 t) = _sendingSubset(HONEST);
+        PublishedItem[] memory list = _publishedG(t, 0, N_1);
+        (bytes32[] memory ics, uint256[] memory lbls) = _testSetG(id);
+        vm.startPrank(consumer);
+        uint256 g = gasleft();
+        transfers.publishItems(t, list);
+        emit log_named_uint("gas: publishItems(10 subset items)", g - gasleft());
+        g = gasleft();
+        transfers.publishPlaintextLeaves(t, ics, lbls);
+        emit log_named_uint("gas: publishPlaintextLeaves(16 leaves)", g - gasleft());
+        vm.stopPrank();
     }
 
     function test_subsetTransfer_senderNoReveal_consumerDefaults_succeeds() public {
@@ -1396,6 +1519,11 @@ contract GriefingResistantAuditTest is GuardedFixture {
         _expectSettledAfter(id, t, TransferOutcome.ReceiverNoAck, GuardedOutcome.Failed, 2 * TWO_NE, 0);
     }
 
+    function test_restTransfer_undelivered_consumerDefaults_succeeds() public {
+        (uint256 id, uint256 t) = _sendingRest(HONEST);
+        _expectSettledAfter(id, t, TransferOutcome.SenderUndelivered, GuardedOutcome.ConsumerDefaulted, 0, 2 * TWO_NE);
+    }
+
     function test_restTransfer_senderNoReveal_consumerDefaults_succeeds() public {
         (uint256 id, uint256 t) = _sendingRest(HONEST);
         _expectSettledAfter(id, t, TransferOutcome.SenderNoReveal, GuardedOutcome.ConsumerDefaulted, 0, 2 * TWO_NE);
@@ -1425,7 +1553,8 @@ contract GriefingResistantAuditTest is GuardedFixture {
         uint256 consumerPayout,
         uint256 providerPayout
     ) internal {
-        if (transferOutcome == TransferOutcome.ReceiverNoAck) {
+        if (transferOutcome == TransferOutcome.ReceiverNoAck || transferOutcome == TransferOutcome.SenderUndelivered) {
+            if (transferOutcome == TransferOutcome.ReceiverNoAck) _publishG(t);
             vm.warp(block.timestamp + ACK_WINDOW);
         } else {
             _ackG(t);

@@ -24,6 +24,7 @@ contract GriefingResistantAuditFuzzTest is GuardedFixture {
         SubsetCheated,
         SubsetContestRejected,
         SubsetNoContinue,
+        SubsetUndelivered,
         ProviderAborts,
         DecisionExpired,
         ConsumerAbortsRest,
@@ -33,10 +34,11 @@ contract GriefingResistantAuditFuzzTest is GuardedFixture {
         RestCheated,
         RestContestRejected,
         RestNoContinue,
+        RestUndelivered,
         Proofs
     }
 
-    uint256 internal constant PATHS = 19;
+    uint256 internal constant PATHS = 21;
 
     struct Case {
         uint32 n1;
@@ -109,7 +111,7 @@ contract GriefingResistantAuditFuzzTest is GuardedFixture {
             return (true, GuardedOutcome.ConsumerDefaulted);
         }
         uint256 t = _sendSubsetG(id, path == Path.SubsetCheated ? 0 : HONEST);
-        if (path >= Path.SubsetNoAck && path <= Path.SubsetNoContinue) {
+        if (path >= Path.SubsetNoAck && path <= Path.SubsetUndelivered) {
             return (true, _transferEnds(t, uint256(path) - uint256(Path.SubsetNoAck)));
         }
         _resolveG(t, TransferOutcome.Completed);
@@ -129,7 +131,7 @@ contract GriefingResistantAuditFuzzTest is GuardedFixture {
             return (true, GuardedOutcome.ConsumerDefaulted);
         }
         t = _sendRestG(id, path == Path.RestCheated ? 0 : HONEST);
-        if (path >= Path.RestNoAck && path <= Path.RestNoContinue) {
+        if (path >= Path.RestNoAck && path <= Path.RestUndelivered) {
             return (true, _transferEnds(t, uint256(path) - uint256(Path.RestNoAck)));
         }
         _resolveG(t, TransferOutcome.Completed);
@@ -146,19 +148,21 @@ contract GriefingResistantAuditFuzzTest is GuardedFixture {
         }
     }
 
-    /// @dev Ends transfer `t` the k-th non-completing way (NoAck, NoReveal, Cheated, Rejected,
-    /// NoContinue) and returns the audit outcome appendix B assigns to it.
+    /// @dev Ends transfer `t` the k-th non-completing way (NoAck after a proof of delivery,
+    /// NoReveal, Cheated, Rejected, NoContinue, NoAck without a proof of delivery) and returns
+    /// the audit outcome appendix B assigns to it.
     function _transferEnds(uint256 t, uint256 k) internal returns (GuardedOutcome) {
-        TransferOutcome[5] memory ends = [
+        TransferOutcome[6] memory ends = [
             TransferOutcome.ReceiverNoAck,
             TransferOutcome.SenderNoReveal,
             TransferOutcome.SenderCheated,
             TransferOutcome.ContestRejected,
-            TransferOutcome.ReceiverNoContinue
+            TransferOutcome.ReceiverNoContinue,
+            TransferOutcome.SenderUndelivered
         ];
         _resolveG(t, ends[k]);
-        // MC at fault: no reveal, or data that is not its commitment; else MP.
-        return k == 1 || k == 2 ? GuardedOutcome.ConsumerDefaulted : GuardedOutcome.Failed;
+        // MC at fault: no reveal, data that is not its commitment, or no proof of delivery; else MP.
+        return k == 1 || k == 2 || k == 5 ? GuardedOutcome.ConsumerDefaulted : GuardedOutcome.Failed;
     }
 
     /// @dev Proves `c.proven` of the N2 examples (the first `c.wrong` mispredicted) in two

@@ -408,7 +408,7 @@ contract GuardedAuditInvariantsTest is ProtocolsFixture {
         _deployProtocols(_prices(address(usd)), INVARIANT_N1);
         handler = new GuardedAuditHandler(registry, guarded, transfers, usd, address(verifier));
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](21);
+        bytes4[] memory selectors = new bytes4[](22);
         selectors[0] = GuardedAuditHandler.openAudit.selector;
         selectors[1] = GuardedAuditHandler.cancel.selector;
         selectors[2] = GuardedAuditHandler.join.selector;
@@ -424,8 +424,9 @@ contract GuardedAuditInvariantsTest is ProtocolsFixture {
         selectors[12] = GuardedAuditHandler.warp.selector;
         selectors[13] = GuardedAuditHandler.warp.selector; // time matters here: twice the weight
         selectors[14] = GuardedAuditHandler.withdraw.selector;
+        selectors[15] = GuardedAuditHandler.publish.selector;
         // The honest next step, weighted so that runs reach the proofs and the settlements.
-        for (uint256 i = 15; i < 21; ++i) {
+        for (uint256 i = 16; i < 22; ++i) {
             selectors[i] = GuardedAuditHandler.advance.selector;
         }
         targetSelector(FuzzSelector(address(handler), selectors));
@@ -528,11 +529,18 @@ contract GuardedAuditInvariantsTest is ProtocolsFixture {
         _revealed(false, false);
         handler.respond(0, 0, 0);
         handler.decide(0, false);
-        // 6-8. The transfer's three timeouts.
+        // 6-8. The transfer's three timeouts; no acknowledgement twice: MC never proved
+        // delivery (MC at fault), or did, in two item batches and the leaves (MP at fault).
         _fresh(1, 0, true);
         handler.send(0, 1);
         _days(1);
-        handler.expireTransfer(0, stranger); // no acknowledgement
+        handler.expireTransfer(0, stranger); // no acknowledgement, nothing published
+        _fresh(1, 0, true);
+        handler.send(0, 1);
+        handler.publish(0, 0, false, consumer); // one subset item (N1 = 3)
+        handler.publish(0, 3, true, stranger); // the rest, then the leaves: complete
+        _days(1);
+        handler.expireTransfer(0, stranger); // no acknowledgement despite the publication
         _fresh(1, 0, true);
         handler.send(0, 1);
         handler.acknowledge(0, false, stranger);
@@ -572,7 +580,7 @@ contract GuardedAuditInvariantsTest is ProtocolsFixture {
         for (uint256 i = 0; i < 8; ++i) {
             handler.withdraw(i, i % 2 == 1);
         }
-        string[25] memory names = [
+        string[29] memory names = [
             "advance",
             "openAudit",
             "cancel",
@@ -587,6 +595,10 @@ contract GuardedAuditInvariantsTest is ProtocolsFixture {
             "contest:upheld",
             "contest:rejected",
             "expire:noAck",
+            "expire:undelivered",
+            "publishItems",
+            "publishLeaves",
+            "publish:complete",
             "expire:noReveal",
             "expire:noContinue",
             "proceed",
@@ -606,7 +618,8 @@ contract GuardedAuditInvariantsTest is ProtocolsFixture {
         assertEq(handler.done("contest:upheld"), 1);
         assertEq(handler.done("contest:rejected"), 1);
         assertEq(handler.done("end:cancelled"), 2);
-        assertEq(handler.done("end:settled"), 11);
+        assertEq(handler.done("end:settled"), 12);
+        assertEq(handler.done("publishItems"), 2);
         assertEq(handler.done("acknowledge"), 12);
         invariant_guardedBalanceEqualsOwed();
         invariant_guardedLocksMatchLiveAudits();

@@ -5,7 +5,8 @@ The full audit runs against a real provider agent subprocess: MC's `audit run` o
 subset and the rest to the agent's endpoint, reveals, waits for the N2 = 4 real proofs, checks
 them locally through the registered verifier, finalizes and prints the payouts. The other tests
 need no proofs: resuming after a timeout (keys in the state file before their commitment),
-MP and MC deadlines, and the one-line errors (unknown model, wrong chain, no funds, malformed
+MP and MC deadlines, MC's proof of delivery on chain when MP does not acknowledge (and MC's
+default without it), and the one-line errors (unknown model, wrong chain, no funds, malformed
 or tampered test sets).
 """
 
@@ -36,6 +37,7 @@ from zkmarket.consumer.state import AuditStateFile, state_path
 from zkmarket.market import MarketParams, deploy_market
 from zkmarket.model.data import DIGITS_MODEL
 from zkmarket.participants.connect import connect
+from zkmarket.participants.delivery import DeliveryError
 from zkmarket.participants.guarded_audit import GuardedAuditProvider
 from zkmarket.protocol import commit_test_set
 from zkmarket.protocol.rules import GuardedOutcome, guarded_audit_payouts
@@ -291,13 +293,14 @@ def open_and_join(env, fake: FakeAgent, testset) -> tuple[int, object]:
     return model_id, mp
 
 
-def test_resume_sends_with_keys_saved_then_mp_missing_the_ack_deadline_fails_it(env):
+def test_resume_sends_with_keys_saved_publishes_at_half_window_then_mp_missing_the_ack_deadline_fails_it(env):
     testset = commit_digits(env)
     fake = FakeAgent()
     try:
         _, mp = open_and_join(env, fake, testset)
-        fails(env["cli"]("audit", "resume", "1", "--poll", "0.05", "--timeout", "0.2"),
-              "waiting for MP to acknowledge transfer 1", code=3)
+        first = env["cli"]("audit", "resume", "1", "--poll", "0.05", "--timeout", "0.2")
+        fails(first, "waiting for MP to acknowledge transfer 1", code=3)
+        assert "proving delivery on chain" not in first.stdout  # not before half the ack window
         # the delivery reached MP's endpoint, and the key behind the on-chain commitment is on disk
         assert [d.transfer_id for d in fake.deliveries] == [1]
         keys = AuditStateFile.load(state_path(testset, 1)).transfers["subset"]
@@ -305,15 +308,80 @@ def test_resume_sends_with_keys_saved_then_mp_missing_the_ack_deadline_fails_it(
         assert key_commitment(keys.key_bytes, keys.salt_bytes) == mp.transfers.functions.getTransfer(1).call()[7]
         shown = json.loads(ok(env["cli"]("audit", "show", "1", "--json")))
         assert shown["state"] == "SendingSubset" and shown["transfers"]["subset"]["state"] == "AwaitingAck"
+        assert shown["transfers"]["subset"]["published_items"] == 0
 
-        mp.session.warp(HOUR + 1)  # MP never acknowledges
+        # MP is silent half-way through the ack window: MC proves delivery on chain and waits on.
+        mp.session.warp(HOUR // 2)
+        second = env["cli"]("audit", "resume", "1", "--poll", "0.05", "--timeout", "0.2")
+        fails(second, "waiting for MP to acknowledge transfer 1", code=3)
+        assert "MP has not acknowledged transfer 1 half-way through its ack window: proving delivery on chain, " \
+               f"{N1} ciphertexts and the test set's {N} leaves (2 transactions)" in second.stdout
+        assert "published transfer 1 on chain: MP must acknowledge by" in second.stdout
+        t = mp.transfers.functions.getTransfer(1).call()
+        assert (t[10], t[11]) == (N1, True)  # every subset item and the leaves are on chain
+        shown = json.loads(ok(env["cli"]("audit", "show", "1", "--json")))["transfers"]["subset"]
+        assert (shown["published_items"], shown["leaves_published"]) == (N1, True)
+        assert "2/2 items and the leaves published on chain" in ok(env["cli"]("audit", "show", "1"))
+
+        mp.session.warp(HOUR // 2 + 1)  # past the first ack deadline: the publication extended it
+        assert ENUMS["TransferState"][mp.transfers.functions.transferState(1).call()] == "AwaitingAck"
+        mp.session.warp(HOUR // 2)  # MP never acknowledges
         out = ok(env["cli"]("audit", "resume", "1", "--poll", "0.05"))
     finally:
         fake.stop()
-    assert "did not acknowledge transfer 1" in out and "audit 1 settled: Failed" in out
+    assert "MP did not acknowledge transfer 1 (delivery proven on chain) before the deadline" in out
+    assert "audit 1 settled: Failed" in out
     prices = RulePrices(*mp.registry.functions.prices(ETH).call())
     consumer_payout, _ = guarded_audit_payouts(GuardedOutcome.FAILED, N, N1, prices)
+    assert consumer_payout == 4 * N * prices.example_e
     assert mp.audits.functions.creditOf(env["consumer"].address, ETH).call() == consumer_payout
+
+
+def test_mc_without_proof_of_delivery_at_the_ack_deadline_defaults(env):
+    testset = commit_digits(env)
+    fake = FakeAgent()
+    try:
+        _, mp = open_and_join(env, fake, testset)
+        fails(env["cli"]("audit", "resume", "1", "--poll", "0.05", "--timeout", "0.2"),
+              "waiting for MP to acknowledge transfer 1", code=3)
+        mp.session.warp(HOUR + 1)  # MC was away for the whole ack window: nothing was published
+        fails(env["cli"]("audit", "resume", "1", "--poll", "0.05"), "deadline passed",
+              "MC did not prove delivery on chain", "SenderUndelivered", "zkmarket audit finalize 1")
+        out = ok(env["cli"]("audit", "finalize", "1"))
+    finally:
+        fake.stop()
+    assert "transfer 1 is AckExpired: expiring it" in out and "audit 1 settled: ConsumerDefaulted" in out
+    prices = RulePrices(*mp.registry.functions.prices(ETH).call())
+    assert mp.audits.functions.creditOf(env["provider"].address, ETH).call() == 4 * N * prices.example_e
+    assert mp.audits.functions.creditOf(env["consumer"].address, ETH).call() == 0
+
+
+def test_a_refused_delivery_is_published_on_chain_instead(env):
+    testset = commit_digits(env)
+    fake = FakeAgent()
+    refusing = DeliveryServer("127.0.0.1", 0, _refuse).start()
+    try:
+        _, mp = open_and_join(env, fake, testset)
+        first = env["cli"]("audit", "resume", "1", "--provider-url", refusing.url, "--poll", "0.05",
+                           "--timeout", "0.2")
+        fails(first, "waiting for MP to acknowledge transfer 1", code=3)  # MC goes on waiting
+        assert f"could not deliver transfer 1 to {refusing.url} (provider refused the delivery" in first.stdout
+        assert "MC publishes it on chain as proof of delivery at" in first.stdout and "(in 30m)" in first.stdout
+        assert "published transfer 1" not in first.stdout
+        mp.session.warp(HOUR // 2)
+        result = env["cli"]("audit", "resume", "1", "--poll", "0.05", "--timeout", "0.2")
+        fails(result, "waiting for MP to acknowledge transfer 1", code=3)
+    finally:
+        refusing.stop()
+        fake.stop()
+    assert fake.deliveries == []
+    assert "published transfer 1 on chain" in result.stdout
+    t = mp.transfers.functions.getTransfer(1).call()
+    assert (t[10], t[11]) == (N1, True)
+
+
+def _refuse(delivery) -> None:
+    raise DeliveryError("not today")
 
 
 def test_consumer_deadline_passed_is_a_clear_error(env):

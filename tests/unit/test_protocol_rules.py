@@ -130,3 +130,25 @@ def test_encrypted_batch_round_trips_and_uses_fresh_keys():
     assert open_batch(a.ciphertexts, b.key) != items
     with pytest.raises(ValueError):
         encrypt_batch({})
+
+
+def test_published_items_and_batches_fit_the_gas_limit():
+    from zkmarket.protocol.transfer import (PUBLISH_GAS_CAP, PUBLISH_TX_GAS, publish_batches, publish_item_gas,
+                                            published_items)
+
+    batch = encrypt_batch({i * 2: bytes([i]) * 64 for i in range(20)})
+    items = published_items(batch)
+    assert [i for i, _, _ in items] == sorted(batch.ciphertexts)
+    assert all(c == batch.ciphertexts[i] and p == batch.proofs[i] for i, c, p in items)
+    assert [i for i, _, _ in published_items(batch, skip={0, 6})] == [i for i, _, _ in items if i not in (0, 6)]
+    assert publish_batches(items) == [items]  # small items: one transaction
+    limit = PUBLISH_TX_GAS + 3 * publish_item_gas(items[0])
+    chunks = publish_batches(items, limit)
+    assert [item for chunk in chunks for item in chunk] == items  # in order, each once
+    assert all(PUBLISH_TX_GAS + sum(publish_item_gas(x) for x in chunk) <= limit for chunk in chunks)
+    assert len(chunks) == 7 and publish_batches([], limit) == []
+    big = published_items(encrypt_batch({0: bytes(96 * 96 * 3), 1: bytes(96 * 96 * 3)}))
+    assert [len(c) for c in publish_batches(big, 10**9)] == [2]  # capped at PUBLISH_GAS_CAP, both fit
+    assert PUBLISH_TX_GAS + 2 * publish_item_gas(big[0]) <= PUBLISH_GAS_CAP
+    with pytest.raises(ValueError, match="item 0 .* does not fit"):
+        publish_batches(big, 1_000_000)

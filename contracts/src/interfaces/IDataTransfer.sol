@@ -13,7 +13,8 @@ enum TransferStatus {
 
 /// @notice Phase of a data transfer, derived from its stored status and its current deadline.
 /// AwaitingAck: committed; the receiver may acknowledge until the ack deadline.
-/// AckExpired: not acknowledged in time; anyone may `expireTransfer` (ReceiverNoAck).
+/// AckExpired: not acknowledged in time; anyone may `expireTransfer` (ReceiverNoAck if the
+/// sender published the items on chain, else SenderUndelivered).
 /// AwaitingKey: acknowledged; the sender may reveal the key until the reveal deadline.
 /// KeyExpired: key not revealed in time; anyone may `expireTransfer` (SenderNoReveal).
 /// Contestable: key revealed; the receiver may accept or contest until the contest deadline.
@@ -41,9 +42,8 @@ enum TransferOutcome {
     None,
     /// @dev The receiver accepted the data (stage 5 "continues"): no one is at fault.
     Completed,
-    /// @dev The receiver did not acknowledge receipt by the ack deadline (stage 3): receiver at fault.
-    /// Note: on chain this cannot be told apart from the sender never delivering the
-    /// ciphertexts (stage 2); see DataTransfer's notes.
+    /// @dev The receiver did not acknowledge receipt by the ack deadline although the sender
+    /// proved delivery by publishing every item and leaf on chain (stage 3): receiver at fault.
     ReceiverNoAck,
     /// @dev The sender did not reveal the key by the reveal deadline (stage 4): sender at fault.
     SenderNoReveal,
@@ -55,7 +55,11 @@ enum TransferOutcome {
     ContestRejected,
     /// @dev The receiver neither accepted nor contested by the contest deadline, or did not
     /// finish a chunked contest by its deadline (stage 5 "does not respond"): receiver at fault.
-    ReceiverNoContinue
+    ReceiverNoContinue,
+    /// @dev Not acknowledged by the ack deadline, and the sender did not prove delivery by
+    /// publishing the items on chain (`publishItems` + `publishPlaintextLeaves`): sender at fault
+    /// (stage 2, "MC does not respond"). With a complete publication it is ReceiverNoAck instead.
+    SenderUndelivered
 }
 
 /// @notice One data transfer (paper appendix B). Deadline = the deadline of the current stored
@@ -65,6 +69,8 @@ enum TransferOutcome {
 /// @param plaintextRoot Merkle root of `plaintextLeaf(index, inputCommitment, label)`, committed
 /// by the inheriting protocol (e.g. the audit's test-set root).
 /// @param key The revealed key (zero until revealed).
+/// @param published Items published on chain so far (proof of delivery, see `publishItems`).
+/// @param leavesPublished Whether the plaintext leaves were published (`publishPlaintextLeaves`).
 struct Transfer {
     address sender;
     uint64 deadline;
@@ -76,6 +82,16 @@ struct Transfer {
     bytes32 keyCommitment;
     bytes32 plaintextRoot;
     bytes32 key;
+    uint32 published;
+    bool leavesPublished;
+}
+
+/// @notice One item the sender publishes on chain to prove delivery (see `publishItems`).
+/// @param proof Merkle proof of `ciphertextLeaf(index, ciphertext)` in the ciphertext root.
+struct PublishedItem {
+    uint32 index;
+    bytes ciphertext;
+    bytes32[] proof;
 }
 
 /// @notice One contested item: its ciphertext with its proof in the ciphertext tree, and the
@@ -142,7 +158,12 @@ struct ContestProgress {
 /// h_last = keccak256(chunk_last), h_k = keccak256(chunk_k ++ h_{k+1}), digest = h_0; so an item
 /// of at most one chunk (e.g. 96x96x3) has digest keccak256(ciphertext).
 /// Each missed deadline is a fault of the party that had to act (`expireTransfer`, callable by
-/// anyone): ReceiverNoAck, SenderNoReveal, ReceiverNoContinue. Merkle trees hash internal
+/// anyone): SenderUndelivered or ReceiverNoAck, SenderNoReveal, ReceiverNoContinue. Delivery
+/// happens off chain, so whether a missing acknowledgement is the receiver's fault depends on
+/// proof of delivery: a sender whose data was not acknowledged publishes it on chain
+/// (`publishItems`, `publishPlaintextLeaves`; each item checked against the ciphertext root, the
+/// leaves against the plaintext root) before the ack deadline, which then moves to at least one
+/// ack window after the publication is complete. Merkle trees hash internal
 /// nodes as the sorted pair (OpenZeppelin MerkleProof); leaves are double-hashed.
 interface IDataTransfer {
     // ---------------------------------------------------------------- events
@@ -192,7 +213,26 @@ interface IDataTransfer {
     /// SenderNoReveal or ReceiverNoContinue); `caller` triggered the timeout.
     event TransferExpired(uint256 indexed transferId, TransferOutcome outcome, address indexed caller);
 
+    /// @notice The sender published item `index` on chain (its ciphertext is in the event).
+    event ItemPublished(uint256 indexed transferId, uint32 indexed index, bytes ciphertext);
+
+    /// @notice The sender published every plaintext leaf (input commitments and labels).
+    event PlaintextLeavesPublished(uint256 indexed transferId, bytes32[] inputCommitments, uint256[] labels);
+
+    /// @notice Delivery is proven on chain (all items and the leaves); the receiver must
+    /// acknowledge by `ackDeadline` (at least one ack window from now).
+    event TransferPublished(uint256 indexed transferId, uint64 ackDeadline);
+
     // ---------------------------------------------------------------- errors
+
+    /// @notice This item was already published.
+    error AlreadyPublished(uint256 transferId, uint32 index);
+
+    /// @notice The published leaves do not rebuild the plaintext root.
+    error PlaintextLeavesMismatch(uint256 transferId, bytes32 expected, bytes32 actual);
+
+    /// @notice Commitments and labels must have the same, non-zero length.
+    error PlaintextLeavesLength(uint256 transferId, uint256 commitments, uint256 labels);
 
     /// @notice A window given at deployment is zero.
     error ZeroTransferWindow();
@@ -268,8 +308,22 @@ interface IDataTransfer {
         returns (TransferOutcome outcome);
 
     /// @notice Anyone resolves a transfer whose current deadline passed.
-    /// @return outcome ReceiverNoAck, SenderNoReveal or ReceiverNoContinue.
+    /// @return outcome SenderUndelivered, ReceiverNoAck, SenderNoReveal or ReceiverNoContinue.
     function expireTransfer(uint256 transferId) external returns (TransferOutcome outcome);
+
+    /// @notice Stage 2 on chain, only needed when the receiver does not acknowledge: anyone
+    /// (normally the sender) publishes items with their ciphertext proofs before the ack
+    /// deadline; once every item and the plaintext leaves are published, delivery is proven and
+    /// a missing acknowledgement is the receiver's fault (otherwise the sender's). Items may come
+    /// in several calls (each item once); an empty list changes nothing, so the ack deadline
+    /// moves (and TransferPublished is emitted) exactly once, when the publication completes.
+    function publishItems(uint256 transferId, PublishedItem[] calldata items) external;
+
+    /// @notice Publishes all plaintext leaves (input commitment and label of every example of
+    /// the plaintext root, in index order); they must rebuild the plaintext root. Publishing them
+    /// again is checked the same way but changes nothing.
+    function publishPlaintextLeaves(uint256 transferId, bytes32[] calldata inputCommitments, uint256[] calldata labels)
+        external;
 
     // ---------------------------------------------------------------- views
 

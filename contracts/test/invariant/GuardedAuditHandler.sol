@@ -11,12 +11,15 @@ import {GriefingResistantAudit} from "../../src/GriefingResistantAudit.sol";
 import {ModelRegistry} from "../../src/ModelRegistry.sol";
 import {KeccakStreamCipher} from "../../src/crypto/KeccakStreamCipher.sol";
 import {AuditProof} from "../../src/interfaces/IAccuracyAudit.sol";
-import {ItemOpening, TransferOutcome, TransferState} from "../../src/interfaces/IDataTransfer.sol";
+import {
+    ItemOpening, PublishedItem, Transfer, TransferOutcome, TransferState
+} from "../../src/interfaces/IDataTransfer.sol";
 import {GuardedAudit, GuardedState, GuardedStatus} from "../../src/interfaces/IGriefingResistantAudit.sol";
 
 /// @notice Random actors driving griefing-resistant audits for the invariant tests, through the
 /// real DataTransferService with real items (GuardedData): opening, cancelling, joining, sending
-/// (honestly or with one garbage item), acknowledging (by transaction or signature), revealing,
+/// (honestly or with one garbage item), proving delivery on chain (items in batches, the test
+/// set's leaves), acknowledging (by transaction or signature), revealing,
 /// accepting or contesting, letting any deadline pass and expiring transfers, proceeding or
 /// aborting, proving, finalizing and withdrawing. Every action picks its target from a seed and
 /// only does what is currently allowed; ghosts track what the audit contract should hold.
@@ -259,6 +262,46 @@ contract GuardedAuditHandler {
         ++done["respond"];
     }
 
+    /// @dev Proof of delivery by `caller` (anyone may): the next `1 + count % 4` items MC sent
+    /// that are not yet published, and the test set's leaves when `leaves`.
+    function publish(uint256 auditSeed, uint256 count, bool leaves, address caller) public {
+        (uint256 id, uint256 t, bool ok) = _transferOf(auditSeed);
+        if (!ok || transfers.transferState(t) != TransferState.AwaitingAck) return;
+        Sent storage sent = _sent[t];
+        Transfer memory before = transfers.getTransfer(t);
+        uint256 from = before.published; // published in position order
+        uint256 to = from + 1 + count % 4;
+        if (to > sent.indices.length) to = sent.indices.length;
+        if (to > from) {
+            PublishedItem[] memory list = new PublishedItem[](to - from);
+            for (uint256 k = from; k < to; ++k) {
+                list[k - from] = PublishedItem(sent.indices[k], sent.ciphertexts[k], Merkle.proof(sent.leaves, k));
+            }
+            vm.prank(caller);
+            transfers.publishItems(t, list);
+            ++done["publishItems"];
+        }
+        if (leaves && !before.leavesPublished) {
+            uint32 n = guarded.audit(id).n;
+            bytes32[] memory ics = new bytes32[](n);
+            uint256[] memory lbls = new uint256[](n);
+            for (uint32 i = 0; i < n; ++i) {
+                (ics[i], lbls[i]) = (_ics[i], GuardedData.label(i));
+            }
+            vm.prank(caller);
+            transfers.publishPlaintextLeaves(t, ics, lbls);
+            ++done["publishLeaves"];
+        }
+        Transfer memory tr = transfers.getTransfer(t);
+        if (_proven(tr) && !_proven(before)) {
+            // Completed now: the receiver has a whole ack window from here, never less than before.
+            require(tr.deadline == _max(before.deadline, block.timestamp + transfers.ackWindow()), "ack deadline");
+            ++done["publish:complete"];
+        } else {
+            require(tr.deadline == before.deadline, "deadline moved before the publication completed");
+        }
+    }
+
     function expireTransfer(uint256 auditSeed, address caller) public {
         (uint256 id, uint256 t, bool ok) = _transferOf(auditSeed);
         if (!ok) return;
@@ -266,13 +309,31 @@ contract GuardedAuditHandler {
         if (s != TransferState.AckExpired && s != TransferState.KeyExpired && s != TransferState.ContestExpired) {
             return;
         }
+        GuardedAudit memory a = guarded.audit(id);
+        bool proven = _proven(transfers.getTransfer(t));
+        uint256 consumerCredit = guarded.creditOf(a.consumer, a.token);
+        uint256 providerCredit = guarded.creditOf(a.provider, a.token);
         vm.prank(caller);
-        transfers.expireTransfer(t);
+        TransferOutcome outcome = transfers.expireTransfer(t);
         _sync(id);
         ++done["expireTransfer"];
-        if (s == TransferState.AckExpired) ++done["expire:noAck"];
-        else if (s == TransferState.KeyExpired) ++done["expire:noReveal"];
-        else ++done["expire:noContinue"];
+        if (s == TransferState.AckExpired) {
+            // Blame for a missing acknowledgement follows the proof of delivery; 4NE to the other party.
+            uint256 all = 4 * uint256(a.n) * a.prices.exampleE;
+            if (proven) {
+                require(outcome == TransferOutcome.ReceiverNoAck, "published: MP at fault");
+                require(guarded.creditOf(a.consumer, a.token) == consumerCredit + all, "MC gets 4NE");
+                ++done["expire:noAck"];
+            } else {
+                require(outcome == TransferOutcome.SenderUndelivered, "unpublished: MC at fault");
+                require(guarded.creditOf(a.provider, a.token) == providerCredit + all, "MP gets 4NE");
+                ++done["expire:undelivered"];
+            }
+        } else if (s == TransferState.KeyExpired) {
+            ++done["expire:noReveal"];
+        } else {
+            ++done["expire:noContinue"];
+        }
     }
 
     // ---------------------------------------------------------------- actions: stages 4, 6, 7
@@ -357,7 +418,9 @@ contract GuardedAuditHandler {
         } else if (s == GuardedState.SendingSubset || s == GuardedState.SendingRest) {
             TransferState ts =
                 transfers.transferState(s == GuardedState.SendingSubset ? a.subsetTransfer : a.restTransfer);
-            if (ts == TransferState.AwaitingAck) acknowledge(auditSeed, choice % 2 == 0, address(0xbeef));
+            // MP acknowledges; one time in eight MC publishes instead (as when MP stays silent).
+            if (ts == TransferState.AwaitingAck && choice % 8 == 7) publish(auditSeed, choice >> 3, true, address(0xbeef));
+            else if (ts == TransferState.AwaitingAck) acknowledge(auditSeed, choice % 2 == 0, address(0xbeef));
             else if (ts == TransferState.AwaitingKey) revealKey(auditSeed);
             // Accept half the time; else contest the garbage item or a random one.
             else if (ts == TransferState.Contestable) respond(auditSeed, choice % 2 == 0 ? 0 : choice >> 1, choice >> 8);
@@ -419,6 +482,14 @@ contract GuardedAuditHandler {
     }
 
     // ---------------------------------------------------------------- internals
+
+    function _proven(Transfer memory t) internal pure returns (bool) {
+        return t.leavesPublished && t.published == t.itemCount;
+    }
+
+    function _max(uint256 x, uint256 y) internal pure returns (uint256) {
+        return x > y ? x : y;
+    }
 
     function _ended(GuardedState s) internal pure returns (bool) {
         return s == GuardedState.Settled || s == GuardedState.Cancelled;

@@ -4,6 +4,12 @@ pragma solidity ^0.8.24;
 /// @notice The few Foundry cheatcodes our tests use (the npm forge-std package is stale and
 /// broken, so we declare them ourselves; signatures as in Foundry 1.x).
 interface Vm {
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
     function warp(uint256 timestamp) external;
     function getBlockTimestamp() external view returns (uint256);
     function chainId(uint256 newChainId) external;
@@ -18,6 +24,8 @@ interface Vm {
     function expectEmit() external;
     function expectEmit(address emitter) external;
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory logs);
     function assume(bool condition) external pure;
     function addr(uint256 privateKey) external pure returns (address);
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);

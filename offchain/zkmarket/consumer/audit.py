@@ -3,6 +3,9 @@
 Each pass of :meth:`GuardedAuditRun.run` reads the audit's phase from the chain and either makes
 MC's move (open, send the subset or the rest, deliver it to MP's agent, reveal the key, expire a
 transfer MP let lapse, finalize) or waits for MP's (join, acknowledge, accept, decide, prove).
+When MP has not acknowledged a transfer half-way through its ack window, MC proves delivery on
+chain (publishes the ciphertexts and the test set's leaves, in transactions that fit a block),
+so that MP's silence is MP's fault; without that proof a missed ack deadline would be MC's.
 Nothing but the transfer keys lives off chain, and those are in MC's state file before their
 commitments are sent (:mod:`.state`), so a consumer killed at any point resumes with
 ``zkmarket audit resume ID``. Before finalizing, every accepted proof is checked locally
@@ -23,7 +26,7 @@ from urllib.error import URLError
 from urllib.request import urlopen
 
 from ..agent.server import post_delivery
-from ..participants.delivery import Delivery, DeliveryError
+from ..participants.delivery import Delivery, DeliveryError, is_published, published_ciphertexts
 from ..participants.guarded_audit import (
     A_DEADLINE,
     A_MODEL,
@@ -39,7 +42,7 @@ from ..participants.guarded_audit import (
 )
 from ..protocol.subset import subset_of
 from ..protocol.testset import CommittedTestSet
-from ..protocol.transfer import encrypt_batch, key_commitment
+from ..protocol.transfer import encrypt_batch, key_commitment, publish_batches, published_items
 from .client import ConsumerClient, format_amount
 from .errors import ConsumerError, DeadlinePassedError, ProofCheckError, RevertError, StateFileError, WaitTimeout
 from .proofs import ProofReport, verify_audit_proofs
@@ -51,7 +54,7 @@ STATES = ENUMS["GuardedState"]
 TRANSFER_STATES = ENUMS["TransferState"]
 OUTCOMES = ENUMS["GuardedOutcome"]
 A_CONSUMER, A_PROVIDER = 0, 4
-T_DEADLINE, T_KEY_COMMITMENT = 1, 7
+T_DEADLINE, T_KEY_COMMITMENT, T_LEAVES_PUBLISHED = 1, 7, 11
 MAX_TARGET_DEN = 10**18
 
 
@@ -177,6 +180,7 @@ class GuardedAuditRun:
         self.audit_id = state.audit_id
         self._delivered: set[int] = set()
         self._seen: str | None = None
+        self._ack_window: int | None = None
 
     # ------------------------------------------------------------------ start / resume
     @classmethod
@@ -382,7 +386,17 @@ class GuardedAuditRun:
             if tid not in self._delivered:
                 self._deliver(a, rest, tid, t)
                 self._delivered.add(tid)
+            # Until the publication is complete the ack deadline is the commitment's + ackWindow.
+            if not is_published(t) and self.client.chain_time() >= self._publish_at(t):
+                self._publish(a, rest, tid, t)
+                return None
             return Wait(f"waiting for MP to acknowledge transfer {tid}", t[T_DEADLINE])
+        if ts == "AckExpired" and not is_published(t):
+            raise DeadlinePassedError(
+                f"deadline passed: MP did not acknowledge transfer {tid} by "
+                f"{when(t[T_DEADLINE], self.client.chain_time())} and MC did not prove delivery on chain before "
+                f"it; MC is at fault (SenderUndelivered) and loses its 2NE escrow to MP once anyone calls "
+                f"DataTransferService.expireTransfer({tid}) (`zkmarket audit finalize {self.audit_id}`)")
         if ts == "AwaitingKey":
             self.client.send(transfers, "revealKey", [tid, keys.key_bytes, keys.salt_bytes])
             self.reporter.say(f"MP acknowledged transfer {tid}; key revealed")
@@ -390,8 +404,9 @@ class GuardedAuditRun:
         if ts in ("Contestable", "Contesting"):
             return Wait(f"waiting for MP to check the decrypted examples of transfer {tid}", t[T_DEADLINE])
         if ts in ("AckExpired", "ContestExpired"):
-            why = "acknowledge" if ts == "AckExpired" else "finish its contest"
-            self.reporter.say(f"MP did not {why} transfer {tid} before the deadline: expiring it (MP is at fault)")
+            why = (f"acknowledge transfer {tid} (delivery proven on chain)" if ts == "AckExpired"
+                   else f"finish its contest of transfer {tid}")
+            self.reporter.say(f"MP did not {why} before the deadline: expiring it (MP is at fault)")
             self.client.send(transfers, "expireTransfer", [tid])
             return None
         if ts == "KeyExpired":
@@ -401,14 +416,20 @@ class GuardedAuditRun:
                 f"once anyone calls DataTransferService.expireTransfer({tid})")
         return Wait(f"waiting for transfer {tid} ({ts})", None)
 
+    def _committed_batch(self, a: list, rest: bool, tid: int, t: list):
+        _, batch = self._batch(a, rest)
+        if batch.root != bytes(t[T_CIPHERTEXT_ROOT]):
+            raise StateFileError(f"the ciphertexts rebuilt from {self.state.path} do not match transfer {tid}")
+        return batch
+
     def _deliver(self, a: list, rest: bool, tid: int, t: list) -> None:
+        """Off chain to MP's agent. If the agent cannot be reached or refuses, MC goes on: it
+        proves delivery on chain half-way through the ack window unless MP acknowledges first."""
         url = self.state.provider_url
         if not url:
             raise ConsumerError(f"no provider URL for audit {self.audit_id}: run `zkmarket audit resume "
                                 f"{self.audit_id} --provider-url URL`")
-        _, batch = self._batch(a, rest)
-        if batch.root != bytes(t[T_CIPHERTEXT_ROOT]):
-            raise StateFileError(f"the ciphertexts rebuilt from {self.state.path} do not match transfer {tid}")
+        batch = self._committed_batch(a, rest, tid, t)
         delivery = Delivery(tid, batch.ciphertexts, self.test_set.commitments, self.test_set.labels)
         for attempt in range(3):
             try:
@@ -416,12 +437,47 @@ class GuardedAuditRun:
                 break
             except DeliveryError as e:
                 if "cannot reach" not in str(e) or attempt == 2:
-                    raise ConsumerError(
-                        f"{e}; transfer {tid} is committed on chain and MP must acknowledge it by "
-                        f"{when(t[T_DEADLINE], self.client.chain_time())}: fix the provider URL and run "
-                        f"`zkmarket audit resume {self.audit_id} --provider-url URL`") from None
+                    when_text = when(self._publish_at(t), self.client.chain_time())
+                    self.reporter.say(f"could not deliver transfer {tid} to {url} ({e}); unless MP acknowledges "
+                                      f"first, MC publishes it on chain as proof of delivery at {when_text}")
+                    return
                 self.sleep(2.0 * (attempt + 1))
         self.reporter.say(f"delivered transfer {tid} ({len(batch.ciphertexts)} ciphertexts) to {url}")
+
+    def _publish_at(self, t: list) -> int:
+        """When MC proves delivery on chain: half-way through the ack window (the ack deadline is
+        the commitment's time + ackWindow until the publication is complete)."""
+        if self._ack_window is None:
+            self._ack_window = int(self.client.call(self.client.transfers, "ackWindow"))
+        return int(t[T_DEADLINE]) - self._ack_window // 2
+
+    def _publish(self, a: list, rest: bool, tid: int, t: list) -> None:
+        """Proof of delivery: the items not yet on chain (in transactions that fit the block gas
+        limit), then the test set's leaves; the ack deadline then moves to a full ack window from now."""
+        batch = self._committed_batch(a, rest, tid, t)
+        transfers = self.client.transfers
+        done = set(published_ciphertexts(transfers, tid, self.client.deployment.start_block))
+        items = published_items(batch, done)
+        gas_limit = int(self.client.w3.eth.get_block("latest")["gasLimit"])
+        try:
+            chunks = publish_batches(items, gas_limit // 2)
+        except ValueError as e:
+            raise ConsumerError(f"cannot prove delivery of transfer {tid} on chain: {e}") from None
+        leaves = not t[T_LEAVES_PUBLISHED]
+        already = f", {len(done)} already on chain" if done else ""
+        self.reporter.say(
+            f"MP has not acknowledged transfer {tid} half-way through its ack window: proving delivery on chain, "
+            f"{len(items)} ciphertexts{already}" + (f" and the test set's {self.test_set.n} leaves" if leaves else "")
+            + f" ({len(chunks) + int(leaves)} transactions)")
+        for chunk in chunks:
+            self.client.send(transfers, "publishItems", [tid, chunk])
+        if leaves:
+            self.client.send(transfers, "publishPlaintextLeaves", [tid, self.test_set.commitments,
+                                                                  self.test_set.labels])
+        t = self.client.call(transfers, "getTransfer", tid)
+        if is_published(t):
+            self.reporter.say(f"published transfer {tid} on chain: MP must acknowledge by "
+                              f"{when(t[T_DEADLINE], self.client.chain_time())} or is at fault")
 
     def _finalize_tx(self) -> None:
         self.client.send(self.client.audits, "finalize", [self.audit_id])
@@ -464,7 +520,8 @@ def describe_audit(client: ConsumerClient, audit_id: int) -> dict:
         if tid:
             t = client.call(client.transfers, "getTransfer", tid)
             transfers[kind] = {"id": tid, "state": TRANSFER_STATES[client.call(client.transfers, "transferState", tid)],
-                               "items": t[5], "deadline": t[T_DEADLINE], "deadline_text": when(t[T_DEADLINE], now)}
+                               "items": t[5], "deadline": t[T_DEADLINE], "deadline_text": when(t[T_DEADLINE], now),
+                               "published_items": t[10], "leaves_published": bool(t[T_LEAVES_PUBLISHED])}
     e, z, p, eps = a[16]
     finished = settlement(client, audit_id) if phase in ("Settled", "Cancelled") else None
     expired = phase.endswith("Expired")

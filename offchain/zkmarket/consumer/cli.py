@@ -373,7 +373,12 @@ def audit_show(audit_id, as_json, market):
              ("proofs", f"{info['submitted']}/{info['n2']} accepted, {info['correct']} correct"),
              ("escrow (each party)", info["escrow_each_text"])]
     for kind, t in info["transfers"].items():
-        rows.append((f"{kind} transfer", f"#{t['id']}: {t['state']} ({t['items']} items), deadline {t['deadline_text']}"))
+        published = ""
+        if t["published_items"] or t["leaves_published"]:
+            published = (f", {t['published_items']}/{t['items']} items"
+                         + (" and the leaves" if t["leaves_published"] else "") + " published on chain")
+        rows.append((f"{kind} transfer",
+                     f"#{t['id']}: {t['state']} ({t['items']} items{published}), deadline {t['deadline_text']}"))
     s = info["settlement"]
     if s:
         token = "0x" + "00" * 20 if info["token"] == "ETH" else info["token"]

@@ -20,7 +20,7 @@ ENUMS: dict[str, list[str]] = {
     "TransferState": ["None", "AwaitingAck", "AckExpired", "AwaitingKey", "KeyExpired", "Contestable", "Contesting",
                       "ContestExpired", "Resolved"],
     "TransferOutcome": ["None", "Completed", "ReceiverNoAck", "SenderNoReveal", "SenderCheated", "ContestRejected",
-                        "ReceiverNoContinue"],
+                        "ReceiverNoContinue", "SenderUndelivered"],
     "AuditState": ["None", "Open", "JoinExpired", "Deciding", "DecisionExpired", "Proving", "Finalizable", "Settled",
                    "Cancelled"],
     "AuditOutcome": ["Aborted", "Passed", "Failed"],
@@ -44,6 +44,8 @@ HINTS: dict[str, str] = {
     "VerifierNotContract": "no contract at the verifier address on this chain",
     "InvalidWeightCommitment": "the weight commitment must be a non-zero BN254 field element",
     "KeyCommitmentMismatch": "the key/salt do not match the transfer's key commitment",
+    "AlreadyPublished": "this item of the data transfer is already published on chain",
+    "PlaintextLeavesMismatch": "the published leaves do not rebuild the audit's committed test-set root",
 }
 
 _STANDARD = {

@@ -1,6 +1,8 @@
 """The off-chain half of a data transfer (appendix B stage 2): what the sender (MC) hands the
 receiver (MP), and the receiver's checks of it against the on-chain commitments before it
-acknowledges, so MP never signs for data it did not get."""
+acknowledges, so MP never signs for data it did not get. When nothing arrives off chain, the
+sender's proof of delivery on chain (`publishItems` + `publishPlaintextLeaves`) is the delivery:
+:func:`delivery_from_chain` rebuilds it from the events."""
 
 from __future__ import annotations
 
@@ -10,6 +12,10 @@ from dataclasses import dataclass
 from ..chain.merkle import leaf, merkle
 from ..protocol.testset import example_leaf
 from ..protocol.transfer import ciphertext_digest, ciphertext_leaf
+
+
+# Transfer tuple fields (IDataTransfer.Transfer).
+T_ITEM_COUNT, T_PUBLISHED, T_LEAVES_PUBLISHED = 5, 10, 11
 
 
 class DeliveryError(ValueError):
@@ -98,3 +104,38 @@ def fetch(store, manifest: dict, ciphertext_root: bytes) -> Delivery:
                                                    what="ciphertext digest", name=name)))
         ciphertexts[i] = data
     return Delivery(transfer_id, ciphertexts, commitments, labels)
+
+
+# ---------------------------------------------------------------- proof of delivery on chain
+
+
+def is_published(transfer: list | tuple) -> bool:
+    """Whether a transfer (getTransfer's tuple) has a complete proof of delivery on chain."""
+    return bool(transfer[T_LEAVES_PUBLISHED]) and transfer[T_PUBLISHED] == transfer[T_ITEM_COUNT]
+
+
+def published_ciphertexts(transfers, transfer_id: int, from_block: int = 0) -> dict[int, bytes]:
+    """The ciphertexts published on chain for a transfer so far (ItemPublished events), by index."""
+    logs = transfers.events.ItemPublished.get_logs(argument_filters={"transferId": transfer_id},
+                                                   from_block=from_block)
+    return {int(e["args"]["index"]): bytes(e["args"]["ciphertext"]) for e in logs}
+
+
+def delivery_from_chain(transfers, transfer_id: int, from_block: int = 0) -> Delivery | None:
+    """MP's side when nothing arrived off chain: the delivery as MC published it (ItemPublished and
+    PlaintextLeavesPublished events of the DataTransferService `transfers`, from `from_block`);
+    None until the publication is complete. The contract checked every item against the
+    ciphertext root and the leaves against the plaintext root; MP checks again before acknowledging."""
+    t = transfers.functions.getTransfer(transfer_id).call()
+    if not is_published(t):
+        return None
+    ciphertexts = published_ciphertexts(transfers, transfer_id, from_block)
+    leaves = transfers.events.PlaintextLeavesPublished.get_logs(argument_filters={"transferId": transfer_id},
+                                                                from_block=from_block)
+    if len(ciphertexts) != t[T_ITEM_COUNT] or not leaves:
+        raise DeliveryError(f"transfer {transfer_id} is published on chain, but its events from block {from_block} "
+                            f"hold {len(ciphertexts)}/{t[T_ITEM_COUNT]} items and {len(leaves)} leaf sets "
+                            f"(scan from an earlier block)")
+    args = leaves[0]["args"]
+    return Delivery(transfer_id, ciphertexts, [bytes(c) for c in args["inputCommitments"]],
+                    [int(v) for v in args["labels"]])

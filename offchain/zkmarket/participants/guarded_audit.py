@@ -1,7 +1,8 @@
 """The appendix-B accuracy audit (GriefingResistantAudit) step by step, for each party.
 
 Consumer (MC): open with a committed test set, send the N1 subset and later the N2 rest through
-the data-transfer service (encrypt, commit, deliver off chain, reveal the key), finalize.
+the data-transfer service (encrypt, commit, deliver off chain, prove delivery on chain if MP does
+not acknowledge, reveal the key), finalize.
 Provider (MP): join with a random seed, check each delivery against the chain before
 acknowledging, decrypt after the reveal and accept or contest, decide at stage 4 by local
 inference on the subset, prove the N2 examples and submit them in batches.
@@ -20,7 +21,8 @@ from ..chain.session import ContractSession
 from ..protocol.rules import should_proceed
 from ..protocol.subset import subset_of
 from ..protocol.testset import CommittedTestSet, example_leaf
-from ..protocol.transfer import EncryptedBatch, ciphertext_leaf, encrypt_batch, open_batch
+from ..protocol.transfer import (EncryptedBatch, ciphertext_leaf, encrypt_batch, open_batch, publish_batches,
+                                 published_items)
 from .delivery import Delivery, DeliveryError
 
 # GuardedAudit tuple fields (IGriefingResistantAudit.GuardedAudit).
@@ -84,6 +86,22 @@ class GuardedAuditConsumer:
 
     def reveal(self, transfer_id: int, batch: EncryptedBatch) -> None:
         self.m.send(self.m.transfers, "revealKey", [transfer_id, batch.key, batch.salt])
+
+    def publish(self, transfer_id: int, batch: EncryptedBatch, *, items: bool = True, leaves: bool = True) -> int:
+        """Proof of delivery on chain (before the ack deadline, when MP does not acknowledge):
+        the items in transactions that fit half a block, then the test set's leaves; returns
+        the number of transactions. Once both are complete, MP's silence is MP's fault."""
+        sent = 0
+        if items:
+            limit = int(self.m.session.w3.eth.get_block("latest")["gasLimit"]) // 2
+            for chunk in publish_batches(published_items(batch), limit):
+                self.m.send(self.m.transfers, "publishItems", [transfer_id, chunk])
+                sent += 1
+        if leaves:
+            self.m.send(self.m.transfers, "publishPlaintextLeaves",
+                        [transfer_id, self.test_set.commitments, self.test_set.labels])
+            sent += 1
+        return sent
 
     def finalize(self, audit_id: int) -> dict:
         return finalize(self.m, audit_id)
