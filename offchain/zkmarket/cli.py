@@ -141,15 +141,13 @@ def infer(model, input_file):
 
 # Subcommand groups live next to their code; registered after main is defined.
 from .agent.cli import provider  # noqa: E402
+from .consumer.cli import audit, model, testset, withdraw  # noqa: E402
+from .consumer.jobs_cli import retrieval_group, round_group  # noqa: E402
 from .market.cli import deploy  # noqa: E402
 from .planner.cli import plan  # noqa: E402
 from .store.cli import store  # noqa: E402
 
-for _command in (provider, deploy, plan, store):
-    main.add_command(_command)
-from .consumer.cli import audit, model, testset, withdraw  # noqa: E402
-
-for _command in (model, testset, audit, withdraw):
+for _command in (deploy, provider, model, testset, audit, round_group, retrieval_group, withdraw, plan, store):
     main.add_command(_command)
 
 if __name__ == "__main__":

@@ -1,0 +1,167 @@
+"""The consumer's own check of every proof a serving round or a retrieval request accepted,
+before it settles (and so pays MP for the contests).
+
+Where the proofs are: the contracts keep only that index i was answered (ContestAnswered /
+ChallengeAnswered), so each proof is read back from the calldata of the transaction that
+emitted the event (``answer(id, a)`` or ``answerBatch(id, a[])``, decoded with the contract's
+ABI). ServingRound's ``Answer`` and Retrieval's ``ResultProof`` have the same layout: (index,
+inputCommitment, predictedClass, leaf proof, result proof, halo2 proof).
+
+How they are checked, as :mod:`.proofs` does for audits: the model's verifier must still hold
+the code pinned at registration; the input commitment must be the consumer's own (when it knows
+it) and a leaf of the job's committed inputs / dataset root; the class must be the one MP signed
+(a leaf of the committed predictions / results root, and the class MP served when known); then
+the proof is verified by an ``eth_call`` of the registered verifier with the public instances
+[input commitment, registered weight commitment, class] rebuilt here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eth_utils import keccak, to_checksum_address
+
+from ..chain import call_raw
+from ..participants.serving_round import input_leaf, prediction_leaf, verify_proof
+from .client import ConsumerClient
+from .proofs import SCALAR_FIELD
+
+# Answer / ResultProof fields, in declaration order.
+F_INDEX, F_COMMITMENT, F_CLASS, F_LEAF_PROOF, F_RESULT_PROOF, F_PROOF = range(6)
+
+
+@dataclass
+class AnswerCheck:
+    index: int
+    predicted_class: int
+    tx_hash: str
+    problem: str | None = None  # None: valid
+
+
+@dataclass
+class AnswerReport:
+    """Every answered index of one job, checked; ``contested`` are the indices that need one."""
+
+    job: str  # "round 3" / "request 2"
+    verifier: str
+    contested: list[int]
+    checks: dict[int, AnswerCheck] = field(default_factory=dict)
+
+    @property
+    def invalid(self) -> list[AnswerCheck]:
+        return [c for c in self.checks.values() if c.problem]
+
+    @property
+    def valid(self) -> int:
+        return len(self.checks) - len(self.invalid)
+
+    @property
+    def missing(self) -> list[int]:
+        return [i for i in self.contested if i not in self.checks]
+
+    def summary(self) -> str:
+        text = (f"checked {len(self.checks)} answered proof(s) of {self.job} locally (eth_call of the registered "
+                f"verifier {self.verifier}, instances rebuilt here): {self.valid} valid")
+        if self.invalid:
+            text += f", {len(self.invalid)} INVALID"
+        if self.missing:
+            text += f", {len(self.missing)} contested index(es) unanswered {self.missing}"
+        return text
+
+    def refusal(self, what: str) -> str:
+        return f"refusing to {what}: " + "; ".join(
+            f"proof of index {c.index} (tx {c.tx_hash}): {c.problem}" for c in self.invalid)
+
+
+def _fields(value) -> list:
+    """An Answer / ResultProof as web3 decodes it (a dict by name in declaration order, or a tuple)."""
+    return list(value.values()) if isinstance(value, dict) else list(value)
+
+
+def answered_calldata(client: ConsumerClient, contract, event: str, id_arg: str,
+                      job_id: int) -> dict[int, tuple[dict, list | None]]:
+    """For each answered index: (the event's args + tx, the answer's fields from the calldata,
+    or None when the calldata cannot be read: sent through another contract)."""
+    logs = getattr(contract.events, event).get_logs(argument_filters={id_arg: job_id},
+                                                     from_block=client.deployment.start_block)
+    by_tx: dict[str, list[dict]] = {}
+    for entry in logs:
+        by_tx.setdefault("0x" + bytes(entry["transactionHash"]).hex(), []).append(dict(entry["args"]))
+    found: dict[int, tuple[dict, list | None]] = {}
+    for tx_hash, events in by_tx.items():
+        tx = client.w3.eth.get_transaction(tx_hash)
+        calldata: dict[int, list] = {}
+        if tx.get("to") and to_checksum_address(tx["to"]) == contract.address:
+            try:
+                fn, params = contract.decode_function_input(tx["input"])
+            except ValueError:
+                fn, params = None, {}
+            if fn is not None and fn.fn_name in ("answer", "answerBatch") and int(params[id_arg]) == job_id:
+                answers = [params["a"]] if fn.fn_name == "answer" else params["answers"]
+                for a in answers:
+                    a = _fields(a)
+                    calldata[int(a[F_INDEX])] = a
+        for ev in events:
+            found[int(ev["index"])] = ({**ev, "tx": tx_hash}, calldata.get(int(ev["index"])))
+    return found
+
+
+def verifier_problem(client: ConsumerClient, verifier: str, codehash: bytes) -> str | None:
+    """Why the model's verifier cannot be trusted now (no code, or not the registered code)."""
+    code = bytes(client.w3.eth.get_code(verifier))
+    if not code:
+        return f"no code at the model's verifier {verifier}"
+    if keccak(code) != bytes(codehash):
+        return f"the verifier's code at {verifier} is not the code registered with the model"
+    return None
+
+
+def verifier_accepts(client: ConsumerClient, verifier: str, instances: list[bytes], proof: bytes) -> bool:
+    """The halo2 verifier's answer to (instances || proof), by eth_call (what ProofVerifier does
+    on chain): success with no return data or with the word 1."""
+    result = call_raw(client.w3, verifier, b"".join(instances) + bytes(proof), estimate=False)
+    return result.success and (not result.returndata or
+                               (len(result.returndata) == 32 and int.from_bytes(result.returndata, "big") == 1))
+
+
+def verify_answers(client: ConsumerClient, contract, *, kind: str, job_id: int, model_id: int, contested: list[int],
+                   inputs_root: bytes, results_root: bytes, commitments: list[bytes] | None = None,
+                   classes: list[int] | None = None) -> AnswerReport:
+    """Checks every answered proof of a job (see the module docstring); never raises for an
+    invalid proof: the report names each problem. ``kind`` is "round" or "request";
+    ``commitments`` / ``classes`` are what the consumer knows itself (its inputs, MP's served
+    classes), compared when given."""
+    event, id_arg = ("ContestAnswered", "roundId") if kind == "round" else ("ChallengeAnswered", "requestId")
+    _, _, verifier, codehash, weight_commitment = client.call(client.registry, "jobTerms", model_id)
+    verifier = to_checksum_address(verifier)
+    report = AnswerReport(f"{kind} {job_id}", verifier, sorted(contested))
+    code_problem = verifier_problem(client, verifier, codehash)
+    for index, (ev, a) in sorted(answered_calldata(client, contract, event, id_arg, job_id).items()):
+        check = AnswerCheck(index, int(ev["predictedClass"]), ev["tx"])
+        report.checks[index] = check
+        if a is None:
+            check.problem = "answered through another contract: its proof cannot be read from the calldata"
+            continue
+        commitment, predicted = bytes(a[F_COMMITMENT]), int(a[F_CLASS])
+        if code_problem:
+            check.problem = code_problem
+        elif index not in report.contested:
+            check.problem = "the index was not contested"
+        elif commitments is not None and (index >= len(commitments) or commitment != commitments[index]):
+            check.problem = "its input commitment is not the consumer's own input at this index"
+        elif not verify_proof(input_leaf(index, commitment), [bytes(p) for p in a[F_LEAF_PROOF]], inputs_root):
+            check.problem = "its (index, input commitment) is not a leaf of the committed inputs root"
+        elif predicted != check.predicted_class:
+            check.problem = "the class in the calldata differs from the event's"
+        elif classes is not None and (index >= len(classes) or predicted != classes[index]):
+            check.problem = f"it proves class {predicted}, but MP served class " \
+                            f"{classes[index] if index < len(classes) else '?'}"
+        elif not verify_proof(prediction_leaf(index, commitment, predicted), [bytes(p) for p in a[F_RESULT_PROOF]],
+                              results_root):
+            check.problem = "its (index, commitment, class) is not a leaf of MP's signed root"
+        elif predicted >= SCALAR_FIELD:
+            check.problem = "the class is not a field element"
+        elif not verifier_accepts(client, verifier, [commitment, bytes(weight_commitment),
+                                                     predicted.to_bytes(32, "big")], bytes(a[F_PROOF])):
+            check.problem = f"the verifier {verifier} rejects it (eth_call)"
+    return report

@@ -1,0 +1,399 @@
+"""What serving rounds and retrieval requests share on the consumer's side: the durable state
+file of one job, the choice of the spot-checked subset, the settlement read back from the chain,
+moving a dev chain's clock, and the resumable loop that drives a job from the chain's phase.
+
+The state file (``zkmarket-round-7.json`` / ``zkmarket-retrieval-2.json`` in ``--state-dir``,
+default the working folder) holds what the chain cannot give back: MC's inputs, where MP's agent
+is, what MP served and which indices MC chose to contest. Before the job exists on chain it is
+``zkmarket-round-pending-<account>-<nonce>.json`` (written before the opening transaction is
+sent), renamed once the job's id is known; a resume finds a pending file by the job's on-chain
+fields. It is written atomically and fsynced, readable by its owner only (inputs may be private).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..planner import spot_check_sample_size
+from .answers import AnswerReport
+from .audit import Reporter, Wait, when
+from .client import ConsumerClient, format_amount
+from .errors import ConsumerError, RevertError, StateFileError, WaitTimeout
+
+FORMAT = "zkmarket-consumer-job"
+VERSION = 1
+KINDS = ("round", "retrieval")
+DEV_CLIENTS = ("anvil", "hardhat", "ganache")
+
+
+# ---------------------------------------------------------------------- state file
+
+
+def _write_durably(path: Path, data: dict) -> None:
+    """A temporary file (mode 0600), fsync, rename, fsync of the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def job_path(directory: str | Path, kind: str, job_id: int) -> Path:
+    return Path(directory).resolve() / f"zkmarket-{kind}-{job_id}.json"
+
+
+@dataclass
+class JobState:
+    """One job's durable state; ``data`` holds the kind's own fields (see rounds / retrieval)."""
+
+    path: Path
+    kind: str
+    chain_id: int
+    contract: str
+    account: str
+    job_id: int | None = None
+    data: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "version": VERSION, "kind": self.kind, "chain_id": self.chain_id,
+                "contract": self.contract, "account": self.account, "job_id": self.job_id, "data": self.data}
+
+    def save(self) -> None:
+        _write_durably(self.path, self.to_dict())
+
+    @classmethod
+    def pending(cls, directory: str | Path, kind: str, client: ConsumerClient, contract, data: dict) -> "JobState":
+        """The state of a job about to be opened, saved under the account's next nonce."""
+        nonce = client.w3.eth.get_transaction_count(client.address, "pending")
+        path = Path(directory).resolve() / f"zkmarket-{kind}-pending-{client.address[:10].lower()}-{nonce}.json"
+        state = cls(path, kind, client.deployment.chain_id, contract.address, client.address, None, data)
+        state.save()
+        return state
+
+    def assign(self, job_id: int) -> None:
+        """The job was opened: rename the pending file to the job's."""
+        old = self.path
+        self.job_id, self.path = job_id, job_path(old.parent, self.kind, job_id)
+        self.save()
+        if old != self.path:
+            old.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "JobState":
+        p = Path(path)
+        try:
+            d = json.loads(p.read_text())
+        except OSError as e:
+            raise StateFileError(f"cannot read the state file {p}: {e.strerror or e}") from None
+        except ValueError as e:
+            raise StateFileError(f"the state file {p} is not JSON ({e})") from None
+        if not isinstance(d, dict) or d.get("format") != FORMAT or d.get("version") != VERSION \
+                or d.get("kind") not in KINDS:
+            raise StateFileError(f"{p} is not a zkmarket consumer round/retrieval state file (version {VERSION})")
+        try:
+            return cls(p, d["kind"], int(d["chain_id"]), str(d["contract"]), str(d["account"]),
+                       None if d.get("job_id") is None else int(d["job_id"]), dict(d.get("data") or {}))
+        except (KeyError, TypeError, ValueError) as e:
+            raise StateFileError(f"{p}: malformed state file ({type(e).__name__}: {e})") from None
+
+    def check_belongs(self, chain_id: int, contract: str, job_id: int) -> None:
+        if (self.chain_id, self.contract.lower(), self.job_id) != (chain_id, contract.lower(), job_id):
+            raise StateFileError(f"{self.path} is the state of {self.kind} {self.job_id} at {self.contract} on chain "
+                                 f"id {self.chain_id}, not of {self.kind} {job_id} at {contract} on chain id "
+                                 f"{chain_id}")
+
+
+def find_job_state(directory: str | Path, kind: str, client: ConsumerClient, contract, job_id: int,
+                   matches: Callable[[JobState], bool]) -> JobState | None:
+    """The job's state file in ``directory``; else a pending one of this account and contract
+    that ``matches`` the job's on-chain fields (a crash between the opening and the rename),
+    adopted under the job's name. Several matching pending files are an error."""
+    path = job_path(directory, kind, job_id)
+    if path.is_file():
+        state = JobState.load(path)
+        state.check_belongs(client.deployment.chain_id, contract.address, job_id)
+        return state
+    candidates = []
+    for p in sorted(Path(directory).glob(f"zkmarket-{kind}-pending-*.json")):
+        s = JobState.load(p)
+        if (s.chain_id, s.contract.lower(), s.account.lower()) == (
+                client.deployment.chain_id, contract.address.lower(), client.address.lower()) and matches(s):
+            candidates.append(s)
+    if len(candidates) > 1:
+        raise StateFileError(f"several pending state files match {kind} {job_id}: "
+                             f"{', '.join(str(s.path) for s in candidates)}; keep the right one")
+    if candidates:
+        candidates[0].assign(job_id)
+        return candidates[0]
+    return None
+
+
+# ---------------------------------------------------------------------- the spot-checked subset
+
+
+def parse_indices(text: str) -> list[int]:
+    """"1,5, 7" -> [1, 5, 7] (distinct, non-negative)."""
+    try:
+        out = [int(x) for x in text.replace(" ", "").split(",") if x != ""]
+    except ValueError:
+        raise ConsumerError(f"indices must be comma-separated integers such as 1,5,7, got {text!r}") from None
+    if not out or any(i < 0 for i in out) or len(set(out)) != len(out):
+        raise ConsumerError(f"indices must be distinct non-negative integers, got {text!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class SpotCheck:
+    """Which predictions to contest (results to challenge): fixed ``indices``, or ``count``
+    random ones (from ``seed`` when given, else the system's randomness). Chosen only once MP's
+    answers are bound on chain, and saved before they are sent."""
+
+    count: int = 0
+    indices: tuple[int, ...] | None = None
+    seed: int | None = None
+    planned: str | None = None  # how the planner sized ``count``
+
+    def size(self) -> int:
+        return len(self.indices) if self.indices is not None else self.count
+
+    def check(self, total: int, what: str = "predictions") -> None:
+        if self.indices is not None:
+            bad = [i for i in self.indices if i >= total]
+            if bad:
+                raise ConsumerError(f"indices {bad} are out of range: there are {total} {what} (0..{total - 1})")
+        elif self.count > total:
+            raise ConsumerError(f"cannot pick {self.count} random {what} of {total}")
+
+    def choose(self, total: int) -> list[int]:
+        self.check(total)
+        if self.indices is not None:
+            return sorted(self.indices)
+        rng = random.Random(self.seed) if self.seed is not None else random.SystemRandom()
+        return sorted(rng.sample(range(total), min(self.count, total)))
+
+    def describe(self) -> str:
+        if self.indices is not None:
+            return f"indices {sorted(self.indices)}"
+        if not self.count:
+            return "nothing"
+        how = f"seed {self.seed}" if self.seed is not None else "system randomness"
+        return f"{self.count} at random ({how})" + (f"; {self.planned}" if self.planned else "")
+
+    def to_dict(self) -> dict:
+        return {"count": self.count, "indices": None if self.indices is None else list(self.indices),
+                "seed": self.seed, "planned": self.planned}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "SpotCheck":
+        d = d or {}
+        indices = d.get("indices")
+        return cls(int(d.get("count") or 0), None if indices is None else tuple(int(i) for i in indices),
+                   d.get("seed"), d.get("planned"))
+
+
+def spot_check(count: int | None, indices: str | None, seed: int | None, confidence: float | None,
+               tamper_fraction: float | None, total: int | None = None, what: str = "predictions") -> SpotCheck:
+    """The subset options of a command -> a SpotCheck (at most one way of choosing). With
+    ``confidence`` and ``tamper_fraction`` the planner sizes the random sample (Clopper-Pearson,
+    paper Table 3); it is capped at ``total`` when known."""
+    sized = confidence is not None or tamper_fraction is not None
+    ways = sum([count is not None, indices is not None, sized])
+    if ways > 1:
+        raise ConsumerError(f"choose the {what} to check one way: a random count, explicit indices, or "
+                            f"--confidence with --tamper-fraction")
+    if sized:
+        if confidence is None or tamper_fraction is None:
+            raise ConsumerError("--confidence and --tamper-fraction go together (e.g. 0.95 and 0.05)")
+        try:
+            n = spot_check_sample_size(tamper_fraction, confidence)
+        except ValueError as e:
+            raise ConsumerError(str(e)) from None
+        note = f"the planner's {n} checks expose tampering of {tamper_fraction:g} or more with confidence " \
+               f"{confidence:g}"
+        if total is not None and n > total:
+            note += f" (capped at all {total} {what})"
+            n = total
+        plan = SpotCheck(n, None, seed, note)
+    elif indices is not None:
+        if seed is not None:
+            raise ConsumerError("--seed picks random indices; it does not go with explicit indices")
+        plan = SpotCheck(0, tuple(parse_indices(indices)))
+    else:
+        if count is not None and count < 0:
+            raise ConsumerError(f"the number to check must be >= 0, got {count}")
+        plan = SpotCheck(count or 0, None, seed)
+    if total is not None:
+        plan.check(total, what)
+    return plan
+
+
+# ---------------------------------------------------------------------- settlement
+
+
+@dataclass
+class JobSettlement:
+    kind: str  # "round" / "request"
+    job_id: int
+    state: str  # "Settled" / "Cancelled"
+    token: str
+    outcome: str | None = None
+    consumer_payout: int = 0
+    provider_payout: int = 0
+    refund: int = 0
+    tx_hash: str | None = None
+    report: AnswerReport | None = None
+
+    def lines(self) -> list[str]:
+        if self.state == "Cancelled":
+            return [f"{self.kind} {self.job_id} cancelled (MP never joined): the escrow of "
+                    f"{format_amount(self.refund, self.token)} was credited back"]
+        return [f"{self.kind} {self.job_id} settled: {self.outcome}",
+                f"  consumer (MC) credited {format_amount(self.consumer_payout, self.token)}",
+                f"  provider (MP) credited {format_amount(self.provider_payout, self.token)}"]
+
+    def to_dict(self) -> dict:
+        return {"state": self.state, "outcome": self.outcome, "consumer_payout": self.consumer_payout,
+                "provider_payout": self.provider_payout, "refund": self.refund, "tx": self.tx_hash}
+
+
+def read_settlement(client: ConsumerClient, contract, kind: str, job_id: int, token: str, outcomes: list[str],
+                    settled_event: str, cancelled_event: str, id_arg: str, payouts: tuple[str, str]
+                    ) -> JobSettlement | None:
+    """How a finished job ended, from its settled / cancelled event."""
+    args, start = {id_arg: job_id}, client.deployment.start_block
+    settled = list(getattr(contract.events, settled_event).get_logs(argument_filters=args, from_block=start))
+    if settled:
+        ev = settled[-1]
+        s = ev["args"]
+        return JobSettlement(kind, job_id, "Settled", token, outcomes[s["outcome"]], int(s[payouts[0]]),
+                             int(s[payouts[1]]), tx_hash="0x" + bytes(ev["transactionHash"]).hex())
+    cancelled = list(getattr(contract.events, cancelled_event).get_logs(argument_filters=args, from_block=start))
+    if cancelled:
+        ev = cancelled[-1]
+        return JobSettlement(kind, job_id, "Cancelled", token, refund=int(ev["args"]["refund"]),
+                             tx_hash="0x" + bytes(ev["transactionHash"]).hex())
+    return None
+
+
+# ---------------------------------------------------------------------- dev-chain clock
+
+
+def check_dev_chain(client: ConsumerClient) -> None:
+    """--warp moves the clock, which only a development node allows."""
+    try:
+        version = str(client.w3.client_version)
+    except Exception:
+        version = "unknown"
+    if not any(name in version.lower() for name in DEV_CLIENTS):
+        raise ConsumerError(f"--warp moves the clock of a development chain (anvil) and is for tests only; the node "
+                            f"is {version!r} (chain id {client.deployment.chain_id}): drop --warp and let the command "
+                            f"wait for the deadline")
+
+
+def warp_past(client: ConsumerClient, deadline: int) -> int:
+    """Advances a dev chain's clock to ``deadline`` (if still ahead); returns the seconds moved."""
+    ahead = int(deadline) - client.chain_time()
+    if ahead > 0:
+        client.session.warp(ahead)
+    return max(ahead, 0)
+
+
+# ---------------------------------------------------------------------- the loop
+
+
+class Stop(Exception):
+    """Raised by a step to end the run early on purpose (--no-settle), with what to do next."""
+
+
+class JobRun:
+    """Drives one job from the chain's phase: each pass makes the consumer's move or waits for
+    MP's (or for a deadline). Subclasses give ``phase``, ``step`` and ``settlement``."""
+
+    NOUN = "job"
+    RESUME = "zkmarket job resume"
+
+    def __init__(self, client: ConsumerClient, state: JobState, reporter: Reporter | None = None, *,
+                 poll: float = 1.0, timeout: float | None = None, verify: bool = True, warp: bool = False,
+                 settle: bool = True, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.client, self.state = client, state
+        self.reporter = reporter or Reporter()
+        self.poll, self.timeout, self.verify, self.warp, self.settle = poll, timeout, verify, warp, settle
+        self.clock, self.sleep = clock, sleep
+        self.job_id: int = state.job_id  # type: ignore[assignment]
+        self.report: AnswerReport | None = None
+        self.stopped: str | None = None
+        if warp:
+            check_dev_chain(client)
+
+    def phase(self) -> str:
+        raise NotImplementedError
+
+    def step(self, current: str) -> Wait | None:
+        raise NotImplementedError
+
+    def settlement(self) -> JobSettlement | None:
+        raise NotImplementedError
+
+    def run(self) -> JobSettlement | None:
+        """The settlement, or None when stopped on purpose (``self.stopped`` says why)."""
+        waiting, since = None, 0.0
+        try:
+            while True:
+                current = self.phase()
+                if current in ("Settled", "Cancelled"):
+                    return self.finished()
+                try:
+                    wait = self.step(current)
+                except Stop as e:
+                    self.stopped = str(e)
+                    return None
+                except RevertError:
+                    if self.phase() != current:
+                        continue  # MP's agent moved first (e.g. settled): read the chain again
+                    raise
+                if wait is None:
+                    waiting = None
+                    continue
+                if wait.what != waiting:
+                    waiting, since = wait.what, self.clock()
+                deadline = f"; deadline {when(wait.deadline, self.client.chain_time())}" if wait.deadline else ""
+                self.reporter.status(wait.what, deadline)
+                if self.timeout is not None and self.clock() - since >= self.timeout:
+                    raise WaitTimeout(f"gave up after {self.timeout:g}s {wait.what}{deadline}; {self.NOUN} "
+                                      f"{self.job_id} is {current}: continue with `{self.RESUME} {self.job_id}`")
+                self.sleep(self.poll)
+        finally:
+            self.reporter.idle()
+
+    def finished(self) -> JobSettlement:
+        result = self.settlement()
+        if result is None:
+            raise ConsumerError(f"{self.NOUN} {self.job_id} is finished but its settlement event was not found")
+        result.report = self.report
+        return result
+
+    def until_deadline(self, deadline: int, what: str) -> Wait | None:
+        """After MC's last move: stop (--no-settle), warp (dev chain) or wait for the deadline."""
+        if not self.settle:
+            raise Stop(f"{self.NOUN} {self.job_id} settles after {when(deadline, self.client.chain_time())}: run "
+                       f"`zkmarket {self.state.kind} settle {self.job_id}` then (anyone may)")
+        if self.warp:
+            moved = warp_past(self.client, deadline)
+            self.reporter.say(f"moved the dev chain's clock {moved}s forward to the {what}")
+            return None
+        return Wait(f"waiting for the {what} to settle", deadline)

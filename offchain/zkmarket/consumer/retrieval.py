@@ -1,0 +1,399 @@
+"""A retrieval request (paper 5.4, Retrieval) from the requester's side, end to end and resumable.
+
+``RetrievalRun.open`` checks the dataset, the model and MP's agent before escrowing D*P + 2*C*Z
+and opens the request. Each pass of ``run`` reads the request's phase: once MP committed its
+signed results, the requester fetches the documents of its class from MP's agent (signing the
+access message with its key), checks them against the chain (``RetrievalRequester.check``: MP's
+signature, both roots, every document against its commitment, and that no document of the
+class was left out), optionally puts them in the content store, challenges the chosen subset,
+waits for MP's answers and checks each answered proof locally (:mod:`.answers`); after the
+challenge deadline it settles. ``zkmarket retrieval resume ID`` continues after a crash.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from eth_account import Account
+
+from ..agent.server import get_results
+from ..participants.retrieval import (
+    DEFAULT_POSITIVE_CLASS,
+    Q_ANSWERED,
+    Q_BETA,
+    Q_CHALLENGE_DEADLINE,
+    Q_CHALLENGED,
+    Q_DATASET,
+    Q_DATASET_ROOT,
+    Q_DOCUMENTS,
+    Q_DURATION,
+    Q_JOIN_DEADLINE,
+    Q_MAX_CHALLENGES,
+    Q_MODEL,
+    Q_P,
+    Q_REQUESTER,
+    Q_RESPONDER,
+    Q_RESULTS_DEADLINE,
+    Q_RESULTS_ROOT,
+    Q_TOKEN,
+    Q_Z,
+    REQUEST_STATES,
+    ResultsDelivery,
+    RetrievalError,
+    RetrievalRequester,
+    access_message,
+)
+from .answers import verify_answers
+from .audit import Reporter, Wait, check_provider, when
+from .client import ConsumerClient, format_amount
+from .errors import ConsumerError, ProofCheckError, RevertError
+from .jobs import JobRun, JobSettlement, JobState, SpotCheck, find_job_state, job_path, read_settlement, warp_past
+
+RETRIEVAL_OUTCOMES = ["NoResults", "Unchallenged", "ChallengesAnswered", "ChallengesUnanswered"]
+ZERO = b"\x00" * 32
+
+
+def retrieval_of(client: ConsumerClient):
+    return client.contracts["Retrieval"]
+
+
+class RetrievalRun(JobRun):
+    NOUN = "request"
+    RESUME = "zkmarket retrieval resume"
+
+    def __init__(self, client: ConsumerClient, state: JobState, reporter: Reporter | None = None, *,
+                 fetch: Callable = get_results, **kwargs):
+        super().__init__(client, state, reporter, **kwargs)
+        self.retrieval = retrieval_of(client)
+        self.fetch = fetch
+        saved = state.data.get("delivery")
+        self.delivery = ResultsDelivery.from_json(saved) if saved else None
+        self._seen: str | None = None
+
+    # ------------------------------------------------------------------ start / resume
+    @classmethod
+    def open(cls, client: ConsumerClient, dataset_id: int, model_id: int, provider_url: str, plan: SpotCheck, *,
+             max_challenges: int | None = None, beta: int = 2, duration: int = 3_600,
+             positive_class: int = DEFAULT_POSITIVE_CLASS, store_dir: str | None = None,
+             state_dir: str | Path = ".", reporter: Reporter | None = None, **kwargs) -> "RetrievalRun":
+        """Checks what it can, escrows D*P + 2*C*Z and opens the request."""
+        reporter = reporter or Reporter()
+        retrieval = retrieval_of(client)
+        responder, size, _, _ = client.call(retrieval, "dataset", dataset_id)
+        if size == 0:
+            raise ConsumerError(f"no dataset {dataset_id} on this deployment (Retrieval {retrieval.address} has "
+                                f"{client.call(retrieval, 'datasetCount')} datasets; MP commits one with "
+                                f"`zkmarket provider commit-dataset`)")
+        model = client.call(client.registry, "model", model_id)  # ModelNotFound
+        if not client.call(client.registry, "isAvailable", model_id):
+            raise ConsumerError(f"model {model_id} takes no new jobs (stake {format_amount(model[8], model[2])}); "
+                                f"pick another model")
+        plan.check(size, "documents")
+        budget = plan.size() if max_challenges is None else max_challenges
+        if budget < plan.size():
+            raise ConsumerError(f"--max-challenges {budget} is below the {plan.size()} challenges planned")
+        if budget > size:
+            raise ConsumerError(f"the challenge budget C={budget} exceeds the dataset's D={size} documents")
+        check_provider(provider_url)
+        token = client.call(client.registry, "jobTerms", model_id)[1]
+        _, z, p, _ = client.call(client.registry, "prices", token)
+        escrow = size * p + 2 * budget * z
+        value = client.pay_token(token, retrieval.address, escrow)
+        data = {"dataset_id": dataset_id, "model_id": model_id, "provider_url": provider_url,
+                "positive_class": positive_class, "plan": plan.to_dict(), "store_dir": store_dir,
+                "delivery": None, "stored": None, "challenged": None}
+        state = JobState.pending(state_dir, "retrieval", client, retrieval, data)
+        receipt = client.send(retrieval, "openRequest", [dataset_id, model_id, budget, beta, duration], value=value)
+        opened = client.event(receipt, retrieval, "RequestOpened")
+        state.assign(int(opened["requestId"]))
+        reporter.say(f"opened retrieval request {state.job_id}: dataset {dataset_id} (D={size} documents of "
+                     f"{responder}), model {model_id}, class {positive_class}, challenge budget C={budget}, "
+                     f"beta={beta}; "
+                     f"escrow D*P + 2*C*Z = {format_amount(escrow, token)}; MP must join by "
+                     f"{when(opened['joinDeadline'], client.chain_time())}")
+        reporter.say(f"challenge plan: {plan.describe()}; requester's state -> {state.path}")
+        return cls(client, state, reporter, **kwargs)
+
+    @classmethod
+    def attach(cls, client: ConsumerClient, request_id: int, state_dir: str | Path = ".", *,
+               provider_url: str | None = None, positive_class: int | None = None, consumer_only: bool = True,
+               reporter: Reporter | None = None, **kwargs) -> "RetrievalRun":
+        """The request with the requester's state file when there is one (else what the chain knows)."""
+        retrieval = retrieval_of(client)
+        if REQUEST_STATES[client.call(retrieval, "state", request_id)] == "None":
+            raise ConsumerError(f"no retrieval request {request_id} on this deployment (Retrieval {retrieval.address} "
+                                f"has {client.call(retrieval, 'requestCount')} requests)")
+        q = client.call(retrieval, "request", request_id)
+        if consumer_only and q[Q_REQUESTER] != client.address:
+            raise ConsumerError(f"request {request_id} was opened by {q[Q_REQUESTER]}, not by this account "
+                                f"{client.address}; use the requester's key (--keystore / $ZKMARKET_PRIVATE_KEY)")
+        state = None
+        if consumer_only or job_path(state_dir, "retrieval", request_id).is_file():
+            state = find_job_state(state_dir, "retrieval", client, retrieval, request_id,
+                                   lambda s: (s.data.get("dataset_id"), s.data.get("model_id")) ==
+                                   (q[Q_DATASET], q[Q_MODEL]))
+        if state is None:
+            state = JobState(job_path(state_dir, "retrieval", request_id), "retrieval", client.deployment.chain_id,
+                             retrieval.address, q[Q_REQUESTER], request_id,
+                             {"dataset_id": q[Q_DATASET], "model_id": q[Q_MODEL], "provider_url": provider_url,
+                              "positive_class": DEFAULT_POSITIVE_CLASS if positive_class is None else positive_class,
+                              "plan": SpotCheck().to_dict(), "store_dir": None, "delivery": None, "stored": None,
+                              "challenged": None})
+        else:
+            if provider_url:
+                state.data["provider_url"] = provider_url
+            if positive_class is not None and state.data.get("delivery") is None:
+                state.data["positive_class"] = positive_class
+            state.save()
+        return cls(client, state, reporter, **kwargs)
+
+    # ------------------------------------------------------------------ chain reads
+    def request(self) -> list:
+        return self.client.call(self.retrieval, "request", self.job_id)
+
+    def phase(self) -> str:
+        return REQUEST_STATES[self.client.call(self.retrieval, "state", self.job_id)]
+
+    def answer_deadline(self) -> int:
+        return int(self.client.call(self.retrieval, "answerDeadline", self.job_id))
+
+    def settlement(self) -> JobSettlement | None:
+        q = self.request()
+        result = read_settlement(self.client, self.retrieval, "request", self.job_id, q[Q_TOKEN], RETRIEVAL_OUTCOMES,
+                                 "RequestSettled", "RequestCancelled", "requestId",
+                                 ("requesterPayout", "responderPayout"))
+        if result is not None and result.state == "Settled" and self.report is None and self.verify \
+                and q[Q_ANSWERED]:
+            self.check_answers(q, refuse=False)
+        return result
+
+    @property
+    def documents(self) -> dict[int, bytes]:
+        return dict(self.delivery.documents) if self.delivery else {}
+
+    # ------------------------------------------------------------------ the steps
+    def step(self, current: str) -> Wait | None:
+        q = self.request()
+        self._announce(current, q)
+        if current == "Open":
+            return Wait(f"waiting for MP to join request {self.job_id}", q[Q_JOIN_DEADLINE])
+        if current == "JoinExpired":
+            self.reporter.say("MP did not join before the join deadline: settling (the escrow is refunded)")
+            self.client.send(self.retrieval, "settle", [self.job_id])
+            return None
+        if current == "Responding":
+            return Wait(f"waiting for MP to run the model on the {q[Q_DOCUMENTS]} documents and commit its signed "
+                        f"results", q[Q_RESULTS_DEADLINE])
+        if current == "Challenging":
+            return self._challenging(q)
+        if current == "AwaitingAnswers":
+            return self._awaiting(q)
+        if current == "Settleable":
+            self.settle_now(q)
+            return None
+        raise ConsumerError(f"request {self.job_id} is {current}")
+
+    def _announce(self, current: str, q: list) -> None:
+        if current == self._seen:
+            return
+        self._seen = current
+        if current == "Responding":
+            self.reporter.say(f"MP {q[Q_RESPONDER]} joined (bond beta*D*Z = "
+                              f"{format_amount(q[Q_BETA] * q[Q_DOCUMENTS] * q[Q_Z], q[Q_TOKEN])}); results due by "
+                              f"{when(q[Q_RESULTS_DEADLINE], self.client.chain_time())}")
+        elif current == "Challenging" and self.delivery is None:
+            self.reporter.say(f"MP committed its signed results root 0x{bytes(q[Q_RESULTS_ROOT]).hex()}; challenges "
+                              f"open until {when(q[Q_CHALLENGE_DEADLINE], self.client.chain_time())}")
+
+    def _awaiting(self, q: list) -> Wait:
+        return Wait(f"waiting for MP's proofs: {q[Q_ANSWERED]}/{q[Q_CHALLENGED]} challenges answered",
+                    self.answer_deadline())
+
+    def _challenging(self, q: list) -> Wait | None:
+        if self.delivery is None:
+            return self._fetch(q)
+        challenged = self.state.data.get("challenged")
+        if challenged is None:
+            plan = SpotCheck.from_dict(self.state.data.get("plan"))
+            challenged = plan.choose(q[Q_DOCUMENTS])[:q[Q_MAX_CHALLENGES]]
+            self.state.data["challenged"] = challenged
+            self.state.save()  # before the challenge is sent: a resume challenges the same indices
+        if challenged and q[Q_CHALLENGED] == 0:
+            self.client.send(self.retrieval, "challenge", [self.job_id, challenged])
+            self.reporter.say(f"challenged results {challenged}; MP must prove them by "
+                              f"{when(self.answer_deadline(), self.client.chain_time())}")
+            return None
+        if q[Q_ANSWERED] < q[Q_CHALLENGED]:
+            return self._awaiting(q)
+        if q[Q_CHALLENGED]:
+            self.check_answers(q)
+        return self.until_deadline(q[Q_CHALLENGE_DEADLINE], "challenge deadline")
+
+    def access_signature(self) -> bytes:
+        message = access_message(self.client.deployment.chain_id, self.retrieval.address, self.job_id)
+        return bytes(Account.sign_message(message, self.client.signer.private_key).signature)
+
+    def _fetch(self, q: list) -> Wait | None:
+        url = self.state.data.get("provider_url")
+        if not url:
+            raise ConsumerError(f"no provider URL for request {self.job_id}: run `zkmarket retrieval resume "
+                                f"{self.job_id} --provider-url URL`")
+        positive = int(self.state.data.get("positive_class", DEFAULT_POSITIVE_CLASS))
+        try:
+            delivery = self.fetch(url, self.job_id, positive, self.access_signature())
+        except ConnectionError as e:
+            return Wait(f"waiting for MP's agent ({e})", q[Q_CHALLENGE_DEADLINE])
+        except RetrievalError as e:
+            if e.status == 409 or e.status >= 500:
+                return Wait(f"waiting for MP's agent to deliver the results ({e})", q[Q_CHALLENGE_DEADLINE])
+            raise ConsumerError(f"MP's agent at {url} refused the results of request {self.job_id}: {e}") from None
+        try:
+            documents = RetrievalRequester(self.client, self.retrieval).check(self.job_id, delivery)
+        except RetrievalError as e:
+            raise ConsumerError(f"MP's delivery for request {self.job_id} fails the check: {e}; challenge the "
+                                f"results before {when(q[Q_CHALLENGE_DEADLINE], self.client.chain_time())} "
+                                f"(`zkmarket retrieval resume {self.job_id}` once fixed)") from None
+        self.delivery = delivery
+        self.state.data["delivery"] = delivery.to_json()
+        self.state.save()
+        self.reporter.say(f"MP delivered {len(documents)} document(s) of class {positive} {sorted(documents)}, signed "
+                          f"by the responder {q[Q_RESPONDER]}; both roots rebuild, every document matches its "
+                          f"commitment and none of the class is missing")
+        self._store(documents)
+        return None
+
+    def _store(self, documents: dict[int, bytes]) -> None:
+        directory = self.state.data.get("store_dir")
+        if not directory:
+            return
+        from ..store import StoreError, open_store
+
+        try:
+            store = open_store("local", directory=directory)
+            stored = {str(i): store.put(documents[i]) for i in sorted(documents)}
+        except (StoreError, OSError) as e:
+            raise ConsumerError(f"cannot write the retrieved documents to the content store {directory}: {e}") \
+                from None
+        self.state.data["stored"] = stored
+        self.state.save()
+        self.reporter.say(f"stored {len(stored)} document(s) in the content store {directory}")
+
+    # ------------------------------------------------------------------ proofs and settlement
+    def challenged(self, q: list) -> list[int]:
+        saved = self.state.data.get("challenged")
+        if saved is not None:
+            return list(saved)
+        logs = self.retrieval.events.ResultsChallenged.get_logs(argument_filters={"requestId": self.job_id},
+                                                                from_block=self.client.deployment.start_block)
+        return sorted(int(i) for e in logs for i in e["args"]["indices"])
+
+    def check_answers(self, q: list, refuse: bool = True) -> None:
+        if not self.verify or self.report is not None:
+            return
+        d = self.delivery
+        report = verify_answers(self.client, self.retrieval, kind="request", job_id=self.job_id, model_id=q[Q_MODEL],
+                                contested=self.challenged(q), inputs_root=bytes(q[Q_DATASET_ROOT]),
+                                results_root=bytes(q[Q_RESULTS_ROOT]), commitments=d.commitments if d else None,
+                                classes=d.classes if d else None)
+        self.reporter.say(report.summary())
+        self.report = report
+        if report.invalid and refuse:
+            raise ProofCheckError(report.refusal(f"settle request {self.job_id}"))
+
+    def settle_now(self, q: list | None = None) -> None:
+        q = q or self.request()
+        if q[Q_ANSWERED]:
+            self.check_answers(q)
+        self.client.send(self.retrieval, "settle", [self.job_id])
+
+    def deadline_of(self, current: str, q: list) -> int | None:
+        return {"Open": q[Q_JOIN_DEADLINE], "Responding": q[Q_RESULTS_DEADLINE],
+                "Challenging": q[Q_CHALLENGE_DEADLINE], "AwaitingAnswers": self.answer_deadline()}.get(current)
+
+
+def settle_request(client: ConsumerClient, request_id: int, state_dir: str | Path = ".", *, verify: bool = True,
+                   warp: bool = False, reporter: Reporter | None = None) -> JobSettlement:
+    """Ends a request whose phase allows it (anyone may): checks the answered proofs first."""
+    reporter = reporter or Reporter()
+    run = RetrievalRun.attach(client, request_id, state_dir, consumer_only=False, reporter=reporter, verify=verify,
+                              warp=warp)
+    current = run.phase()
+    if current in ("Settled", "Cancelled"):
+        reporter.say(f"request {request_id} was already {current.lower()}")
+    else:
+        if current not in ("Settleable", "JoinExpired"):
+            deadline = run.deadline_of(current, run.request())
+            if not warp:
+                raise ConsumerError(f"request {request_id} is {current} until {when(deadline, client.chain_time())}: "
+                                    f"nothing to settle yet")
+            warp_past(client, deadline)
+            current = run.phase()
+            if current not in ("Settleable", "JoinExpired"):
+                raise ConsumerError(f"request {request_id} is {current} after moving the clock: nothing to settle yet")
+        try:
+            run.settle_now()
+        except RevertError:
+            if run.phase() not in ("Settled", "Cancelled"):
+                raise
+            reporter.say(f"request {request_id} was settled by someone else meanwhile")
+    return run.finished()
+
+
+def describe_request(client: ConsumerClient, request_id: int, state_dir: str | Path = ".") -> dict:
+    """A request's phase, parties, sizes, deadlines, roots, challenges and settlement, plus the
+    retrieved documents' indices when the requester's state file is here."""
+    retrieval = retrieval_of(client)
+    current = REQUEST_STATES[client.call(retrieval, "state", request_id)]
+    if current == "None":
+        raise ConsumerError(f"no retrieval request {request_id} on this deployment (Retrieval {retrieval.address} has "
+                            f"{client.call(retrieval, 'requestCount')} requests)")
+    q = client.call(retrieval, "request", request_id)
+    now = client.chain_time()
+    joined = current not in ("Open", "JoinExpired", "Cancelled") and int(q[Q_RESPONDER], 16) != 0
+    committed = bytes(q[Q_RESULTS_ROOT]) != ZERO
+    live = current not in ("Settled", "Cancelled")
+    start = client.deployment.start_block
+    logs = retrieval.events.ResultsChallenged.get_logs(argument_filters={"requestId": request_id}, from_block=start)
+    challenged = sorted(int(i) for e in logs for i in e["args"]["indices"])
+    answered = retrieval.events.ChallengeAnswered.get_logs(argument_filters={"requestId": request_id},
+                                                           from_block=start)
+    finished = None
+    if current in ("Settled", "Cancelled"):
+        finished = read_settlement(client, retrieval, "request", request_id, q[Q_TOKEN], RETRIEVAL_OUTCOMES,
+                                   "RequestSettled", "RequestCancelled", "requestId",
+                                   ("requesterPayout", "responderPayout"))
+    retrieved, stored, positive = None, None, None
+    path = job_path(state_dir, "retrieval", request_id)
+    if path.is_file():
+        state = JobState.load(path)
+        if (state.chain_id, state.contract.lower()) == (client.deployment.chain_id, retrieval.address.lower()):
+            positive = state.data.get("positive_class")
+            if state.data.get("delivery"):
+                retrieved = sorted(ResultsDelivery.from_json(state.data["delivery"]).documents)
+            stored = state.data.get("stored")
+
+    def deadline(t: int) -> dict:
+        return {"at": int(t), "text": when(int(t), now)}
+
+    token = q[Q_TOKEN]
+    d, c = q[Q_DOCUMENTS], q[Q_MAX_CHALLENGES]
+    return {
+        "request_id": request_id, "state": current, "model_id": q[Q_MODEL], "dataset_id": q[Q_DATASET],
+        "requester": q[Q_REQUESTER], "responder": q[Q_RESPONDER] if joined else None, "documents": d,
+        "max_challenges": c, "beta": q[Q_BETA], "duration": q[Q_DURATION],
+        "token": "ETH" if int(token, 16) == 0 else token, "inference_p": q[Q_P], "proof_z": q[Q_Z],
+        "requester_escrow": d * q[Q_P] + 2 * c * q[Q_Z], "bond": q[Q_BETA] * d * q[Q_Z],
+        "requester_escrow_text": format_amount(d * q[Q_P] + 2 * c * q[Q_Z], token),
+        "bond_text": format_amount(q[Q_BETA] * d * q[Q_Z], token),
+        "join_deadline": deadline(q[Q_JOIN_DEADLINE]) if live and not joined else None,
+        "results_deadline": deadline(q[Q_RESULTS_DEADLINE]) if live and joined and not committed else None,
+        "challenge_deadline": deadline(q[Q_CHALLENGE_DEADLINE]) if live and committed else None,
+        "answer_deadline": deadline(int(client.call(retrieval, "answerDeadline", request_id)))
+        if live and committed and challenged else None,
+        "dataset_root": "0x" + bytes(q[Q_DATASET_ROOT]).hex(),
+        "results_root": "0x" + bytes(q[Q_RESULTS_ROOT]).hex() if committed else None,
+        "challenged": challenged, "answered": sorted(int(e["args"]["index"]) for e in answered),
+        "positive_class": positive, "retrieved": retrieved, "stored": stored,
+        "settlement": None if finished is None else finished.to_dict(),
+    }
