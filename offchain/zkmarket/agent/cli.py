@@ -1,5 +1,5 @@
-"""`zkmarket provider run`: the provider agent as a long-running command (appendix-B audits,
-serving rounds, retrieval requests); `zkmarket provider commit-dataset`: a responder's dataset
+"""`zkmarket provider run`: the provider agent as a long-running command (appendix-B and simple
+audits, serving rounds, retrieval requests); `zkmarket provider commit-dataset`: a responder's dataset
 commitment (paper 5.4 step 1), its documents kept in the agent's state file."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .logs import get_logger, log
 from .provider import JoinPolicy, ProviderAgent, ServedModel
 from .retrieval import RequestJobs, RequestPolicy, commit_dataset
 from .rounds import RoundJobs, RoundPolicy
+from .simple_audits import SimpleAuditJobs
 from .server import DeliveryServer
 from .state import AgentState
 
@@ -70,7 +71,7 @@ def provider():
               help="a registered model this agent answers for (repeatable)")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8600, show_default=True,
-              help="HTTP port (MC's deliveries, round inputs, retrieval results)")
+              help="HTTP port (MC's deliveries and test sets, round inputs, retrieval results)")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="parallel provers")
 @click.option("--batch-size", type=click.IntRange(1, 200), default=10, show_default=True,
               help="proofs per submitProofs transaction")
@@ -108,10 +109,12 @@ def run(deployment, rpc_url, keystore, db, models, host, port, workers, batch_si
                        policy=RoundPolicy(max_k, min_beta, max_beta), **common)
     requests = RequestJobs(market, contracts["Retrieval"], served, state,
                            policy=RequestPolicy(max_challenges, min_beta, max_beta), **common)
+    simple = SimpleAuditJobs(market, contracts["AccuracyAudit"], served, state, policy=JoinPolicy(max_n=max_n),
+                             batch_size=batch_size, **common)
     agent = ProviderAgent(market, served, state, JoinPolicy(max_n=max_n), workers=workers, batch_size=batch_size,
-                          logger=logger, jobs=[rounds, requests], start_block=start_block)
+                          logger=logger, jobs=[rounds, requests, simple], start_block=start_block)
     server = DeliveryServer(host, port, agent.accept_delivery, serve_round=rounds.serve,
-                            results=requests.delivery).start()
+                            results=requests.delivery, testset=simple.accept_test_set).start()
     log(logger, "http listening", url=server.url)
     try:
         agent.run(poll_seconds=poll)

@@ -1,8 +1,9 @@
 """The provider agent's loop: scan new blocks for jobs of its models (appendix-B audits here;
-serving rounds and retrieval requests in rounds.py and retrieval.py), each kind from its last
-processed block (persisted), then bring every open job one step forward from what the chain
-says now. Each step is idempotent and decided from on-chain state plus the durable AgentState,
-so the agent can be killed at any point and resume where it stopped."""
+serving rounds, retrieval requests and simple audits in rounds.py, retrieval.py and
+simple_audits.py), each kind from its last processed block (persisted), then bring every open
+job one step forward from what the chain says now. Each step is idempotent and decided from
+on-chain state plus the durable AgentState, so the agent can be killed at any point and resume
+where it stopped."""
 
 from __future__ import annotations
 

@@ -9,6 +9,9 @@
   (default 1) with proofs of inclusion, and every document's commitment and class (paper 5.4);
   only for the requester: header ``X-Zkmarket-Signature`` carries its EIP-191 signature of
   ``participants.retrieval.access_message`` (403 otherwise).
+- ``POST /audits/simple/<auditId>/testset`` with ``{"items": [hex, ...], "labels": [...]}``: MC's
+  test set of a simple audit (paper 5.2 step 3), stored once it rebuilds the committed root
+  (answered 202 with the root).
 - ``GET /health``.
 
 Whatever does not match what is committed on chain is refused at once with HTTP 400 and the
@@ -27,21 +30,25 @@ from urllib.parse import parse_qs, urlsplit
 from ..participants.delivery import Delivery, DeliveryError
 from ..participants.retrieval import DEFAULT_POSITIVE_CLASS, ResultsDelivery, RetrievalError
 from ..participants.serving_round import RoundInputs, ServedPredictions, ServingError
+from ..participants.simple_audit import TestSetDelivery, TestSetError
 
 MAX_BODY = 64 * 1024 * 1024
 SIGNATURE_HEADER = "X-Zkmarket-Signature"
 _ROUND_INPUTS = re.compile(r"^/rounds/([0-9]{1,78})/inputs$")
 _REQUEST_RESULTS = re.compile(r"^/requests/([0-9]{1,78})/results$")
+_SIMPLE_TESTSET = re.compile(r"^/audits/simple/([0-9]{1,78})/testset$")
 
 
 class DeliveryServer:
     """Serves the agent's endpoints on (host, port). `accept` takes audit deliveries;
     `serve_round(roundId, inputs) -> JSON` and `results(requestId, positiveClass, signature) -> JSON`
-    (optional: without them those paths answer 404) raise ServingError / RetrievalError."""
+    and `testset(auditId, delivery) -> JSON` (optional: without them those paths answer 404)
+    raise ServingError / RetrievalError / TestSetError."""
 
     def __init__(self, host: str, port: int, accept: Callable[[Delivery], None],
                  serve_round: Callable[[int, list[bytes]], str] | None = None,
-                 results: Callable[[int, int, bytes | None], str] | None = None):
+                 results: Callable[[int, int, bytes | None], str] | None = None,
+                 testset: Callable[[int, TestSetDelivery], str] | None = None):
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,7 +73,7 @@ class DeliveryServer:
             def _call(self, fn: Callable[[], str], status: int = 200) -> None:
                 try:
                     self._reply(status, fn())
-                except (ServingError, RetrievalError) as e:
+                except (ServingError, RetrievalError, TestSetError) as e:
                     self._reply(e.status, {"error": str(e)})
                 except Exception as e:  # the chain or the prover failed: say so, the agent keeps running
                     self._reply(500, {"error": f"{type(e).__name__}: {e}"})
@@ -104,10 +111,14 @@ class DeliveryServer:
                     body = self._body()
                     if body is not None:
                         self._call(lambda: outer.serve_round(int(m.group(1)), RoundInputs.items_from_json(body)))
+                elif (m := _SIMPLE_TESTSET.match(path)) and outer.testset is not None:
+                    body = self._body()
+                    if body is not None:
+                        self._call(lambda: outer.testset(int(m.group(1)), TestSetDelivery.from_json(body)), 202)
                 else:
                     self._reply(404, {"error": f"no such path {self.path}"})
 
-        self.accept, self.serve_round, self.results = accept, serve_round, results
+        self.accept, self.serve_round, self.results, self.testset = accept, serve_round, results, testset
         self.httpd = ThreadingHTTPServer((host, port), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -181,3 +192,14 @@ def get_results(url: str, request_id: int, positive_class: int = DEFAULT_POSITIV
     if status != 200:
         raise RetrievalError(f"responder refused the results (HTTP {status}): {_reason(body)}", status)
     return ResultsDelivery.from_json(body)
+
+
+def post_test_set(url: str, audit_id: int, delivery: TestSetDelivery, timeout: float = 120) -> dict:
+    """MC's side of a simple audit: posts the N examples and labels to MP's agent; returns its
+    answer (auditId, n, root). Raises TestSetError with the agent's reason and status, or
+    ConnectionError."""
+    status, body = _exchange(f"{url.rstrip('/')}/audits/simple/{audit_id}/testset", delivery.to_json().encode(),
+                             timeout)
+    if status >= 300:
+        raise TestSetError(f"provider refused the test set (HTTP {status}): {_reason(body)}", status)
+    return json.loads(body)

@@ -1,8 +1,8 @@
-"""The agent's durable state in SQLite: per kind of job (appendix-B audits, serving rounds,
-retrieval requests) the last processed block and the jobs it took, plus the data it got or made
-off chain (MC's deliveries, served round inputs, committed datasets, signed results) and the
-proofs already made, so a restart (even after SIGKILL) resumes exactly: everything else is
-re-read from the chain.
+"""The agent's durable state in SQLite: per kind of job (appendix-B audits, simple audits,
+serving rounds, retrieval requests) the last processed block and the jobs it took, plus the data
+it got or made off chain (MC's deliveries and test sets, served round inputs, committed datasets,
+signed results) and the proofs already made, so a restart (even after SIGKILL) resumes exactly:
+everything else is re-read from the chain.
 
 Schema version 1 (``PRAGMA user_version``) keys cursors, jobs and proofs by ``kind``. A file
 written by the first agent (version 0: one audit cursor, audit jobs and proofs) is migrated in
@@ -18,7 +18,7 @@ from pathlib import Path
 from .. import prover as zp
 from ..participants.delivery import Delivery
 
-AUDIT, ROUND, REQUEST = "audit", "round", "request"
+AUDIT, ROUND, REQUEST, SIMPLE_AUDIT = "audit", "round", "request", "simple-audit"
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS proofs (kind TEXT NOT NULL, job_id INTEGER NOT NULL, 
 CREATE TABLE IF NOT EXISTS served_rounds (round_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS datasets (dataset_id INTEGER PRIMARY KEY, root TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS request_results (request_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_test_sets (audit_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
 """
 
 # Version 0 -> 1: the audit-only tables become the "audit" rows of the kind-keyed ones.
@@ -152,3 +153,17 @@ class AgentState:
     def results(self, request_id: int) -> dict | None:
         row = self.db.execute("SELECT body FROM request_results WHERE request_id = ?", (request_id,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    # ------------------------------------------------------------ simple audits
+
+    def save_test_set(self, audit_id: int, items: list[bytes], labels: list[int]) -> None:
+        """MC's test set of a simple audit, once it matched the committed root."""
+        self.db.execute("INSERT OR REPLACE INTO audit_test_sets (audit_id, body) VALUES (?, ?)",
+                        (audit_id, json.dumps({"items": [x.hex() for x in items], "labels": list(labels)})))
+
+    def test_set(self, audit_id: int) -> tuple[list[bytes], list[int]] | None:
+        row = self.db.execute("SELECT body FROM audit_test_sets WHERE audit_id = ?", (audit_id,)).fetchone()
+        if row is None:
+            return None
+        body = json.loads(row[0])
+        return [bytes.fromhex(x) for x in body["items"]], [int(y) for y in body["labels"]]

@@ -3,7 +3,8 @@ the ``zkmarket model | testset | audit | withdraw`` commands (:mod:`.cli`).
 
 client (:mod:`.client`: checked connection, simulate-then-send with decoded custom errors) ->
 test sets (:mod:`.testsets`) and MC's durable state (:mod:`.state`) -> the appendix-B audit
-driver (:mod:`.audit`) with local proof checks (:mod:`.proofs`) -> commands. Everything raised
+driver (:mod:`.audit`) and the simple one (:mod:`.simple_audit`) with local proof checks
+(:mod:`.proofs`) -> commands. Everything raised
 on purpose derives from :class:`ConsumerError`.
 """
 
@@ -19,8 +20,9 @@ from .errors import (
     TestSetFileError,
     WaitTimeout,
 )
-from .proofs import ProofReport, verify_audit_proofs
+from .proofs import ProofReport, verify_audit_proofs, verify_simple_audit_proofs
 from .reverts import ErrorTable
+from .simple_audit import SimpleAuditRun, describe_simple_audit, finalize_simple_audit
 from .state import AuditStateFile, find_state, state_path
 
 __all__ = [
@@ -29,4 +31,5 @@ __all__ = [
     "ConsumerError", "DeadlinePassedError", "InsufficientFundsError", "ProofCheckError", "RevertError",
     "StateFileError", "TestSetFileError", "WaitTimeout",
     "ProofReport", "verify_audit_proofs", "ErrorTable", "AuditStateFile", "find_state", "state_path",
+    "SimpleAuditRun", "describe_simple_audit", "finalize_simple_audit", "verify_simple_audit_proofs",
 ]

@@ -139,28 +139,46 @@ class Settlement:
 
 
 def check_proofs(client: ConsumerClient, audit_id: int, test_set: CommittedTestSet | None,
-                 reporter: Reporter) -> ProofReport:
-    """Every accepted proof, checked locally (see :mod:`.proofs`), with a one-line summary."""
-    report = verify_audit_proofs(client, audit_id, test_set)
+                 reporter: Reporter, verify: Callable[..., ProofReport] = verify_audit_proofs) -> ProofReport:
+    """Every accepted proof, checked locally (see :mod:`.proofs`; ``verify`` is the audit kind's
+    check), with a one-line summary."""
+    report = verify(client, audit_id, test_set)
     reporter.say(f"checked {len(report.checks)} accepted proofs locally (eth_call of the registered verifier "
                  f"{report.verifier}, instances rebuilt by MC): {report.valid} valid, {report.correct}/"
                  f"{len(report.expected)} correct" + (f", {len(report.missing)} missing" if report.missing else ""))
     return report
 
 
+def proofs_before_finalizing(client: ConsumerClient, audit_id: int, test_set: CommittedTestSet | None,
+                             reporter: Reporter, verify: Callable[..., ProofReport] = verify_audit_proofs
+                             ) -> ProofReport:
+    """check_proofs, refusing (ProofCheckError) when an accepted proof does not verify locally."""
+    report = check_proofs(client, audit_id, test_set, reporter, verify)
+    if report.invalid:
+        raise ProofCheckError(f"refusing to finalize audit {audit_id}: " + "; ".join(
+            f"proof of example {c.index} (tx {c.tx_hash}): {c.problem}" for c in report.invalid))
+    return report
+
+
 def settlement(client: ConsumerClient, audit_id: int) -> Settlement | None:
-    """How a finished audit ended, from its AuditSettled / AuditCancelled event."""
+    """How a finished appendix-B audit ended, from its AuditSettled / AuditCancelled event."""
     a = client.call(client.audits, "audit", audit_id)
-    token = a[A_TOKEN]
+    return read_settlement(client, client.audits, audit_id, a[A_TOKEN], OUTCOMES)
+
+
+def read_settlement(client: ConsumerClient, audits, audit_id: int, token: str,
+                    outcomes: list[str]) -> Settlement | None:
+    """How a finished audit of contract ``audits`` ended (both audit contracts emit the same
+    AuditSettled / AuditCancelled events; ``outcomes`` names their outcome enum)."""
     args = {"auditId": audit_id}
     start = client.deployment.start_block
-    settled = list(client.audits.events.AuditSettled.get_logs(argument_filters=args, from_block=start))
+    settled = list(audits.events.AuditSettled.get_logs(argument_filters=args, from_block=start))
     if settled:
         ev = settled[-1]
         s = ev["args"]
-        return Settlement(audit_id, "Settled", token, OUTCOMES[s["outcome"]], int(s["consumerPayout"]),
+        return Settlement(audit_id, "Settled", token, outcomes[s["outcome"]], int(s["consumerPayout"]),
                           int(s["providerPayout"]), tx_hash="0x" + bytes(ev["transactionHash"]).hex())
-    cancelled = list(client.audits.events.AuditCancelled.get_logs(argument_filters=args, from_block=start))
+    cancelled = list(audits.events.AuditCancelled.get_logs(argument_filters=args, from_block=start))
     if cancelled:
         ev = cancelled[-1]
         return Settlement(audit_id, "Cancelled", token, refund=int(ev["args"]["refund"]),
@@ -168,96 +186,80 @@ def settlement(client: ConsumerClient, audit_id: int) -> Settlement | None:
     return None
 
 
-class GuardedAuditRun:
-    def __init__(self, client: ConsumerClient, test_set: CommittedTestSet, state: AuditStateFile,
-                 reporter: Reporter | None = None, *, poll: float = 1.0, timeout: float | None = None,
-                 verify: bool = True, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep, post: Callable[[str, Delivery], None] = post_delivery):
-        self.client, self.test_set, self.state = client, test_set, state
-        self.reporter = reporter or Reporter()
-        self.poll, self.timeout, self.verify = poll, timeout, verify
-        self.clock, self.sleep, self.post = clock, sleep, post
-        self.audit_id = state.audit_id
-        self._delivered: set[int] = set()
-        self._seen: str | None = None
-        self._ack_window: int | None = None
+def available_model(client: ConsumerClient, model_id: int) -> list:
+    """The registered model (ModelNotFound otherwise); refused unless it takes new jobs."""
+    model = client.call(client.registry, "model", model_id)
+    if not client.call(client.registry, "isAvailable", model_id):
+        status = ENUMS["ModelStatus"][model[1]]
+        raise ConsumerError(f"model {model_id} takes no new jobs (status {status}, stake "
+                            f"{format_amount(model[8], model[2])}); pick another model")
+    return model
 
-    # ------------------------------------------------------------------ start / resume
-    @classmethod
-    def open(cls, client: ConsumerClient, testset_path: str | Path, model_id: int, target: tuple[int, int],
-             provider_url: str, reporter: Reporter | None = None, **kwargs) -> "GuardedAuditRun":
-        """Checks everything it can, escrows 2NE + eps and opens the audit; writes MC's state file."""
-        reporter = reporter or Reporter()
-        test_set = load_committed(testset_path)
-        model = client.call(client.registry, "model", model_id)  # ModelNotFound
-        if not client.call(client.registry, "isAvailable", model_id):
-            status = ENUMS["ModelStatus"][model[1]]
-            raise ConsumerError(f"model {model_id} takes no new jobs (status {status}, stake "
-                                f"{format_amount(model[8], model[2])}); pick another model")
-        n1, max_n = client.call(client.registry, "n1"), client.call(client.audits, "maxN")
-        if not n1 < test_set.n <= max_n:
-            raise ConsumerError(f"the test set has N={test_set.n} examples; an appendix-B audit here needs "
-                                f"N1={n1} < N <= {max_n}")
-        check_provider(provider_url)
-        token = model[2]
-        e, _, _, eps = client.call(client.registry, "prices", token)
-        escrow = 2 * test_set.n * e + eps
-        value = client.pay_token(token, client.audits.address, escrow)
-        receipt = client.send(client.audits, "openAudit", [model_id, test_set.n, *target, test_set.root], value=value)
-        opened = client.event(receipt, client.audits, "AuditOpened")
-        audit_id = int(opened["auditId"])
-        state = AuditStateFile(state_path(testset_path, audit_id), client.deployment.chain_id, client.audits.address,
-                               audit_id, str(Path(testset_path).resolve()), test_set.root.hex(), model_id,
-                               provider_url)
-        state.save()
-        reporter.say(f"opened audit {audit_id} of model {model_id}: N={test_set.n} (N1={n1}), target "
-                     f"{target[0]}/{target[1]}, escrow {format_amount(escrow, token)}; MP must join by "
-                     f"{when(opened['joinDeadline'], client.chain_time())}")
-        reporter.say(f"MC's state (transfer keys) -> {state.path}")
-        return cls(client, test_set, state, reporter, **kwargs)
 
-    @classmethod
-    def resume(cls, client: ConsumerClient, audit_id: int, *, state_file: str | Path | None = None,
-               testset: str | Path | None = None, provider_url: str | None = None, reporter: Reporter | None = None,
-               **kwargs) -> "GuardedAuditRun":
-        """Picks the audit up from MC's state file (found next to ``testset``, or in the working
-        folder); without one, adopts an audit MC opened whose root is ``testset``'s."""
-        if STATES[client.call(client.audits, "state", audit_id)] == "None":
-            raise ConsumerError(f"no audit {audit_id} on this deployment (GriefingResistantAudit "
-                                f"{client.audits.address}, chain id {client.deployment.chain_id})")
-        a = client.call(client.audits, "audit", audit_id)
-        if a[A_CONSUMER] != client.address:
-            raise ConsumerError(f"audit {audit_id} was opened by {a[A_CONSUMER]}, not by this account "
-                                f"{client.address}; use the consumer's key (--keystore / $ZKMARKET_PRIVATE_KEY)")
-        path = Path(state_file) if state_file else find_state(audit_id, testset)
-        if path is not None and path.is_file():
-            state = AuditStateFile.load(path)
-            state.check_belongs(client.deployment.chain_id, client.audits.address, audit_id)
-            if testset is not None:
-                state.testset = str(Path(testset).resolve())
-        elif testset is not None:
-            state = AuditStateFile(state_path(testset, audit_id), client.deployment.chain_id, client.audits.address,
-                                   audit_id, str(Path(testset).resolve()), bytes(a[A_ROOT]).hex(), a[A_MODEL])
-        else:
-            raise StateFileError(f"no state file for audit {audit_id} in {Path.cwd()}; pass --testset FILE (the "
-                                 f"audit's test set; its state file lives next to it) or --state FILE")
-        if not Path(state.testset).is_file():
-            raise StateFileError(f"the audit's test set {state.testset} is gone; pass --testset FILE")
-        test_set = load_committed(state.testset)
-        if test_set.root != bytes(a[A_ROOT]):
-            raise ConsumerError(f"{state.testset} has root 0x{test_set.root.hex()}, but audit {audit_id} committed "
-                                f"0x{bytes(a[A_ROOT]).hex()}: not this audit's test set")
-        if provider_url:
-            state.provider_url = provider_url
-        state.save()
-        return cls(client, test_set, state, reporter, **kwargs)
+def open_audit(client: ConsumerClient, audits, testset_path: str | Path, test_set: CommittedTestSet, model_id: int,
+               target: tuple[int, int], provider_url: str, kind: str = "audit") -> tuple[AuditStateFile, dict, int]:
+    """Escrows 2NE + eps and opens an audit of contract ``audits`` (both audit contracts take
+    the same `openAudit`); writes MC's state file (``kind``: its name, see :mod:`.state`).
+    Returns the state, the AuditOpened fields and the escrow."""
+    token = client.call(client.registry, "jobTerms", model_id)[1]
+    e, _, _, eps = client.call(client.registry, "prices", token)
+    escrow = 2 * test_set.n * e + eps
+    value = client.pay_token(token, audits.address, escrow)
+    receipt = client.send(audits, "openAudit", [model_id, test_set.n, *target, test_set.root], value=value)
+    opened = client.event(receipt, audits, "AuditOpened")
+    audit_id = int(opened["auditId"])
+    state = AuditStateFile(state_path(testset_path, audit_id, kind), client.deployment.chain_id, audits.address,
+                           audit_id, str(Path(testset_path).resolve()), test_set.root.hex(), model_id, provider_url)
+    state.save()
+    return state, opened, escrow
 
-    # ------------------------------------------------------------------ the loop
-    def audit(self) -> list:
-        return self.client.call(self.client.audits, "audit", self.audit_id)
 
-    def phase(self) -> str:
-        return STATES[self.client.call(self.client.audits, "state", self.audit_id)]
+def resume_state(client: ConsumerClient, audits, audit_id: int, consumer: str, root: bytes, model_id: int, *,
+                 state_file: str | Path | None = None, testset: str | Path | None = None,
+                 provider_url: str | None = None, kind: str = "audit") -> tuple[AuditStateFile, CommittedTestSet]:
+    """MC's state file of an audit of ``audits`` (found next to ``testset``, or in the working
+    folder) and its test set, checked against the audit's consumer and root; without a state
+    file, adopts the audit if ``testset`` has its root."""
+    if consumer != client.address:
+        raise ConsumerError(f"audit {audit_id} was opened by {consumer}, not by this account "
+                            f"{client.address}; use the consumer's key (--keystore / $ZKMARKET_PRIVATE_KEY)")
+    path = Path(state_file) if state_file else find_state(audit_id, testset, kind=kind)
+    if path is not None and path.is_file():
+        state = AuditStateFile.load(path)
+        state.check_belongs(client.deployment.chain_id, audits.address, audit_id)
+        if testset is not None:
+            state.testset = str(Path(testset).resolve())
+    elif testset is not None:
+        state = AuditStateFile(state_path(testset, audit_id, kind), client.deployment.chain_id, audits.address,
+                               audit_id, str(Path(testset).resolve()), root.hex(), model_id)
+    else:
+        raise StateFileError(f"no state file for audit {audit_id} in {Path.cwd()}; pass --testset FILE (the "
+                             f"audit's test set; its state file lives next to it) or --state FILE")
+    if not Path(state.testset).is_file():
+        raise StateFileError(f"the audit's test set {state.testset} is gone; pass --testset FILE")
+    test_set = load_committed(state.testset)
+    if test_set.root != root:
+        raise ConsumerError(f"{state.testset} has root 0x{test_set.root.hex()}, but audit {audit_id} committed "
+                            f"0x{root.hex()}: not this audit's test set")
+    if provider_url:
+        state.provider_url = provider_url
+    state.save()
+    return state, test_set
+
+
+class AuditDriver:
+    """The resumable loop of both audit drivers: each pass reads the audit's phase from the chain
+    and makes MC's move or waits for MP's, until it is settled or cancelled. Subclasses give
+    ``phase``, ``step`` (a Wait, or None after a move), ``_announce`` and ``_settled``."""
+
+    RESUME = "zkmarket audit resume"
+    client: ConsumerClient
+    reporter: Reporter
+    audit_id: int
+    poll: float
+    timeout: float | None
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
 
     def run(self) -> Settlement:
         waiting, since = None, 0.0
@@ -283,10 +285,83 @@ class GuardedAuditRun:
                 self.reporter.status(wait.what, deadline)
                 if self.timeout is not None and self.clock() - since >= self.timeout:
                     raise WaitTimeout(f"gave up after {self.timeout:g}s {wait.what}{deadline}; audit {self.audit_id} "
-                                      f"is {current}: continue with `zkmarket audit resume {self.audit_id}`")
+                                      f"is {current}: continue with `{self.RESUME} {self.audit_id}`")
                 self.sleep(self.poll)
         finally:
             self.reporter.idle()
+
+    def phase(self) -> str:  # pragma: no cover - each driver defines it
+        raise NotImplementedError
+
+    def step(self, current: str) -> Wait | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _announce(self, current: str) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _settled(self) -> Settlement:  # pragma: no cover
+        raise NotImplementedError
+
+    def _snapshot(self, current: str) -> tuple:
+        """What tells whether someone else moved since a step was decided."""
+        return (current,)
+
+
+class GuardedAuditRun(AuditDriver):
+    def __init__(self, client: ConsumerClient, test_set: CommittedTestSet, state: AuditStateFile,
+                 reporter: Reporter | None = None, *, poll: float = 1.0, timeout: float | None = None,
+                 verify: bool = True, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, post: Callable[[str, Delivery], None] = post_delivery):
+        self.client, self.test_set, self.state = client, test_set, state
+        self.reporter = reporter or Reporter()
+        self.poll, self.timeout, self.verify = poll, timeout, verify
+        self.clock, self.sleep, self.post = clock, sleep, post
+        self.audit_id = state.audit_id
+        self._delivered: set[int] = set()
+        self._seen: str | None = None
+        self._ack_window: int | None = None
+
+    # ------------------------------------------------------------------ start / resume
+    @classmethod
+    def open(cls, client: ConsumerClient, testset_path: str | Path, model_id: int, target: tuple[int, int],
+             provider_url: str, reporter: Reporter | None = None, **kwargs) -> "GuardedAuditRun":
+        """Checks everything it can, escrows 2NE + eps and opens the audit; writes MC's state file."""
+        reporter = reporter or Reporter()
+        test_set = load_committed(testset_path)
+        available_model(client, model_id)
+        n1, max_n = client.call(client.registry, "n1"), client.call(client.audits, "maxN")
+        if not n1 < test_set.n <= max_n:
+            raise ConsumerError(f"the test set has N={test_set.n} examples; an appendix-B audit here needs "
+                                f"N1={n1} < N <= {max_n}")
+        check_provider(provider_url)
+        state, opened, escrow = open_audit(client, client.audits, testset_path, test_set, model_id, target,
+                                           provider_url)
+        reporter.say(f"opened audit {state.audit_id} of model {model_id}: N={test_set.n} (N1={n1}), target "
+                     f"{target[0]}/{target[1]}, escrow {format_amount(escrow, opened['token'])}; MP must join by "
+                     f"{when(opened['joinDeadline'], client.chain_time())}")
+        reporter.say(f"MC's state (transfer keys) -> {state.path}")
+        return cls(client, test_set, state, reporter, **kwargs)
+
+    @classmethod
+    def resume(cls, client: ConsumerClient, audit_id: int, *, state_file: str | Path | None = None,
+               testset: str | Path | None = None, provider_url: str | None = None, reporter: Reporter | None = None,
+               **kwargs) -> "GuardedAuditRun":
+        """Picks the audit up from MC's state file (found next to ``testset``, or in the working
+        folder); without one, adopts an audit MC opened whose root is ``testset``'s."""
+        if STATES[client.call(client.audits, "state", audit_id)] == "None":
+            raise ConsumerError(f"no audit {audit_id} on this deployment (GriefingResistantAudit "
+                                f"{client.audits.address}, chain id {client.deployment.chain_id})")
+        a = client.call(client.audits, "audit", audit_id)
+        state, test_set = resume_state(client, client.audits, audit_id, a[A_CONSUMER], bytes(a[A_ROOT]), a[A_MODEL],
+                                       state_file=state_file, testset=testset, provider_url=provider_url)
+        return cls(client, test_set, state, reporter, **kwargs)
+
+    # ------------------------------------------------------------------ the loop
+    def audit(self) -> list:
+        return self.client.call(self.client.audits, "audit", self.audit_id)
+
+    def phase(self) -> str:
+        return STATES[self.client.call(self.client.audits, "state", self.audit_id)]
 
     def _snapshot(self, current: str) -> tuple:
         if current not in ("SendingSubset", "SendingRest"):
@@ -485,12 +560,7 @@ class GuardedAuditRun:
     def finalize(self) -> None:
         """Checks every accepted proof locally, then finalizes (refuses when one does not verify)."""
         if self.verify:
-            report = check_proofs(self.client, self.audit_id, self.test_set, self.reporter)
-            if report.invalid:
-                raise ProofCheckError(
-                    f"refusing to finalize audit {self.audit_id}: " + "; ".join(
-                        f"proof of example {c.index} (tx {c.tx_hash}): {c.problem}" for c in report.invalid))
-            self._report = report
+            self._report = proofs_before_finalizing(self.client, self.audit_id, self.test_set, self.reporter)
         self._finalize_tx()
 
     def _settled(self) -> Settlement:
@@ -569,10 +639,7 @@ def finalize_audit(client: ConsumerClient, audit_id: int, test_set: CommittedTes
         client.send(client.transfers, "expireTransfer", [t["id"]])
     elif phase in ("JoinExpired", "SubsetExpired", "DecisionExpired", "RestExpired", "Finalizable"):
         if phase == "Finalizable" and verify and info["submitted"]:
-            report = check_proofs(client, audit_id, test_set, reporter)
-            if report.invalid:
-                raise ProofCheckError(f"refusing to finalize audit {audit_id}: " + "; ".join(
-                    f"proof of example {c.index} (tx {c.tx_hash}): {c.problem}" for c in report.invalid))
+            report = proofs_before_finalizing(client, audit_id, test_set, reporter)
         try:
             client.send(client.audits, "finalize", [audit_id])
         except RevertError:

@@ -23,6 +23,8 @@ from ..chain import ChainError
 from ..market.errors import MarketError
 from ..participants.delivery import DeliveryError
 from .audit import GuardedAuditRun, Reporter, Settlement, describe_audit, finalize_audit, parse_target
+from .simple_audit import KIND as SIMPLE_KIND
+from .simple_audit import SimpleAuditRun, describe_simple_audit, finalize_simple_audit, simple_audits
 from .client import ConsumerClient, connect, format_amount, parse_token
 from .errors import ConsumerError, WaitTimeout
 from .funds import credits, escrow_contracts, withdraw_all
@@ -286,7 +288,14 @@ def testset_show(path, as_json):
 
 @click.group(cls=_Group)
 def audit() -> None:
-    """Run appendix-B accuracy audits (GriefingResistantAudit) as the consumer."""
+    """Run accuracy audits as the consumer: appendix B (GriefingResistantAudit, the default) or
+    the simple audit of paper 5.2 (AccuracyAudit, --protocol simple)."""
+
+
+protocol_option = click.option(
+    "--protocol", type=click.Choice(["appendix-b", "simple"]), default="appendix-b", show_default=True,
+    help="appendix-b: GriefingResistantAudit (N1 subset, encrypted transfers); simple: AccuracyAudit (paper 5.2, "
+         "the test set in the clear, all N proven); each has its own audit ids")
 
 
 _wait_options = [
@@ -306,7 +315,7 @@ def wait_options(f):
     return f
 
 
-def _drive(run: GuardedAuditRun, console) -> None:
+def _drive(run: GuardedAuditRun | SimpleAuditRun, console) -> None:
     _print_settlement(console, run.run())
 
 
@@ -314,18 +323,22 @@ def _drive(run: GuardedAuditRun, console) -> None:
 @click.option("--model", "model_id", type=click.IntRange(1), required=True, help="the registered model to audit")
 @click.option("--testset", "testset_path", type=click.Path(dir_okay=False), required=True,
               help="committed test set (`zkmarket testset commit`)")
-@click.option("--target", required=True, help="accuracy target on the N2 proven examples: 0.9, 90% or 9/10")
+@click.option("--target", required=True,
+              help="accuracy target on the proven examples (appendix B: the N2; simple: all N): 0.9, 90% or 9/10")
 @click.option("--provider-url", required=True, help="MP's agent (`zkmarket provider run`), e.g. http://host:8600")
+@protocol_option
 @wait_options
 @market_options
-def audit_run(model_id, testset_path, target, provider_url, timeout, poll, no_verify, market):
-    """Open an audit of MODEL and drive it to the end: send the subset, then the rest, check the
-    proofs locally, finalize and print the payouts. MC's transfer keys go to a state file next to
-    the test set first, so `zkmarket audit resume ID` picks up after a crash."""
+def audit_run(model_id, testset_path, target, provider_url, protocol, timeout, poll, no_verify, market):
+    """Open an audit of MODEL and drive it to the end: send the subset, then the rest (simple: the
+    whole test set once MP joined), check the proofs locally, finalize and print the payouts. MC's
+    state (appendix B: the transfer keys) goes to a file next to the test set first, so
+    `zkmarket audit resume ID` picks up after a crash."""
     client = market.connect()
     console = _console()
-    run = GuardedAuditRun.open(client, testset_path, model_id, parse_target(target), provider_url,
-                               RichReporter(console), poll=poll, timeout=timeout, verify=not no_verify)
+    driver = SimpleAuditRun if protocol == "simple" else GuardedAuditRun
+    run = driver.open(client, testset_path, model_id, parse_target(target), provider_url,
+                      RichReporter(console), poll=poll, timeout=timeout, verify=not no_verify)
     _drive(run, console)
 
 
@@ -335,15 +348,17 @@ def audit_run(model_id, testset_path, target, provider_url, timeout, poll, no_ve
               help="the audit's test set (its state file is next to it) [default: find the state file here]")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False), help="MC's state file of the audit")
 @click.option("--provider-url", help="MP's agent, if it moved")
+@protocol_option
 @wait_options
 @market_options
-def audit_resume(audit_id, testset_path, state_file, provider_url, timeout, poll, no_verify, market):
+def audit_resume(audit_id, testset_path, state_file, provider_url, protocol, timeout, poll, no_verify, market):
     """Continue driving audit AUDIT_ID from where the chain and MC's state file say it is."""
     client = market.connect()
     console = _console()
-    run = GuardedAuditRun.resume(client, audit_id, state_file=state_file, testset=testset_path,
-                                 provider_url=provider_url, reporter=RichReporter(console), poll=poll,
-                                 timeout=timeout, verify=not no_verify)
+    driver = SimpleAuditRun if protocol == "simple" else GuardedAuditRun
+    run = driver.resume(client, audit_id, state_file=state_file, testset=testset_path,
+                        provider_url=provider_url, reporter=RichReporter(console), poll=poll,
+                        timeout=timeout, verify=not no_verify)
     console.print(f"resuming audit {audit_id} (state {run.state.path})", markup=False, soft_wrap=True)
     _drive(run, console)
 
@@ -351,12 +366,17 @@ def audit_resume(audit_id, testset_path, state_file, provider_url, timeout, poll
 @audit.command("show")
 @click.argument("audit_id", type=click.IntRange(1))
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
+@protocol_option
 @market_options
-def audit_show(audit_id, as_json, market):
+def audit_show(audit_id, as_json, protocol, market):
     """Show audit AUDIT_ID: phase, deadline, subset, transfers, proof counts and settlement."""
-    info = describe_audit(market.connect(signer=False), audit_id)
+    describe = describe_simple_audit if protocol == "simple" else describe_audit
+    info = describe(market.connect(signer=False), audit_id)
     if as_json:
         click.echo(json.dumps(info, indent=1))
+        return
+    if protocol == "simple":
+        _show_simple(info)
         return
     from rich.table import Table
 
@@ -395,22 +415,52 @@ def audit_show(audit_id, as_json, market):
 @click.option("--testset", "testset_path", type=click.Path(dir_okay=False),
               help="the audit's test set, to compare the proofs' inputs with it [default: from the state file]")
 @click.option("--no-verify", is_flag=True, help="do not re-check the accepted proofs locally first")
+@protocol_option
 @market_options
-def audit_finalize(audit_id, testset_path, no_verify, market):
+def audit_finalize(audit_id, testset_path, no_verify, protocol, market):
     """Settle audit AUDIT_ID once its stage is over (anyone may), after checking its proofs."""
     client = market.connect()
     console = _console()
+    simple = protocol == "simple"
     test_set = None
     if testset_path:
         test_set = load_committed(testset_path)
     else:
-        path = find_state(audit_id)
+        path = find_state(audit_id, kind=SIMPLE_KIND) if simple else find_state(audit_id)
         if path is not None:
             state = AuditStateFile.load(path)
-            if (state.chain_id, state.audits) == (client.deployment.chain_id, client.audits.address):
+            audits = simple_audits(client) if simple else client.audits
+            if (state.chain_id, state.audits) == (client.deployment.chain_id, audits.address):
                 test_set = load_committed(state.testset)
-    result = finalize_audit(client, audit_id, test_set, verify=not no_verify, reporter=RichReporter(console))
+    finalize = finalize_simple_audit if simple else finalize_audit
+    result = finalize(client, audit_id, test_set, verify=not no_verify, reporter=RichReporter(console))
     _print_settlement(console, result)
+
+
+def _show_simple(info: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"simple audit {info['audit_id']}", show_header=False)
+    phase = info["state"] + ("  (DEADLINE PASSED: `zkmarket audit finalize --protocol simple` settles it)"
+                             if info["expired"] else "")
+    rows = [("state", phase), ("model", str(info["model_id"])), ("consumer", info["consumer"]),
+            ("provider", info["provider"] + ("" if info["joined"] else " (not joined)"))]
+    if info["deadline_text"]:
+        rows.append(("deadline", info["deadline_text"]))
+    rows += [("examples", f"N={info['n']} (all proven)"),
+             ("target", f"{info['target'][0]}/{info['target'][1]}"),
+             ("test set root", info["test_set_root"]),
+             ("proofs", f"{info['submitted']}/{info['n']} accepted, {info['correct']} correct"),
+             ("escrow (each party)", info["escrow_each_text"])]
+    s = info["settlement"]
+    if s:
+        token = "0x" + "00" * 20 if info["token"] == "ETH" else info["token"]
+        rows.append(("settlement", f"{s['outcome']}: MC {format_amount(s['consumer_payout'], token)}, MP "
+                                   f"{format_amount(s['provider_payout'], token)}" if s["state"] == "Settled" else
+                                   f"cancelled, MC refunded {format_amount(s['refund'], token)}"))
+    for k, v in rows:
+        table.add_row(k, v)
+    _console().print(table)
 
 
 # ---------------------------------------------------------------------- withdraw

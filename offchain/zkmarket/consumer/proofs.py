@@ -23,6 +23,7 @@ from eth_utils import keccak, to_checksum_address
 from ..chain import call_raw
 from ..chain.merkle import keccak as keccak256
 from ..participants.guarded_audit import A_MODEL, A_N, A_N1, A_ROOT, A_SEED
+from ..participants.simple_audit import S_MODEL, S_N, S_ROOT
 from ..protocol.subset import subset_of
 from ..protocol.testset import CommittedTestSet, example_leaf
 from .client import ConsumerClient
@@ -47,7 +48,7 @@ class ProofCheck:
 class ProofReport:
     audit_id: int
     verifier: str
-    expected: list[int]  # the N2 indices that need a proof
+    expected: list[int]  # the indices that need a proof (appendix B: the N2 ones; simple: all N)
     checks: dict[int, ProofCheck] = field(default_factory=dict)
 
     @property
@@ -83,10 +84,11 @@ def _field(proof) -> dict:
     return dict(zip(keys, proof))
 
 
-def submitted_proofs(client: ConsumerClient, audit_id: int) -> dict[int, tuple[dict, dict | None]]:
+def submitted_proofs(client: ConsumerClient, audit_id: int, audits=None) -> dict[int, tuple[dict, dict | None]]:
     """For each accepted index: (ProofAccepted args + tx, the AuditProof from the calldata, or
-    None when the calldata cannot be read: submitted through another contract)."""
-    audits = client.audits
+    None when the calldata cannot be read: submitted through another contract). `audits`: the
+    audit contract (default the appendix-B GriefingResistantAudit; both take the same AuditProof)."""
+    audits = client.audits if audits is None else audits
     logs = audits.events.ProofAccepted.get_logs(argument_filters={"auditId": audit_id},
                                                 from_block=client.deployment.start_block)
     by_tx: dict[str, list[dict]] = {}
@@ -112,13 +114,30 @@ def submitted_proofs(client: ConsumerClient, audit_id: int) -> dict[int, tuple[d
 
 
 def verify_audit_proofs(client: ConsumerClient, audit_id: int, test_set: CommittedTestSet | None = None) -> ProofReport:
-    """Checks every accepted proof of the audit (see the module docstring); never raises for an
-    invalid proof: the report lists each problem."""
+    """Checks every accepted proof of an appendix-B audit (see the module docstring); never
+    raises for an invalid proof: the report lists each problem."""
     a = client.call(client.audits, "audit", audit_id)
-    _, _, verifier, codehash, weight_commitment = client.call(client.registry, "jobTerms", a[A_MODEL])
-    verifier = to_checksum_address(verifier)
     n, n1 = a[A_N], a[A_N1]
     subset = set(subset_of(a[A_SEED], n, n1)) if any(a[A_SEED]) else set()
+    return _check(client, audit_id, a[A_MODEL], bytes(a[A_ROOT]), n, subset, submitted_proofs(client, audit_id),
+                  test_set)
+
+
+def verify_simple_audit_proofs(client: ConsumerClient, audit_id: int,
+                               test_set: CommittedTestSet | None = None) -> ProofReport:
+    """The same checks for a simple audit (AccuracyAudit), where all N examples are proven."""
+    audits = client.contracts["AccuracyAudit"]
+    a = client.call(audits, "audit", audit_id)
+    return _check(client, audit_id, a[S_MODEL], bytes(a[S_ROOT]), a[S_N], set(),
+                  submitted_proofs(client, audit_id, audits), test_set)
+
+
+def _check(client: ConsumerClient, audit_id: int, model_id: int, root: bytes, n: int, subset: set[int],
+           found: dict[int, tuple[dict, dict | None]], test_set: CommittedTestSet | None) -> ProofReport:
+    """`found` (submitted_proofs) checked against the model's registered verifier and MC's root;
+    the examples outside `subset` (the appendix-B N1 examples, never proven) need a proof."""
+    _, _, verifier, codehash, weight_commitment = client.call(client.registry, "jobTerms", model_id)
+    verifier = to_checksum_address(verifier)
     report = ProofReport(audit_id, verifier, [i for i in range(n) if i not in subset])
     code = bytes(client.w3.eth.get_code(verifier))
     code_problem = None
@@ -126,7 +145,7 @@ def verify_audit_proofs(client: ConsumerClient, audit_id: int, test_set: Committ
         code_problem = f"no code at the model's verifier {verifier}"
     elif keccak(code) != bytes(codehash):
         code_problem = f"the verifier's code at {verifier} is not the code registered with the model"
-    for index, (ev, p) in sorted(submitted_proofs(client, audit_id).items()):
+    for index, (ev, p) in sorted(found.items()):
         if p is None:
             label = test_set.labels[index] if test_set is not None and index < test_set.n else -1
             report.checks[index] = ProofCheck(index, int(ev["predictedClass"]), label, ev["tx"],
@@ -141,7 +160,7 @@ def verify_audit_proofs(client: ConsumerClient, audit_id: int, test_set: Committ
             check.problem = code_problem
         elif index in subset:
             check.problem = "the example is in the N1 subset (only N2 examples are proven)"
-        elif _process_proof(example_leaf(index, commitment, label), list(p["leafProof"])) != bytes(a[A_ROOT]):
+        elif _process_proof(example_leaf(index, commitment, label), list(p["leafProof"])) != root:
             check.problem = "its (index, input commitment, label) is not a leaf of the committed test-set root"
         elif test_set is not None and (commitment != test_set.commitments[index] or label != test_set.labels[index]):
             check.problem = "its input commitment or label differs from the consumer's test set file"

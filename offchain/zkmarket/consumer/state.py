@@ -5,6 +5,8 @@ It holds what the chain cannot give back: the key and salt of each data transfer
 fsynced, before the key commitment is sent, so a crash never loses a committed key) and where
 the test set and MP's agent are. Everything else is re-read from the chain on resume. The keys
 are secret until revealed, so the file is created readable by its owner only.
+
+A simple audit (AccuracyAudit) keeps the same file without keys, as ``testset.simple-audit-7.json``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class TransferKeys:
 class AuditStateFile:
     path: Path
     chain_id: int
-    audits: str  # GriefingResistantAudit address
+    audits: str  # GriefingResistantAudit address (AccuracyAudit for a simple audit)
     audit_id: int
     testset: str  # absolute path of the committed test set
     testset_root: str
@@ -103,19 +105,21 @@ class AuditStateFile:
                                  f"{self.chain_id}, not of audit {audit_id} at {audits} on chain id {chain_id}")
 
 
-def state_path(testset: str | Path, audit_id: int) -> Path:
-    """Where MC's state of ``audit_id`` lives: next to the test set."""
+def state_path(testset: str | Path, audit_id: int, kind: str = "audit") -> Path:
+    """Where MC's state of ``audit_id`` lives: next to the test set (``kind`` "simple-audit"
+    for a simple audit, whose ids are AccuracyAudit's)."""
     p = Path(testset).resolve()
-    return p.with_name(f"{p.stem}.audit-{audit_id}.json")
+    return p.with_name(f"{p.stem}.{kind}-{audit_id}.json")
 
 
-def find_state(audit_id: int, testset: str | Path | None = None, search: list[Path] | None = None) -> Path | None:
+def find_state(audit_id: int, testset: str | Path | None = None, search: list[Path] | None = None,
+               kind: str = "audit") -> Path | None:
     """The state file of ``audit_id``: next to ``testset`` when given, else in the ``search``
     folders (default: the working directory). Several candidates are an error."""
     if testset is not None:
-        p = state_path(testset, audit_id)
+        p = state_path(testset, audit_id, kind)
         return p if p.is_file() else None
-    found = sorted({f.resolve() for d in (search or [Path.cwd()]) for f in d.glob(f"*.audit-{audit_id}.json")})
+    found = sorted({f.resolve() for d in (search or [Path.cwd()]) for f in d.glob(f"*.{kind}-{audit_id}.json")})
     if len(found) > 1:
         raise StateFileError(f"several state files for audit {audit_id}: {', '.join(map(str, found))}; "
                              f"pick one with --state FILE or --testset FILE")

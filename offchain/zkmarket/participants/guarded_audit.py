@@ -23,6 +23,8 @@ from ..protocol.subset import subset_of
 from ..protocol.testset import CommittedTestSet, example_leaf
 from ..protocol.transfer import (EncryptedBatch, ciphertext_leaf, encrypt_batch, open_batch, publish_batches,
                                  published_items)
+from .audit_common import finalize as finalize_audit
+from .audit_common import local_correct, proof_batches, prove_items
 from .delivery import Delivery, DeliveryError
 
 # GuardedAudit tuple fields (IGriefingResistantAudit.GuardedAudit).
@@ -55,9 +57,7 @@ class GuardedMarket:
 
 def finalize(market: GuardedMarket, audit_id: int) -> dict:
     """Ends an audit whose stage is over (anyone may); returns the AuditSettled fields, if any."""
-    receipt = market.send(market.audits, "finalize", [audit_id])
-    settled = market.session.events(receipt, market.audits, "AuditSettled")
-    return {k: int(v) for k, v in settled[0]["args"].items()} if settled else {}
+    return finalize_audit(market, market.audits, audit_id)
 
 
 class GuardedAuditConsumer:
@@ -160,30 +160,21 @@ class GuardedAuditProvider:
     def decide(self, audit_id: int, subset: dict[int, bytes], labels: list[int], margin=(0, 1)) -> bool:
         """Stage 4: local inference on the N1 subset; proceed only if it meets the target."""
         a = self.m.audit(audit_id)
-        correct = sum(zp.evaluate(self.model, list(x))[1] == labels[i] for i, x in subset.items())
+        correct = local_correct(self.model, subset, labels)
         go = should_proceed(correct, len(subset), a[A_TARGET_NUM], a[A_TARGET_DEN], *margin)
         self.m.send(self.m.audits, "proceed" if go else "abort", [audit_id])
         return go
 
     def prove(self, items: dict[int, bytes], on_proof: Callable[[int, zp.Proof], None] | None = None) -> dict[int, zp.Proof]:
-        proofs = {}
-        for i in sorted(items):
-            proofs[i] = zp.prove(self.circuit, self.keys, list(items[i]))
-            if on_proof:
-                on_proof(i, proofs[i])
-        return proofs
+        return prove_items(self.circuit, self.keys, items, on_proof)
 
     def finalize(self, audit_id: int) -> dict:
         return finalize(self.m, audit_id)
 
     def submit(self, audit_id: int, proofs: dict[int, zp.Proof], delivery: Delivery, batch_size: int = 10) -> None:
         """Stage 6: proofs in batches of `batch_size` per transaction, skipping accepted ones."""
-        leaves = [example_leaf(i, c, y) for i, (c, y) in enumerate(zip(delivery.commitments, delivery.labels))]
-        _, leaf_proofs = merkle(leaves)
         pending = [i for i in sorted(proofs) if not self.m.audits.functions.isProven(audit_id, i).call()]
-        for start in range(0, len(pending), batch_size):
-            batch = [(i, delivery.commitments[i], delivery.labels[i], proofs[i].predicted_class, leaf_proofs[i],
-                      bytes.fromhex(proofs[i].proof.removeprefix("0x"))) for i in pending[start:start + batch_size]]
+        for batch in proof_batches(delivery.commitments, delivery.labels, proofs, pending, batch_size):
             self.m.send(self.m.audits, "submitProofs", [audit_id, batch])
 
 

@@ -1,0 +1,53 @@
+"""What the two accuracy audits (the simple AccuracyAudit, paper 5.2, and the appendix-B
+GriefingResistantAudit) share on MP's side: the local accuracy a decision rests on, proving
+examples, and `submitProofs` batches of the AuditProof struct both contracts take; and the
+settlement either party (anyone) may trigger."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .. import prover as zp
+from ..chain.merkle import merkle
+from ..protocol.testset import example_leaf
+
+# AuditProof as the contracts take it: (index, inputCommitment, label, predictedClass, leafProof, proof).
+AuditProofTuple = tuple[int, bytes, int, int, list[bytes], bytes]
+
+
+def local_correct(model, items: dict[int, bytes], labels: list[int]) -> int:
+    """How many of `items` (by test-set index) the model classifies as `labels` says, by the
+    circuit's own integer inference (no proof): what MP decides on before it risks 2NE."""
+    return sum(zp.evaluate(model, list(x))[1] == labels[i] for i, x in items.items())
+
+
+def prove_items(circuit: zp.CompiledCircuit, keys: zp.Keys, items: dict[int, bytes],
+                on_proof: Callable[[int, zp.Proof], None] | None = None) -> dict[int, zp.Proof]:
+    """A proof per item, in index order; `on_proof` sees each as soon as it exists."""
+    proofs = {}
+    for i in sorted(items):
+        proofs[i] = zp.prove(circuit, keys, list(items[i]))
+        if on_proof:
+            on_proof(i, proofs[i])
+    return proofs
+
+
+def proof_batches(commitments: list[bytes], labels: list[int], proofs: dict[int, zp.Proof], indices: list[int],
+                  batch_size: int) -> list[list[AuditProofTuple]]:
+    """`submitProofs` arguments for `indices` (in order), `batch_size` proofs per transaction;
+    each carries the Merkle proof of its (index, input commitment, label) in the test-set tree
+    the commitments and labels rebuild."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    _, leaf_proofs = merkle([example_leaf(i, c, y) for i, (c, y) in enumerate(zip(commitments, labels))])
+    entries = [(i, commitments[i], labels[i], proofs[i].predicted_class, leaf_proofs[i],
+                bytes.fromhex(proofs[i].proof.removeprefix("0x"))) for i in indices]
+    return [entries[start:start + batch_size] for start in range(0, len(entries), batch_size)]
+
+
+def finalize(market, audits, audit_id: int) -> dict:
+    """Ends an audit of contract `audits` whose stage is over (anyone may); returns the
+    AuditSettled fields, if any (none when it was cancelled)."""
+    receipt = market.send(audits, "finalize", [audit_id])
+    settled = market.session.events(receipt, audits, "AuditSettled")
+    return {k: int(v) for k, v in settled[0]["args"].items()} if settled else {}

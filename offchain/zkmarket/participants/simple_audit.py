@@ -1,0 +1,200 @@
+"""The simple accuracy audit (paper 5.2, AccuracyAudit) step by step, for each party.
+
+Consumer (MC): open with a committed test set, escrowing 2NE + eps; once MP joined, hand it the
+N examples and labels off chain (:class:`TestSetDelivery`); finalize when all N proofs are in
+or a deadline passed (MC checks the accepted proofs first, see zkmarket.consumer.proofs).
+Provider (MP): join, escrowing 2NE + eps; check that the delivered examples and labels rebuild
+the committed test-set root (a wrong delivery is refused with the reason); decide by local
+inference on all N examples (proceed, or abort at a cost to MC of N*P; silence at the decision
+deadline is an MP failure); prove every example and submit the proofs in batches; finalize.
+
+Nothing is encrypted here (unlike appendix B): MP sees the whole test set before it decides, which
+is the simple protocol's weakness the appendix-B audit removes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+from .. import prover as zp
+from ..protocol.rules import should_proceed
+from ..protocol.testset import CommittedTestSet, commit_test_set
+from .audit_common import finalize, local_correct, proof_batches, prove_items
+from .delivery import DeliveryError
+from .guarded_audit import GuardedMarket
+
+# IAccuracyAudit.AuditState and AuditOutcome, by name.
+AUDIT_STATES = ["None", "Open", "JoinExpired", "Deciding", "DecisionExpired", "Proving", "Finalizable", "Settled",
+                "Cancelled"]
+AUDIT_OUTCOMES = ["Aborted", "Passed", "Failed"]
+# Audit tuple fields (IAccuracyAudit.Audit).
+S_CONSUMER, S_N, S_SUBMITTED, S_CORRECT, S_PROVIDER, S_STATUS, S_JOIN_DEADLINE, S_TOKEN = range(8)
+S_DECISION_DEADLINE, S_PROOF_DEADLINE, S_TARGET_NUM, S_TARGET_DEN, S_MODEL, S_ROOT, S_PRICES = range(8, 15)
+
+
+class TestSetError(DeliveryError):
+    """A test-set delivery refused, with the reason; `status` is the HTTP status an agent answers
+    with (400: it does not match the audit's commitment, 404: not an audit of this provider,
+    409: not now)."""
+
+    __test__ = False  # not a pytest test class despite the name
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class TestSetDelivery:
+    """What MC hands MP after the join (paper 5.2 step 3): the N examples (raw bytes, as the
+    circuit reads them) and their labels. MP recomputes every commitment and the root itself."""
+
+    __test__ = False
+
+    items: list[bytes]
+    labels: list[int]
+
+    @classmethod
+    def of(cls, test_set: CommittedTestSet) -> "TestSetDelivery":
+        return cls(list(test_set.items), list(test_set.labels))
+
+    def to_json(self) -> str:
+        return json.dumps({"items": [x.hex() for x in self.items], "labels": self.labels})
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "TestSetDelivery":
+        try:
+            d = json.loads(text)
+            items, labels = d["items"], d["labels"]
+            if not isinstance(items, list) or not isinstance(labels, list):
+                raise TypeError("items and labels must be lists")
+            return cls([bytes.fromhex(x.removeprefix("0x")) for x in items], [_label(y) for y in labels])
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise TestSetError(f"malformed test set: {e}") from e
+
+    def commit(self) -> CommittedTestSet:
+        """The examples' commitments and tree; raises TestSetError when they cannot be committed."""
+        try:
+            return commit_test_set(self.items, self.labels)
+        except (ValueError, zp.ProverError) as e:
+            raise TestSetError(f"cannot commit the test set: {e}") from e
+
+
+def _label(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"labels must be non-negative integers, got {value!r}")
+    return value
+
+
+def check_test_set(audit: list, audit_id: int, delivery: TestSetDelivery) -> CommittedTestSet:
+    """MP's check before it decides: N examples whose commitments and labels rebuild the root MC
+    committed on chain (`audit` is the Audit tuple). Raises TestSetError (400) with the reason."""
+    n, root = audit[S_N], bytes(audit[S_ROOT])
+    if len(delivery.items) != n or len(delivery.labels) != n:
+        raise TestSetError(f"audit {audit_id} has N={n} examples, got {len(delivery.items)} examples and "
+                           f"{len(delivery.labels)} labels")
+    committed = delivery.commit()
+    if committed.root != root:
+        raise TestSetError(f"the examples and labels rebuild test-set root 0x{committed.root.hex()}, but audit "
+                           f"{audit_id} committed 0x{root.hex()}")
+    return committed
+
+
+class SimpleAuditConsumer:
+    def __init__(self, market: GuardedMarket, audits, test_set: CommittedTestSet):
+        self.m, self.audits, self.test_set = market, audits, test_set
+
+    def open(self, model_id: int, target_num: int, target_den: int) -> int:
+        """Paper 5.2 step 1: commits the test set and escrows 2NE + eps."""
+        token = self.m.registry.functions.jobTerms(model_id).call()[1]
+        prices = self.m.registry.functions.prices(token).call()
+        escrow = 2 * self.test_set.n * prices[0] + prices[3]
+        receipt = self.m.send(self.audits, "openAudit",
+                              [model_id, self.test_set.n, target_num, target_den, self.test_set.root], value=escrow)
+        return self.m.event(receipt, self.audits, "AuditOpened")["auditId"]
+
+    def delivery(self) -> TestSetDelivery:
+        """Step 3: what MC sends MP once it joined."""
+        return TestSetDelivery.of(self.test_set)
+
+    def finalize(self, audit_id: int) -> dict:
+        return finalize(self.m, self.audits, audit_id)
+
+
+class SimpleAuditProvider:
+    def __init__(self, market: GuardedMarket, audits, model, circuit: zp.CompiledCircuit, keys: zp.Keys):
+        self.m, self.audits, self.model, self.circuit, self.keys = market, audits, model, circuit, keys
+
+    def audit(self, audit_id: int) -> list:
+        return self.audits.functions.audit(audit_id).call()
+
+    def state(self, audit_id: int) -> str:
+        return AUDIT_STATES[self.audits.functions.state(audit_id).call()]
+
+    def join(self, audit_id: int) -> int:
+        """Step 2: escrows 2NE + eps at the prices copied when the audit opened; returns it."""
+        a = self.audit(audit_id)
+        e, _, _, eps = a[S_PRICES]
+        escrow = 2 * a[S_N] * e + eps
+        self.m.send(self.audits, "join", [audit_id], value=escrow)
+        return escrow
+
+    def check_test_set(self, audit_id: int, delivery: TestSetDelivery) -> CommittedTestSet:
+        """MC's delivery checked against the chain: an audit of this provider that it joined and
+        has not settled (409 otherwise: retry once joined), whose committed root the examples
+        and labels rebuild (400 otherwise). Raises TestSetError with the reason."""
+        a = self.audit(audit_id)
+        if a[S_STATUS] == 0:
+            raise TestSetError(f"no audit {audit_id}", 404)
+        if a[S_PROVIDER] != self.m.account.address:
+            raise TestSetError(f"audit {audit_id} is for provider {a[S_PROVIDER]}, not {self.m.account.address}", 404)
+        current = self.state(audit_id)
+        if current == "Open":
+            raise TestSetError(f"audit {audit_id} is not joined yet; retry once it is", 409)
+        if current not in ("Deciding", "Proving"):
+            raise TestSetError(f"audit {audit_id} is {current}: it takes no test set any more", 409)
+        return check_test_set(a, audit_id, delivery)
+
+    def correct_on(self, test_set: CommittedTestSet) -> int:
+        """How many of the N examples the model gets right (local inference, no proof)."""
+        return local_correct(self.model, dict(enumerate(test_set.items)), test_set.labels)
+
+    def decide(self, audit_id: int, correct: int, margin=(0, 1)) -> bool:
+        """Step 3: proceed if `correct` of N meets the target (with the safety `margin`), else
+        abort (MC loses N*P, MP keeps its escrow instead of losing 2NE)."""
+        a = self.audit(audit_id)
+        go = should_proceed(correct, a[S_N], a[S_TARGET_NUM], a[S_TARGET_DEN], *margin)
+        self.m.send(self.audits, "proceed" if go else "abort", [audit_id])
+        return go
+
+    def abort(self, audit_id: int) -> None:
+        self.m.send(self.audits, "abort", [audit_id])
+
+    def prove(self, items: dict[int, bytes],
+              on_proof: Callable[[int, zp.Proof], None] | None = None) -> dict[int, zp.Proof]:
+        return prove_items(self.circuit, self.keys, items, on_proof)
+
+    def proven(self, audit_id: int, from_block: int = 0) -> set[int]:
+        """Indices whose proof the contract accepted (its ProofAccepted events, one query)."""
+        logs = self.audits.events.ProofAccepted.get_logs(argument_filters={"auditId": audit_id},
+                                                         from_block=from_block)
+        return {int(e["args"]["index"]) for e in logs}
+
+    def submit(self, audit_id: int, proofs: dict[int, zp.Proof], test_set: CommittedTestSet, batch_size: int = 10,
+               proven: set[int] | None = None) -> int:
+        """Step 4: the given proofs not accepted yet (`proven`, else read from the chain), in
+        `submitProofs` transactions of `batch_size`; returns how many were sent."""
+        done = self.proven(audit_id) if proven is None else proven
+        pending = [i for i in sorted(proofs) if i not in done]
+        for batch in proof_batches(test_set.commitments, test_set.labels, proofs, pending, batch_size):
+            self.m.send(self.audits, "submitProofs", [audit_id, batch])
+        return len(pending)
+
+    def finalize(self, audit_id: int) -> dict:
+        return finalize(self.m, self.audits, audit_id)
+
+
+__all__ = ["AUDIT_OUTCOMES", "AUDIT_STATES", "SimpleAuditConsumer", "SimpleAuditProvider", "TestSetDelivery",
+           "TestSetError", "check_test_set"]
