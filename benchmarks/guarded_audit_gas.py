@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,18 +39,8 @@ def main() -> None:
     from zkmarket.participants.guarded_audit import GuardedAuditConsumer, GuardedAuditProvider, GuardedMarket
     from zkmarket.protocol import commit_test_set
 
-    gas: dict[tuple[str, str], list[int]] = defaultdict(list)
-
-    class GasSession(ContractSession):
-        """Records gasUsed per (party, function) of every transaction it sends."""
-
-        parties: dict[str, str] = {}
-
-        def send(self, contract, fn, args, account, value=0):
-            receipt = super().send(contract, fn, args, account, value=value)
-            if account.address in self.parties:
-                gas[(self.parties[account.address], fn)].append(int(receipt["gasUsed"]))
-            return receipt
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from gas_table import print_gas_table
 
     split = load_digits_split()
     if args.n > len(split.test_inputs):
@@ -66,8 +56,7 @@ def main() -> None:
         deployment = deploy_market(w3, deployer, MarketParams(n1=args.n1))
         c = deployment.contracts(w3)
         verifier = deploy_verifier(w3, zp.export_verifier(circuit, keys), private_key=deployer.private_key)
-        session = GasSession(w3)
-        session.parties.update({provider.address: "MP", consumer.address: "MC"})
+        session = ContractSession(w3)
 
         def market(account):
             return GuardedMarket(session, c["ModelRegistry"], c["GriefingResistantAudit"], c["DataTransferService"],
@@ -79,7 +68,7 @@ def main() -> None:
         receipt = mp.m.send(c["ModelRegistry"], "registerModel",
                             [verifier.address, b32(zp.commit_weights(DIGITS_MODEL)), "ipfs://digits", ETH], value=stake)
         model_id = mp.m.event(receipt, c["ModelRegistry"], "ModelRegistered")["modelId"]
-        gas.clear()  # registration is once per model, not per audit
+        session.gas_used.clear()  # registration is once per model, not per audit
 
         target = (9, 10)
         audit_id = mc.open(model_id, *target)
@@ -115,16 +104,7 @@ def main() -> None:
     outcome = ["Aborted", "Passed", "Failed", "ConsumerDefaulted"][settled["outcome"]]
     print(f"\nappendix-B audit: N={args.n}, N1={args.n1}, batch={args.batch}, {a[7]}/{args.n - args.n1} correct, "
           f"target {target[0]}/{target[1]} -> {outcome}; proving {prove_s:.1f} s ({prove_s / len(items):.2f} s/proof)")
-    print(f"{'party':<6}{'transaction':<16}{'txs':>5}{'gas total':>14}{'gas/tx':>12}")
-    for party in ("MP", "MC"):
-        total = 0
-        for (who, fn), values in sorted(gas.items()):
-            if who == party:
-                total += sum(values)
-                print(f"{party:<6}{fn:<16}{len(values):>5}{sum(values):>14,}{sum(values) // len(values):>12,}")
-        print(f"{party:<6}{'TOTAL':<16}{'':>5}{total:>14,}")
-    print(f"{'all':<6}{'TOTAL':<16}{'':>5}{sum(sum(v) for v in gas.values()):>14,}")
-
+    print_gas_table(session.gas_used, {provider.address: "MP", consumer.address: "MC"})
 
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ class ContractSession:
     def __init__(self, w3: Web3):
         self.w3 = w3
         self.gas_cost: dict[str, int] = {}  # wei spent on gas, per sender address
+        self.gas_used: dict[tuple[str, str], list[int]] = {}  # (sender, function) -> gas of each tx
 
     @staticmethod
     def _calldata(contract, fn: str, args: list) -> bytes:
@@ -24,6 +25,7 @@ class ContractSession:
                            private_key=account.private_key, value=value)
         cost = int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])
         self.gas_cost[account.address] = self.gas_cost.get(account.address, 0) + cost
+        self.gas_used.setdefault((account.address, fn), []).append(int(receipt["gasUsed"]))
         return receipt
 
     def revert_data(self, contract, fn: str, args: list, sender: str) -> bytes:
