@@ -205,12 +205,18 @@ def main() -> None:
                 if c.functions.creditOf(who.account.address, ETH).call():
                     who.send(c, "withdraw", [ETH])
         after = {name: w3.eth.get_balance(a.address) for name, a in accounts.items()}
+        gas = {name: sum(m.session.gas_cost.get(a.address, 0) for m in (mc, mp, bad, agent.market))
+               for name, a in accounts.items()}
+        stake = {name: sum(m[8] for m in (mc.registry.functions.model(i).call() for i in (model_id, bad_id))
+                           if m[0] == a.address) for name, a in accounts.items()}
 
-    table = Table(title="zkmarket demo")
-    table.add_column("party")
-    table.add_column("balance change (ETH, incl. gas and stakes)", justify="right")
+    table = Table(title="balances (ETH; change = payouts - escrows - gas - stake)")
+    for column in ("party", "before", "after", "change", "gas", "stake"):
+        table.add_column(column, justify="left" if column == "party" else "right")
+    eth = lambda wei: f"{wei / 10**18:.4f}"  # noqa: E731 (display only; all checks above are in wei)
     for name in accounts:
-        table.add_row(name, f"{(after[name] - before[name]) / 10**18:+.6f}")
+        table.add_row(name, eth(before[name]), eth(after[name]), eth(after[name] - before[name]),
+                      eth(-gas[name]), eth(-stake[name]))
     console.print(table)
     summary = Table(title="protocols")
     summary.add_column("step")
