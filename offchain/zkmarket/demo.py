@@ -37,13 +37,11 @@ from .participants.guarded_audit import GuardedAuditConsumer, GuardedAuditProvid
 from .participants.serving_round import RoundInputs, ServingConsumer, ServingProvider
 from .protocol import commit_test_set, subset_of
 from .protocol.rules import GuardedOutcome, Prices, guarded_audit_payouts
+from .protocol.states import GUARDED_STATES
 
 ETH = "0x" + "00" * 20
 N, N1, TARGET = 8, 2, (3, 4)
 K, K1, BETA, ROUND_SECONDS = 8, 2, 2, 3_600
-STATES = ["None", "Open", "JoinExpired", "AwaitingSubset", "SubsetExpired", "SendingSubset", "Deciding",
-          "DecisionExpired", "AwaitingRest", "RestExpired", "SendingRest", "Proving", "Finalizable", "Settled",
-          "Cancelled"]
 
 
 def wait_until(what: str, cond, timeout: float = 300) -> None:
@@ -75,7 +73,7 @@ def run_audit_with_agent(console, consumer: GuardedAuditConsumer, model_id: int,
     """MC's side of an appendix-B audit against a provider agent; returns the audit id."""
     audits, transfers = consumer.m.audits, consumer.m.transfers
     audit_id = consumer.open(model_id, *TARGET)
-    state = lambda: STATES[audits.functions.state(audit_id).call()]  # noqa: E731
+    state = lambda: GUARDED_STATES[audits.functions.state(audit_id).call()]  # noqa: E731
     wait_until("the provider to join", lambda: state() == "AwaitingSubset")
     for rest in (False, True):
         batch, delivery = consumer.send_items(audit_id, rest)

@@ -1,5 +1,6 @@
 """`zkmarket provider run` as a subprocess for the integration tests (its JSON log lines are
-collected as they come), and a free local port for its HTTP endpoint."""
+collected as they come), its arguments for the digits model, and a free local port for its HTTP
+endpoint."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import sys
 import threading
 import time
 
+from zkmarket.model.data import DIGITS_MODEL
+
 
 class AgentProcess:
     """`zkmarket provider run` in a subprocess; its JSON log lines are collected as they come."""
@@ -20,6 +23,18 @@ class AgentProcess:
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
+
+    @classmethod
+    def start(cls, args: list[str], env: dict, port: int) -> "AgentProcess":
+        """Started with ``args`` and listening on ``port`` (at ``url``)."""
+        proc = cls(args, env)
+        proc.url = f"http://127.0.0.1:{port}"
+        try:
+            proc.wait_for("http", lambda: proc.events("http listening"))
+        except BaseException:
+            proc.stop()
+            raise
+        return proc
 
     def _read(self) -> None:
         for line in self.proc.stdout:
@@ -57,6 +72,12 @@ class AgentProcess:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+def agent_args(deployment, rpc_url: str, model_id: int, db, port: int, *extra: str) -> list[str]:
+    """`zkmarket provider run` arguments serving the digits model as ``model_id``."""
+    return ["--deployment", str(deployment), "--rpc-url", rpc_url, "--model", f"{model_id}={DIGITS_MODEL}",
+            "--db", str(db), "--port", str(port), "--poll", "0.2", *extra]
 
 
 def free_port() -> int:

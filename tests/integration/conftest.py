@@ -1,9 +1,11 @@
-"""Shared, session-scoped real components: the digits circuit with keys, anvil, the verifier."""
+"""Shared, session-scoped real components: the digits circuit with keys, anvil, the verifier;
+and, per test, a fresh marketplace with the digits model registered."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -69,3 +71,26 @@ def verifier(anvil, digits_circuit, digits_keys):
 
     return deploy_verifier(anvil.w3(), zp.export_verifier(digits_circuit, digits_keys),
                            private_key=anvil.accounts[0].private_key)
+
+
+@pytest.fixture
+def digits_market(chain, anvil, tmp_path, verifier):
+    """A fresh marketplace (N1 = 2, deployed by anvil account 5, saved to tmp_path/deployment.json)
+    with the digits model registered by MP (account 6): deployment, path, provider, mp (MP's
+    connection) and model_id."""
+    from zkmarket import prover as zp
+    from zkmarket.chain.merkle import b32
+    from zkmarket.market import MarketParams, deploy_market
+    from zkmarket.model.data import DIGITS_MODEL
+    from zkmarket.participants.connect import connect
+
+    eth = "0x" + "00" * 20
+    deployment = deploy_market(chain, anvil.accounts[5], MarketParams(n1=2))
+    path = deployment.save(tmp_path / "deployment.json")
+    provider = anvil.accounts[6]
+    mp = connect(path, anvil.rpc_url, provider)
+    stake = mp.registry.functions.requiredStake(eth).call()
+    receipt = mp.send(mp.registry, "registerModel",
+                      [verifier.address, b32(zp.commit_weights(DIGITS_MODEL)), "ipfs://digits", eth], value=stake)
+    model_id = mp.event(receipt, mp.registry, "ModelRegistered")["modelId"]
+    return SimpleNamespace(deployment=deployment, path=path, provider=provider, mp=mp, model_id=model_id)

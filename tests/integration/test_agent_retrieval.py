@@ -15,20 +15,18 @@ import sys
 
 import pytest
 
-from agent_process import AgentProcess, free_port
+from agent_process import AgentProcess, agent_args, free_port
 from zkmarket import prover as zp
 from zkmarket.agent.server import get_results
-from zkmarket.chain.merkle import b32
-from zkmarket.market import MarketParams, deploy_market
 from zkmarket.model.data import DIGITS_MODEL
 from zkmarket.participants.connect import connect
 from zkmarket.participants.retrieval import (
     Q_ANSWERED,
-    REQUEST_STATES,
     Dataset,
     RetrievalError,
     RetrievalRequester,
 )
+from zkmarket.protocol.states import REQUEST_STATES
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +36,9 @@ OUTCOME_ANSWERED, OUTCOME_UNANSWERED = 2, 3
 
 
 @pytest.fixture
-def market(chain, anvil, tmp_path, verifier, digits_split):
-    deployer, provider, requester = anvil.accounts[5], anvil.accounts[6], anvil.accounts[7]
-    deployment = deploy_market(chain, deployer, MarketParams(n1=2))
-    path = deployment.save(tmp_path / "deployment.json")
-    mp = connect(path, anvil.rpc_url, provider)
-    stake = mp.registry.functions.requiredStake(ETH).call()
-    receipt = mp.send(mp.registry, "registerModel",
-                      [verifier.address, b32(zp.commit_weights(DIGITS_MODEL)), "ipfs://digits", ETH], value=stake)
-    model_id = mp.event(receipt, mp.registry, "ModelRegistered")["modelId"]
+def market(chain, anvil, tmp_path, digits_market, digits_split):
+    provider, requester, path = digits_market.provider, anvil.accounts[7], digits_market.path
+    deployment, model_id = digits_market.deployment, digits_market.model_id
     documents = [bytes(digits_split.test_inputs[i].reshape(-1).tolist()) for i in range(D)]
     env = dict(os.environ, ZKMARKET_PRIVATE_KEY=provider.private_key)
     db = tmp_path / "agent.sqlite"
@@ -67,11 +59,8 @@ def market(chain, anvil, tmp_path, verifier, digits_split):
 @pytest.fixture
 def agent(market, anvil):
     port = free_port()
-    proc = AgentProcess(["--deployment", str(market["path"]), "--rpc-url", anvil.rpc_url, "--model",
-                         f"{market['model_id']}={DIGITS_MODEL}", "--db", str(market["db"]), "--port", str(port),
-                         "--poll", "0.2"], market["env"])
-    proc.url = f"http://127.0.0.1:{port}"
-    proc.wait_for("http", lambda: proc.events("http listening"))
+    proc = AgentProcess.start(agent_args(market["path"], anvil.rpc_url, market["model_id"], market["db"], port),
+                              market["env"], port)
     yield proc
     proc.stop()
 

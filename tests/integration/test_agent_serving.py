@@ -11,21 +11,19 @@ import os
 
 import pytest
 
-from agent_process import AgentProcess, free_port
+from agent_process import AgentProcess, agent_args, free_port
 from zkmarket import prover as zp
 from zkmarket.agent.server import post_round_inputs
-from zkmarket.chain.merkle import b32
-from zkmarket.market import MarketParams, deploy_market
 from zkmarket.model.data import DIGITS_MODEL
 from zkmarket.participants.connect import connect
 from zkmarket.participants.serving_round import (
     R_ANSWERED,
-    ROUND_STATES,
     RoundInputs,
     ServingConsumer,
     ServingError,
 )
 from zkmarket.protocol.rules import serving_round_payouts
+from zkmarket.protocol.states import ROUND_STATES
 
 pytestmark = pytest.mark.integration
 
@@ -35,17 +33,10 @@ OUTCOME_ANSWERED, OUTCOME_UNANSWERED = 2, 3
 
 
 @pytest.fixture
-def market(chain, anvil, tmp_path, verifier):
-    deployer, provider, consumer = anvil.accounts[5], anvil.accounts[6], anvil.accounts[7]
-    deployment = deploy_market(chain, deployer, MarketParams(n1=2))
-    path = deployment.save(tmp_path / "deployment.json")
-    mp = connect(path, anvil.rpc_url, provider)
-    stake = mp.registry.functions.requiredStake(ETH).call()
-    receipt = mp.send(mp.registry, "registerModel",
-                      [verifier.address, b32(zp.commit_weights(DIGITS_MODEL)), "ipfs://digits", ETH], value=stake)
-    model_id = mp.event(receipt, mp.registry, "ModelRegistered")["modelId"]
-    mc = connect(path, anvil.rpc_url, consumer)
-    return {"path": path, "model_id": model_id, "provider": provider, "consumer": consumer, "mc": mc,
+def market(chain, anvil, digits_market):
+    consumer, deployment = anvil.accounts[7], digits_market.deployment
+    return {"path": digits_market.path, "model_id": digits_market.model_id, "provider": digits_market.provider,
+            "consumer": consumer, "mc": connect(digits_market.path, anvil.rpc_url, consumer),
             "rounds": deployment.contract(chain, "ServingRound"), "config": deployment.params.serving_round}
 
 
@@ -53,16 +44,13 @@ def market(chain, anvil, tmp_path, verifier):
 def agent(market, anvil, tmp_path):
     port = free_port()
     env = dict(os.environ, ZKMARKET_PRIVATE_KEY=market["provider"].private_key)
-    args = ["--deployment", str(market["path"]), "--rpc-url", anvil.rpc_url, "--model",
-            f"{market['model_id']}={DIGITS_MODEL}", "--db", str(tmp_path / "agent.sqlite"), "--port", str(port),
-            "--poll", "0.2"]
+    args = agent_args(market["path"], anvil.rpc_url, market["model_id"], tmp_path / "agent.sqlite", port)
     started = []
 
     def start() -> AgentProcess:
-        proc = AgentProcess(args, env)
+        proc = AgentProcess.start(args, env, port)
         started.append(proc)
-        proc.url, proc.restart = f"http://127.0.0.1:{port}", start
-        proc.wait_for("http", lambda: proc.events("http listening"))
+        proc.restart = start
         return proc
 
     yield start()

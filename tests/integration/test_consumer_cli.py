@@ -22,7 +22,8 @@ import pytest
 from click.testing import CliRunner
 from eth_account import Account
 
-from agent_process import AgentProcess, free_port
+from agent_process import AgentProcess, agent_args, free_port
+from cli_checks import cli_as, fails, ok
 from zkmarket import prover as zp
 from zkmarket.agent.server import DeliveryServer
 from zkmarket.cli import main
@@ -32,7 +33,6 @@ from zkmarket.consumer import proofs as proofs_module
 from zkmarket.consumer.client import format_amount
 from zkmarket.consumer.proofs import verify_audit_proofs
 from zkmarket.consumer.testsets import load_committed
-from zkmarket.consumer.reverts import ENUMS
 from zkmarket.consumer.state import AuditStateFile, state_path
 from zkmarket.market import MarketParams, deploy_market
 from zkmarket.model.data import DIGITS_MODEL
@@ -42,13 +42,13 @@ from zkmarket.participants.guarded_audit import GuardedAuditProvider
 from zkmarket.protocol import commit_test_set
 from zkmarket.protocol.rules import GuardedOutcome, guarded_audit_payouts
 from zkmarket.protocol.rules import Prices as RulePrices
+from zkmarket.protocol.states import GUARDED_STATES, TRANSFER_STATES
 from zkmarket.protocol.transfer import key_commitment
 
 pytestmark = pytest.mark.integration
 
 ETH = "0x" + "00" * 20
 N, N1 = 6, 2
-STATES = ENUMS["GuardedState"]
 HOUR = 3_600
 
 
@@ -60,29 +60,8 @@ def env(chain, anvil, tmp_path, verifier, monkeypatch):
     dep = deploy_market(chain, anvil.accounts[5], MarketParams(n1=N1))
     path = dep.save(tmp_path / "deployment.json")
     provider, consumer = anvil.accounts[6], anvil.accounts[7]
-    runner = CliRunner(mix_stderr=False)
-
-    def cli(*args: str, account=consumer, key: str | None = None):
-        e = {"ZKMARKET_PRIVATE_KEY": key or account.private_key, "ZKMARKET_DEPLOYMENT": str(path),
-             "ZKMARKET_RPC_URL": anvil.rpc_url}
-        return runner.invoke(main, list(args), env=e, catch_exceptions=False)
-
-    return {"cli": cli, "path": path, "provider": provider, "consumer": consumer, "tmp": tmp_path,
-            "verifier": verifier.address, "rpc": anvil.rpc_url}
-
-
-def ok(result) -> str:
-    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result.stdout
-
-
-def fails(result, *needles: str, code: int = 1) -> str:
-    assert result.exit_code == code, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    err = result.stderr.strip()
-    assert err.startswith("error: ") and "Traceback" not in err and len(err.splitlines()) == 1, err
-    for n in needles:
-        assert n in err, f"{n!r} not in {err!r}"
-    return err
+    return {"cli": cli_as(path, anvil.rpc_url, consumer), "path": path, "provider": provider, "consumer": consumer,
+            "tmp": tmp_path, "verifier": verifier.address, "rpc": anvil.rpc_url}
 
 
 def register(env) -> int:
@@ -205,11 +184,9 @@ def test_audit_run_passes_with_real_proofs_then_show_and_withdraw(env, anvil, mo
     testset = commit_digits(env)
     port = free_port()
     agent_env = dict(os.environ, ZKMARKET_PRIVATE_KEY=env["provider"].private_key)
-    agent = AgentProcess(["--deployment", str(env["path"]), "--rpc-url", anvil.rpc_url, "--model",
-                          f"{model_id}={DIGITS_MODEL}", "--db", str(env["tmp"] / "agent.sqlite"), "--port", str(port),
-                          "--poll", "0.2", "--batch-size", "2"], agent_env)
+    agent = AgentProcess.start(agent_args(env["path"], anvil.rpc_url, model_id, env["tmp"] / "agent.sqlite", port,
+                                          "--batch-size", "2"), agent_env, port)
     try:
-        agent.wait_for("http", lambda: agent.events("http listening"))
         out = ok(env["cli"]("audit", "run", "--model", str(model_id), "--testset", str(testset), "--target", "0.9",
                             "--provider-url", f"http://127.0.0.1:{port}", "--poll", "0.2", "--timeout", "240"))
     finally:
@@ -280,6 +257,12 @@ class FakeAgent:
     def stop(self):
         self.server.stop()
 
+    def __enter__(self) -> "FakeAgent":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
 
 def open_and_join(env, fake: FakeAgent, testset) -> tuple[int, object]:
     """MC opens through the CLI (gives up waiting for the join), MP joins in-process."""
@@ -295,8 +278,7 @@ def open_and_join(env, fake: FakeAgent, testset) -> tuple[int, object]:
 
 def test_resume_sends_with_keys_saved_publishes_at_half_window_then_mp_missing_the_ack_deadline_fails_it(env):
     testset = commit_digits(env)
-    fake = FakeAgent()
-    try:
+    with FakeAgent() as fake:
         _, mp = open_and_join(env, fake, testset)
         first = env["cli"]("audit", "resume", "1", "--poll", "0.05", "--timeout", "0.2")
         fails(first, "waiting for MP to acknowledge transfer 1", code=3)
@@ -324,11 +306,9 @@ def test_resume_sends_with_keys_saved_publishes_at_half_window_then_mp_missing_t
         assert "2/2 items and the leaves published on chain" in ok(env["cli"]("audit", "show", "1"))
 
         mp.session.warp(HOUR // 2 + 1)  # past the first ack deadline: the publication extended it
-        assert ENUMS["TransferState"][mp.transfers.functions.transferState(1).call()] == "AwaitingAck"
+        assert TRANSFER_STATES[mp.transfers.functions.transferState(1).call()] == "AwaitingAck"
         mp.session.warp(HOUR // 2)  # MP never acknowledges
         out = ok(env["cli"]("audit", "resume", "1", "--poll", "0.05"))
-    finally:
-        fake.stop()
     assert "MP did not acknowledge transfer 1 (delivery proven on chain) before the deadline" in out
     assert "audit 1 settled: Failed" in out
     prices = RulePrices(*mp.registry.functions.prices(ETH).call())
@@ -339,8 +319,7 @@ def test_resume_sends_with_keys_saved_publishes_at_half_window_then_mp_missing_t
 
 def test_mc_without_proof_of_delivery_at_the_ack_deadline_defaults(env):
     testset = commit_digits(env)
-    fake = FakeAgent()
-    try:
+    with FakeAgent() as fake:
         _, mp = open_and_join(env, fake, testset)
         fails(env["cli"]("audit", "resume", "1", "--poll", "0.05", "--timeout", "0.2"),
               "waiting for MP to acknowledge transfer 1", code=3)
@@ -348,8 +327,6 @@ def test_mc_without_proof_of_delivery_at_the_ack_deadline_defaults(env):
         fails(env["cli"]("audit", "resume", "1", "--poll", "0.05"), "deadline passed",
               "MC did not prove delivery on chain", "SenderUndelivered", "zkmarket audit finalize 1")
         out = ok(env["cli"]("audit", "finalize", "1"))
-    finally:
-        fake.stop()
     assert "transfer 1 is AckExpired: expiring it" in out and "audit 1 settled: ConsumerDefaulted" in out
     prices = RulePrices(*mp.registry.functions.prices(ETH).call())
     assert mp.audits.functions.creditOf(env["provider"].address, ETH).call() == 4 * N * prices.example_e
@@ -386,35 +363,28 @@ def _refuse(delivery) -> None:
 
 def test_consumer_deadline_passed_is_a_clear_error(env):
     testset = commit_digits(env)
-    fake = FakeAgent()
-    try:
+    with FakeAgent() as fake:
         _, mp = open_and_join(env, fake, testset)
         mp.session.warp(HOUR + 1)  # MC never sends the subset
         fails(env["cli"]("audit", "resume", "1", "--testset", str(testset)), "deadline passed", "SubsetExpired",
               "zkmarket audit finalize 1")
         assert fake.deliveries == []
         out = ok(env["cli"]("audit", "finalize", "1"))
-    finally:
-        fake.stop()
     assert "audit 1 settled: ConsumerDefaulted" in out
-    assert STATES[mp.audits.functions.state(1).call()] == "Settled"
+    assert GUARDED_STATES[mp.audits.functions.state(1).call()] == "Settled"
 
 
 def test_finalize_before_the_stage_is_over_is_refused(env):
     testset = commit_digits(env)
-    fake = FakeAgent()
-    try:
+    with FakeAgent() as fake:
         open_and_join(env, fake, testset)
-    finally:
-        fake.stop()
     fails(env["cli"]("audit", "finalize", "1"), "audit 1 is AwaitingSubset", "nothing to finalize yet")
     fails(env["cli"]("audit", "show", "5"), "no audit 5")
 
 
 def test_keys_are_on_disk_before_the_commitment_is_sent_and_a_crash_resumes(env):
     testset = commit_digits(env)
-    fake = FakeAgent()
-    try:
+    with FakeAgent() as fake:
         open_and_join(env, fake, testset)
         client = consumer_connect(env["path"], _rpc(env), env["consumer"])
         run = GuardedAuditRun.resume(client, 1, testset=testset, poll=0.05)
@@ -437,8 +407,6 @@ def test_keys_are_on_disk_before_the_commitment_is_sent_and_a_crash_resumes(env)
         # a new process finds the key, delivers the committed ciphertexts and waits for MP
         fails(env["cli"]("audit", "resume", "1", "--poll", "0.05", "--timeout", "0.2"),
               "waiting for MP to acknowledge transfer 1", code=3)
-    finally:
-        fake.stop()
     assert [d.transfer_id for d in fake.deliveries] == [1]
     assert AuditStateFile.load(state_path(testset, 1)).transfers["subset"].transfer_id == 1
 
@@ -460,11 +428,8 @@ def test_network_option_reads_networks_toml(env, anvil, tmp_path):
 
 def test_a_transaction_that_would_revert_is_not_sent_and_names_the_error(env):
     testset = commit_digits(env)
-    fake = FakeAgent()
-    try:
+    with FakeAgent() as fake:
         open_and_join(env, fake, testset)
-    finally:
-        fake.stop()
     client = consumer_connect(env["path"], _rpc(env), env["provider"])  # not the audit's consumer
     nonce = client.w3.eth.get_transaction_count(env["provider"].address)
     with pytest.raises(RevertError) as info:

@@ -21,18 +21,15 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
-from agent_process import AgentProcess, free_port
+from agent_process import AgentProcess, agent_args, free_port
+from cli_checks import cli_as, fails, ok
 from zkmarket import prover as zp
-from zkmarket.chain.merkle import b32
-from zkmarket.cli import main
 from zkmarket.consumer import answers as answers_module
 from zkmarket.consumer import connect as consumer_connect
 from zkmarket.consumer.answers import verify_answers
 from zkmarket.consumer.client import format_amount
 from zkmarket.consumer.jobs import JobState, job_path
-from zkmarket.market import MarketParams, deploy_market
 from zkmarket.model.data import DIGITS_MODEL
 from zkmarket.participants.connect import connect
 from zkmarket.protocol.rules import serving_round_payouts
@@ -45,53 +42,23 @@ K, BETA, D = 4, 3, 6
 
 
 @pytest.fixture
-def env(chain, anvil, tmp_path, verifier, monkeypatch):
+def env(anvil, tmp_path, digits_market, monkeypatch):
     """A fresh marketplace with the digits model registered by MP, and the CLI as MC, run in tmp_path."""
     monkeypatch.chdir(tmp_path)
-    dep = deploy_market(chain, anvil.accounts[5], MarketParams(n1=2))
-    path = dep.save(tmp_path / "deployment.json")
-    provider, consumer = anvil.accounts[6], anvil.accounts[7]
-    mp = connect(path, anvil.rpc_url, provider)
-    stake = mp.registry.functions.requiredStake(ETH).call()
-    receipt = mp.send(mp.registry, "registerModel",
-                      [verifier.address, b32(zp.commit_weights(DIGITS_MODEL)), "ipfs://digits", ETH], value=stake)
-    model_id = mp.event(receipt, mp.registry, "ModelRegistered")["modelId"]
-    runner = CliRunner(mix_stderr=False)
-
-    def cli(*args: str):
-        e = {"ZKMARKET_PRIVATE_KEY": consumer.private_key, "ZKMARKET_DEPLOYMENT": str(path),
-             "ZKMARKET_RPC_URL": anvil.rpc_url}
-        return runner.invoke(main, list(args), env=e, catch_exceptions=False)
-
-    return {"cli": cli, "path": path, "provider": provider, "consumer": consumer, "tmp": tmp_path,
-            "model_id": model_id, "rpc": anvil.rpc_url, "mp": mp, "deployment": dep,
+    path, provider, consumer = digits_market.path, digits_market.provider, anvil.accounts[7]
+    return {"cli": cli_as(path, anvil.rpc_url, consumer), "path": path, "provider": provider, "consumer": consumer,
+            "tmp": tmp_path, "model_id": digits_market.model_id, "rpc": anvil.rpc_url, "mp": digits_market.mp,
+            "deployment": digits_market.deployment,
             "agent_env": dict(os.environ, ZKMARKET_PRIVATE_KEY=provider.private_key)}
 
 
 @pytest.fixture
 def agent(env):
     port = free_port()
-    proc = AgentProcess(["--deployment", str(env["path"]), "--rpc-url", env["rpc"], "--model",
-                         f"{env['model_id']}={DIGITS_MODEL}", "--db", str(env["tmp"] / "agent.sqlite"), "--port",
-                         str(port), "--poll", "0.2"], env["agent_env"])
-    proc.url = f"http://127.0.0.1:{port}"
-    proc.wait_for("http", lambda: proc.events("http listening"))
+    proc = AgentProcess.start(agent_args(env["path"], env["rpc"], env["model_id"], env["tmp"] / "agent.sqlite", port),
+                              env["agent_env"], port)
     yield proc
     proc.stop()
-
-
-def ok(result) -> str:
-    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result.stdout
-
-
-def fails(result, *needles: str, code: int = 1) -> str:
-    assert result.exit_code == code, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    err = result.stderr.strip()
-    assert err.startswith("error: ") and "Traceback" not in err and len(err.splitlines()) == 1, err
-    for n in needles:
-        assert n in err, f"{n!r} not in {err!r}"
-    return err
 
 
 def digits(split, start: int, n: int) -> list[bytes]:

@@ -17,10 +17,7 @@ import time
 
 import pytest
 
-from agent_process import AgentProcess, free_port
-from zkmarket import prover as zp
-from zkmarket.chain.merkle import b32
-from zkmarket.market import MarketParams, deploy_market
+from agent_process import AgentProcess, agent_args, free_port
 from zkmarket.model.data import DIGITS_MODEL
 from zkmarket.participants.connect import connect
 from zkmarket.participants.delivery import delivery_from_chain, is_published
@@ -28,30 +25,18 @@ from zkmarket.participants.guarded_audit import GuardedAuditConsumer, GuardedAud
 from zkmarket.protocol import commit_test_set
 from zkmarket.protocol.rules import GuardedOutcome, guarded_audit_payouts
 from zkmarket.protocol.rules import Prices as RulePrices
+from zkmarket.protocol.states import GUARDED_STATES, TRANSFER_OUTCOMES, TRANSFER_STATES
 
 pytestmark = pytest.mark.integration
 
 ETH = "0x" + "00" * 20
 N, N1, TARGET = 6, 2, (3, 4)
-STATES = ["None", "Open", "JoinExpired", "AwaitingSubset", "SubsetExpired", "SendingSubset", "Deciding",
-          "DecisionExpired", "AwaitingRest", "RestExpired", "SendingRest", "Proving", "Finalizable", "Settled",
-          "Cancelled"]
-TRANSFER_STATES = ["None", "AwaitingAck", "AckExpired", "AwaitingKey", "KeyExpired", "Contestable", "Contesting",
-                   "ContestExpired", "Resolved"]
-OUTCOMES = ["None", "Completed", "ReceiverNoAck", "SenderNoReveal", "SenderCheated", "ContestRejected",
-            "ReceiverNoContinue", "SenderUndelivered"]
 
 
 @pytest.fixture
-def market(chain, anvil, tmp_path, verifier, digits_split):
-    deployer, provider, consumer = anvil.accounts[5], anvil.accounts[6], anvil.accounts[7]
-    deployment = deploy_market(chain, deployer, MarketParams(n1=N1))
-    path = deployment.save(tmp_path / "deployment.json")
-    mp = connect(path, anvil.rpc_url, provider)
-    stake = mp.registry.functions.requiredStake(ETH).call()
-    receipt = mp.send(mp.registry, "registerModel",
-                      [verifier.address, b32(zp.commit_weights(DIGITS_MODEL)), "ipfs://digits", ETH], value=stake)
-    model_id = mp.event(receipt, mp.registry, "ModelRegistered")["modelId"]
+def market(anvil, digits_market, digits_split):
+    path, provider, mp, consumer = digits_market.path, digits_market.provider, digits_market.mp, anvil.accounts[7]
+    model_id, deployment = digits_market.model_id, digits_market.deployment
     mc = connect(path, anvil.rpc_url, consumer)
     test_set = commit_test_set([bytes(digits_split.test_inputs[i].reshape(-1).tolist()) for i in range(N)],
                                [int(digits_split.test_labels[i]) for i in range(N)])
@@ -91,7 +76,7 @@ def test_consumer_that_never_delivers_nor_publishes_defaults_and_mp_gets_4ne(mar
     mp.session.warp(10)
     receipt = mp.send(mp.transfers, "expireTransfer", [tid])  # MP (anyone) ends it
     (expired,) = mp.session.events(receipt, mp.transfers, "TransferExpired")
-    assert OUTCOMES[expired["args"]["outcome"]] == "SenderUndelivered"
+    assert TRANSFER_OUTCOMES[expired["args"]["outcome"]] == "SenderUndelivered"
     settled = _settled(mc, audit_id)
     prices = RulePrices(*mc.registry.functions.prices(ETH).call())
     assert (settled["outcome"], settled["consumerPayout"], settled["providerPayout"]) == (
@@ -130,7 +115,7 @@ def test_provider_silent_after_publication_fails_and_mc_gets_4ne(market):
     mc.session.warp(1)
     receipt = mc.send(mc.transfers, "expireTransfer", [tid])
     (expired,) = mc.session.events(receipt, mc.transfers, "TransferExpired")
-    assert OUTCOMES[expired["args"]["outcome"]] == "ReceiverNoAck"
+    assert TRANSFER_OUTCOMES[expired["args"]["outcome"]] == "ReceiverNoAck"
     settled = _settled(mc, audit_id)
     prices = RulePrices(*mc.registry.functions.prices(ETH).call())
     assert (settled["outcome"], settled["consumerPayout"], settled["providerPayout"]) == (
@@ -144,19 +129,16 @@ def test_agent_acknowledges_a_delivery_published_on_chain_and_the_audit_goes_on(
     audits, transfers = mc.audits, mc.transfers
     port = free_port()
     env = dict(os.environ, ZKMARKET_PRIVATE_KEY=market["provider"].private_key)
-    args = ["--deployment", str(market["path"]), "--rpc-url", anvil.rpc_url, "--model",
-            f"{market['model_id']}={DIGITS_MODEL}", "--db", str(tmp_path / "agent.sqlite"), "--port", str(port),
-            "--poll", "0.2", "--batch-size", "2"]
-    agent = AgentProcess(args, env)
+    agent = AgentProcess.start(agent_args(market["path"], anvil.rpc_url, market["model_id"], tmp_path / "agent.sqlite",
+                                          port, "--batch-size", "2"), env, port)
 
     def state(audit_id: int) -> str:
-        return STATES[audits.functions.state(audit_id).call()]
+        return GUARDED_STATES[audits.functions.state(audit_id).call()]
 
     def tstate(tid: int) -> str:
         return TRANSFER_STATES[transfers.functions.transferState(tid).call()]
 
     try:
-        agent.wait_for("http", lambda: agent.events("http listening"))
         audit_id = mc_role.open(market["model_id"], *TARGET)
         agent.wait_for("join", lambda: state(audit_id) == "AwaitingSubset")
         for rest in (False, True):
@@ -178,6 +160,6 @@ def test_agent_acknowledges_a_delivery_published_on_chain_and_the_audit_goes_on(
         assert agent.events("proceeded")
         a = audits.functions.audit(audit_id).call()
         for tid in (a[14], a[15]):
-            assert OUTCOMES[transfers.functions.getTransfer(tid).call()[3]] == "Completed"
+            assert TRANSFER_OUTCOMES[transfers.functions.getTransfer(tid).call()[3]] == "Completed"
     finally:
         agent.stop()

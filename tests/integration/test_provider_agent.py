@@ -10,61 +10,45 @@ from pathlib import Path
 
 import pytest
 
-from agent_process import AgentProcess, free_port
-from zkmarket import prover as zp
+from agent_process import AgentProcess, agent_args, free_port
 from zkmarket.agent.server import post_delivery
-from zkmarket.chain.merkle import b32
-from zkmarket.market import MarketParams, deploy_market
-from zkmarket.model.data import DIGITS_MODEL
 from zkmarket.participants.connect import connect
 from zkmarket.participants.guarded_audit import GuardedAuditConsumer
 from zkmarket.protocol import commit_test_set
 from zkmarket.protocol.rules import GuardedOutcome, guarded_audit_payouts
 from zkmarket.protocol.rules import Prices as RulePrices
+from zkmarket.protocol.states import GUARDED_STATES
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 ETH = "0x" + "00" * 20
 N, TARGET = 6, (3, 4)
-STATES = ["None", "Open", "JoinExpired", "AwaitingSubset", "SubsetExpired", "SendingSubset", "Deciding",
-          "DecisionExpired", "AwaitingRest", "RestExpired", "SendingRest", "Proving", "Finalizable", "Settled",
-          "Cancelled"]
 
 
 @pytest.fixture
-def market(chain, anvil, tmp_path, verifier):
-    deployer, provider, consumer = anvil.accounts[5], anvil.accounts[6], anvil.accounts[7]
-    deployment = deploy_market(chain, deployer, MarketParams(n1=2))
-    path = deployment.save(tmp_path / "deployment.json")
-    mp = connect(path, anvil.rpc_url, provider)
-    stake = mp.registry.functions.requiredStake(ETH).call()
-    receipt = mp.send(mp.registry, "registerModel",
-                      [verifier.address, b32(zp.commit_weights(DIGITS_MODEL)), "ipfs://digits", ETH], value=stake)
-    model_id = mp.event(receipt, mp.registry, "ModelRegistered")["modelId"]
-    return {"path": path, "model_id": model_id, "provider": provider,
-            "mc": connect(path, anvil.rpc_url, consumer), "mp": mp}
+def market(anvil, digits_market):
+    return {"path": digits_market.path, "model_id": digits_market.model_id, "provider": digits_market.provider,
+            "mc": connect(digits_market.path, anvil.rpc_url, anvil.accounts[7]), "mp": digits_market.mp}
 
 
 def test_agent_killed_while_proving_resumes_and_is_paid(market, anvil, tmp_path, digits_split, digits_keys):
     port = free_port()
     env = dict(os.environ, ZKMARKET_PRIVATE_KEY=market["provider"].private_key)
-    args = ["--deployment", str(market["path"]), "--rpc-url", anvil.rpc_url, "--model",
-            f"{market['model_id']}={DIGITS_MODEL}", "--db", str(tmp_path / "agent.sqlite"), "--port", str(port),
-            "--poll", "0.2", "--batch-size", "2"]
-    url = f"http://127.0.0.1:{port}"
+    args = agent_args(market["path"], anvil.rpc_url, market["model_id"], tmp_path / "agent.sqlite", port,
+                      "--batch-size", "2")
     mc = market["mc"]
     audits, transfers = mc.audits, mc.transfers
     test_set = commit_test_set([bytes(digits_split.test_inputs[i].reshape(-1).tolist()) for i in range(N)],
                                [int(digits_split.test_labels[i]) for i in range(N)])
     consumer = GuardedAuditConsumer(mc, test_set)
-    agent = AgentProcess(args, env)
+    agent = AgentProcess.start(args, env, port)
+    url = agent.url
     try:
-        agent.wait_for("http", lambda: agent.events("http listening"))
         audit_id = consumer.open(market["model_id"], *TARGET)
 
         def state() -> str:
-            return STATES[audits.functions.state(audit_id).call()]
+            return GUARDED_STATES[audits.functions.state(audit_id).call()]
 
         def send(rest: bool) -> None:
             batch, delivery = consumer.send_items(audit_id, rest)

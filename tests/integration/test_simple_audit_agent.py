@@ -21,21 +21,21 @@ from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 import pytest
-from click.testing import CliRunner
 
-from agent_process import AgentProcess, free_port
+from agent_process import AgentProcess, agent_args, free_port
+from cli_checks import cli_as, fails, ok
 from zkmarket.agent.server import DeliveryServer, post_test_set
 from zkmarket.agent.state import SIMPLE_AUDIT, AgentState
-from zkmarket.cli import main
 from zkmarket.consumer.client import format_amount
 from zkmarket.consumer.testsets import load_committed
 from zkmarket.market import MarketParams, deploy_market
 from zkmarket.market.deployment import MarketDeployment
 from zkmarket.model.data import DIGITS_MODEL
 from zkmarket.participants.connect import connect
-from zkmarket.participants.simple_audit import AUDIT_STATES, TestSetDelivery, TestSetError
+from zkmarket.participants.simple_audit import TestSetDelivery, TestSetError
 from zkmarket.protocol.rules import AuditOutcome, simple_audit_payouts
 from zkmarket.protocol.rules import Prices as RulePrices
+from zkmarket.protocol.states import AUDIT_STATES
 
 pytestmark = pytest.mark.integration
 
@@ -51,38 +51,18 @@ def env(chain, anvil, tmp_path, verifier, monkeypatch):
     dep = deploy_market(chain, anvil.accounts[5], MarketParams(n1=2))
     path = dep.save(tmp_path / "deployment.json")
     provider, consumer = anvil.accounts[6], anvil.accounts[7]
-    runner = CliRunner(mix_stderr=False)
-
-    def cli(*args: str, account=consumer):
-        e = {"ZKMARKET_PRIVATE_KEY": account.private_key, "ZKMARKET_DEPLOYMENT": str(path),
-             "ZKMARKET_RPC_URL": anvil.rpc_url}
-        return runner.invoke(main, list(args), env=e, catch_exceptions=False)
-
+    cli = cli_as(path, anvil.rpc_url, consumer)
     out = ok(cli("model", "register", str(DIGITS_MODEL), "--verifier", verifier.address, account=provider))
     model_id = int(re.search(r"registered model (\d+)", out).group(1))
     mc = connect(path, anvil.rpc_url, consumer)
     port = free_port()
-    agent_args = ["--deployment", str(path), "--rpc-url", anvil.rpc_url, "--model", f"{model_id}={DIGITS_MODEL}",
-                  "--db", str(tmp_path / "agent.sqlite"), "--port", str(port), "--poll", "0.2", "--batch-size", "2"]
     return {"cli": cli, "path": path, "provider": provider, "consumer": consumer, "tmp": tmp_path, "mc": mc,
-            "audits": MarketDeployment.load(path).contracts(mc.session.w3)["AccuracyAudit"],
-            "model_id": model_id, "agent_args": agent_args, "url": f"http://127.0.0.1:{port}",
+            "audits": MarketDeployment.load(path).contracts(mc.session.w3)["AccuracyAudit"], "model_id": model_id,
+            "agent_args": agent_args(path, anvil.rpc_url, model_id, tmp_path / "agent.sqlite", port,
+                                     "--batch-size", "2"),
+            "port": port, "url": f"http://127.0.0.1:{port}",
             "agent_env": dict(os.environ, ZKMARKET_PRIVATE_KEY=provider.private_key),
             "prices": RulePrices(*mc.registry.functions.prices(ETH).call())}
-
-
-def ok(result) -> str:
-    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result.stdout
-
-
-def fails(result, *needles: str, code: int = 1) -> str:
-    assert result.exit_code == code, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    err = result.stderr.strip()
-    assert err.startswith("error: ") and "Traceback" not in err, err
-    for n in needles:
-        assert n in err, f"{n!r} not in {err!r}"
-    return err
 
 
 def gas_spent(w3, address: str, from_block: int) -> int:
@@ -103,9 +83,8 @@ def test_agent_passes_a_simple_audit_driven_by_the_consumer_cli(env):
     provider, consumer = env["provider"].address, env["consumer"].address
     start = w3.eth.block_number + 1
     before = {a: w3.eth.get_balance(a) for a in (provider, consumer)}
-    agent = AgentProcess(env["agent_args"], env["agent_env"])
+    agent = AgentProcess.start(env["agent_args"], env["agent_env"], env["port"])
     try:
-        agent.wait_for("http", lambda: agent.events("http listening"))
         out = ok(env["cli"]("audit", "run", "--protocol", "simple", "--model", str(env["model_id"]), "--testset",
                             str(testset), "--target", "0.9", "--provider-url", env["url"], "--poll", "0.2",
                             "--timeout", "240"))
@@ -154,9 +133,8 @@ def test_agent_aborts_when_the_model_misses_the_target(env):
     testset = env["tmp"] / "wrong.json"
     ok(env["cli"]("testset", "commit", "--images", str(env["tmp"] / "x.json"), "--labels",
                   str(env["tmp"] / "y.json"), "-o", str(testset)))
-    agent = AgentProcess(env["agent_args"], env["agent_env"])
+    agent = AgentProcess.start(env["agent_args"], env["agent_env"], env["port"])
     try:
-        agent.wait_for("http", lambda: agent.events("http listening"))
         out = ok(env["cli"]("audit", "run", "--protocol", "simple", "--model", str(env["model_id"]), "--testset",
                             str(testset), "--target", "1/2", "--provider-url", env["url"], "--poll", "0.2",
                             "--timeout", "120"))
@@ -180,9 +158,8 @@ def test_wrong_test_set_is_refused_then_mp_silent_at_the_decision_deadline_fails
     testset = _commit(env, "testset.json")
     audits, prices = env["audits"], env["prices"]
     health_only = DeliveryServer("127.0.0.1", 0, lambda d: None).start()  # no test-set route: 404
-    agent = AgentProcess(env["agent_args"], env["agent_env"])
+    agent = AgentProcess.start(env["agent_args"], env["agent_env"], env["port"])
     try:
-        agent.wait_for("http", lambda: agent.events("http listening"))
         # MC names an endpoint that will not take the test set; it gives up waiting, resumably
         fails(env["cli"]("audit", "run", "--protocol", "simple", "--model", str(env["model_id"]), "--testset",
                          str(testset), "--target", "0.9", "--provider-url", health_only.url, "--poll", "0.05",

@@ -57,6 +57,7 @@ class EventJobs:
     KIND: str
     EVENT: str
     ID_ARG: str
+    ROLE: type  # the participant class that makes MP's moves: ROLE(market, contract, model, circuit, keys)
 
     def __init__(self, market: GuardedMarket, contract, models: dict[int, ServedModel], state: AgentState,
                  logger: logging.Logger, workers: int = 1, start_block: int = 0):
@@ -91,6 +92,10 @@ class EventJobs:
             except Exception as e:  # one failing job must not stop the others; it is retried next tick
                 log(self.logger, "step failed", 40, **{self.KIND: job_id}, error=f"{type(e).__name__}: {e}")
 
+    def role(self, model_id: int):
+        model = self.models[model_id]
+        return self.ROLE(self.market, self.contract, model.path, model.circuit, model.keys)
+
     def step(self, job_id: int) -> None:  # pragma: no cover - each kind defines it
         raise NotImplementedError
 
@@ -98,11 +103,31 @@ class EventJobs:
         self.state.finish_job(job_id, self.KIND)
         log(self.logger, "job done", **{self.KIND: job_id}, state=current)
 
+    def close(self, job_id: int, current: str, token: str) -> None:
+        """A job that ended (Settled, Cancelled, or its join window missed): withdraw, finish."""
+        if current == "JoinExpired":
+            log(self.logger, "join window missed", **{self.KIND: job_id})
+        self.withdraw(token)
+        self.finish(job_id, current)
+
     def withdraw(self, token: str) -> None:
         """Pulls this contract's credit of `token` (payouts are credits, see IEscrow)."""
         if self.contract.functions.creditOf(self.market.account.address, token).call():
             self.market.send(self.contract, "withdraw", [token])
             log(self.logger, "withdrew", contract=self.KIND, token=token)
+
+    def prove_and_answer(self, job_id: int, role, pending: list[int], model_id: int, inputs, signed,
+                         event: str) -> None:
+        """Round / request: proves the ``pending`` indices of ``inputs`` (RoundInputs / Dataset;
+        stored proofs are reused) and answers them with MP's ``signed`` classes in one
+        transaction before the answer deadline; logs ``event``."""
+        deadline = self.contract.functions.answerDeadline(job_id).call()
+        proofs = prove_missing(self.state, self.KIND, job_id, {i: inputs.items[i] for i in pending},
+                               self.models[model_id], self.workers, self.logger,
+                               seconds_left=self.seconds_left(deadline))
+        answered = role.submit_answers(job_id, inputs, signed, proofs)
+        log(self.logger, event, **{self.KIND: job_id}, indices=pending, answered=answered,
+            seconds_left=self.seconds_left(deadline))
 
     def seconds_left(self, deadline: int) -> int:
         return int(deadline) - int(self.market.session.w3.eth.get_block("latest")["timestamp"])

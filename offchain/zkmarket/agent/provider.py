@@ -22,16 +22,10 @@ from ..participants.guarded_audit import (
     GuardedAuditProvider,
     GuardedMarket,
 )
+from ..protocol.states import GUARDED_STATES, TRANSFER_STATES
 from .jobs import EventJobs, ServedModel, prove_missing
 from .logs import get_logger, log
 from .state import AUDIT, AgentState
-
-# IGriefingResistantAudit.GuardedState and IDataTransfer.TransferState, by name.
-GUARDED_STATES = ["None", "Open", "JoinExpired", "AwaitingSubset", "SubsetExpired", "SendingSubset", "Deciding",
-                  "DecisionExpired", "AwaitingRest", "RestExpired", "SendingRest", "Proving", "Finalizable",
-                  "Settled", "Cancelled"]
-TRANSFER_STATES = ["None", "AwaitingAck", "AckExpired", "AwaitingKey", "KeyExpired", "Contestable", "Contesting",
-                   "ContestExpired", "Resolved"]
 
 __all__ = ["GUARDED_STATES", "JoinPolicy", "ProviderAgent", "ServedModel", "TRANSFER_STATES"]
 

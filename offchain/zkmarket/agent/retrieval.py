@@ -26,7 +26,7 @@ from ..participants.retrieval import (
     RetrievalResponder,
     SignedResults,
 )
-from .jobs import EventJobs, prove_missing
+from .jobs import EventJobs
 from .logs import log
 from .state import REQUEST, AgentState
 
@@ -59,7 +59,7 @@ def commit_dataset(responder: RetrievalResponder, state: AgentState, documents: 
 
 
 class RequestJobs(EventJobs):
-    KIND, EVENT, ID_ARG = REQUEST, "RequestOpened", "requestId"
+    KIND, EVENT, ID_ARG, ROLE = REQUEST, "RequestOpened", "requestId", RetrievalResponder
 
     def __init__(self, *args, policy: RequestPolicy | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -70,10 +70,6 @@ class RequestJobs(EventJobs):
     def describe(self, args) -> dict:
         return {"model": args["modelId"], "dataset": args["datasetId"], "max_challenges": args["maxChallenges"],
                 "beta": args["beta"]}
-
-    def role(self, model_id: int) -> RetrievalResponder:
-        model = self.models[model_id]
-        return RetrievalResponder(self.market, self.contract, model.path, model.circuit, model.keys)
 
     def dataset(self, dataset_id: int) -> Dataset | None:
         """A dataset whose documents are stored here (committed, cached per process)."""
@@ -134,10 +130,7 @@ class RequestJobs(EventJobs):
             settled = role.settle(request_id)
             log(self.logger, "settled", request=request_id, **settled)
         elif current in ("Settled", "Cancelled", "JoinExpired"):
-            if current == "JoinExpired":
-                log(self.logger, "join window missed", request=request_id)
-            self.withdraw(q[Q_TOKEN])
-            self.finish(request_id, current)
+            self.close(request_id, current, q[Q_TOKEN])
 
     def _results(self, request_id: int, q: list, role: RetrievalResponder) -> SignedResults:
         """The stored results, else the model run on every document (stored before committing)."""
@@ -159,11 +152,5 @@ class RequestJobs(EventJobs):
         if results.root != q[Q_RESULTS_ROOT]:
             raise RetrievalError(f"request {request_id}: committed results root 0x{q[Q_RESULTS_ROOT].hex()} is "
                                  f"not the stored one (0x{results.root.hex()})")
-        dataset = self.dataset(q[Q_DATASET])
-        deadline = self.contract.functions.answerDeadline(request_id).call()
-        proofs = prove_missing(self.state, self.KIND, request_id, {i: dataset.items[i] for i in pending},
-                               self.models[q[Q_MODEL]], self.workers, self.logger,
-                               seconds_left=self.seconds_left(deadline))
-        answered = role.submit_answers(request_id, dataset, results, proofs)
-        log(self.logger, "challenges answered", request=request_id, indices=pending, answered=answered,
-            seconds_left=self.seconds_left(deadline))
+        self.prove_and_answer(request_id, role, pending, q[Q_MODEL], self.dataset(q[Q_DATASET]), results,
+                              "challenges answered")

@@ -20,7 +20,7 @@ from ..participants.serving_round import (
     ServingError,
     ServingProvider,
 )
-from .jobs import EventJobs, prove_missing
+from .jobs import EventJobs
 from .logs import log
 from .state import ROUND
 
@@ -40,7 +40,7 @@ class RoundPolicy:
 
 
 class RoundJobs(EventJobs):
-    KIND, EVENT, ID_ARG = ROUND, "RoundOpened", "roundId"
+    KIND, EVENT, ID_ARG, ROLE = ROUND, "RoundOpened", "roundId", ServingProvider
 
     def __init__(self, *args, policy: RoundPolicy | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -48,10 +48,6 @@ class RoundJobs(EventJobs):
 
     def describe(self, args) -> dict:
         return {"model": args["modelId"], "k": args["k"], "beta": args["beta"]}
-
-    def role(self, model_id: int) -> ServingProvider:
-        model = self.models[model_id]
-        return ServingProvider(self.market, self.contract, model.path, model.circuit, model.keys)
 
     # ------------------------------------------------------------ HTTP: POST /rounds/<id>/inputs
 
@@ -93,10 +89,7 @@ class RoundJobs(EventJobs):
             settled = role.settle(round_id)
             log(self.logger, "settled", round=round_id, **settled)
         elif current in ("Settled", "Cancelled", "JoinExpired"):
-            if current == "JoinExpired":
-                log(self.logger, "join window missed", round=round_id)
-            self.withdraw(r[R_TOKEN])
-            self.finish(round_id, current)
+            self.close(round_id, current, r[R_TOKEN])
 
     def _answer(self, round_id: int, r: list, role: ServingProvider) -> None:
         pending = role.pending(round_id)
@@ -110,10 +103,4 @@ class RoundJobs(EventJobs):
         if served.root != r[R_PREDICTIONS_ROOT]:
             raise ServingError(f"round {round_id}: committed predictions root 0x{r[R_PREDICTIONS_ROOT].hex()} "
                                f"is not the one served (0x{served.root.hex()})")
-        deadline = self.contract.functions.answerDeadline(round_id).call()
-        proofs = prove_missing(self.state, self.KIND, round_id, {i: inputs.items[i] for i in pending},
-                               self.models[r[R_MODEL]], self.workers, self.logger,
-                               seconds_left=self.seconds_left(deadline))
-        answered = role.submit_answers(round_id, inputs, served, proofs)
-        log(self.logger, "contests answered", round=round_id, indices=pending, answered=answered,
-            seconds_left=self.seconds_left(deadline))
+        self.prove_and_answer(round_id, role, pending, r[R_MODEL], inputs, served, "contests answered")

@@ -40,7 +40,7 @@ ABORT_MARGIN = 300
 
 
 class SimpleAuditJobs(EventJobs):
-    KIND, EVENT, ID_ARG = SIMPLE_AUDIT, "AuditOpened", "auditId"
+    KIND, EVENT, ID_ARG, ROLE = SIMPLE_AUDIT, "AuditOpened", "auditId", SimpleAuditProvider
 
     def __init__(self, *args, policy: JoinPolicy | None = None, batch_size: int = 10,
                  abort_margin: int = ABORT_MARGIN, **kwargs):
@@ -59,10 +59,6 @@ class SimpleAuditJobs(EventJobs):
 
     def describe(self, args) -> dict:
         return {"model": args["modelId"], "n": args["n"], "target": f"{args['targetNum']}/{args['targetDen']}"}
-
-    def role(self, model_id: int) -> SimpleAuditProvider:
-        model = self.models[model_id]
-        return SimpleAuditProvider(self.market, self.contract, model.path, model.circuit, model.keys)
 
     def test_set(self, audit_id: int) -> CommittedTestSet | None:
         """The stored test set of an audit (committed once per process)."""
@@ -109,10 +105,7 @@ class SimpleAuditJobs(EventJobs):
             settled = role.finalize(audit_id)
             log(self.logger, "finalized", **job, **settled)
         elif current in ("Settled", "Cancelled", "JoinExpired"):
-            if current == "JoinExpired":
-                log(self.logger, "join window missed", **job)
-            self.withdraw(a[S_TOKEN])
-            self.finish(audit_id, current)
+            self.close(audit_id, current, a[S_TOKEN])
 
     def _decide(self, audit_id: int, a: list, role: SimpleAuditProvider) -> None:
         job = {self.KIND: audit_id}

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
-from ..chain import call_raw
 from ..participants.serving_round import input_leaf, prediction_leaf, verify_proof
 from .client import ConsumerClient
-from .proofs import SCALAR_FIELD
+from .proofs import SCALAR_FIELD, proofs_in_calldata, verifier_accepts, verifier_problem
 
 # Answer / ResultProof fields, in declaration order.
 F_INDEX, F_COMMITMENT, F_CLASS, F_LEAF_PROOF, F_RESULT_PROOF, F_PROOF = range(6)
@@ -82,46 +81,14 @@ def answered_calldata(client: ConsumerClient, contract, event: str, id_arg: str,
                       job_id: int) -> dict[int, tuple[dict, list | None]]:
     """For each answered index: (the event's args + tx, the answer's fields from the calldata,
     or None when the calldata cannot be read: sent through another contract)."""
-    logs = getattr(contract.events, event).get_logs(argument_filters={id_arg: job_id},
-                                                     from_block=client.deployment.start_block)
-    by_tx: dict[str, list[dict]] = {}
-    for entry in logs:
-        by_tx.setdefault("0x" + bytes(entry["transactionHash"]).hex(), []).append(dict(entry["args"]))
-    found: dict[int, tuple[dict, list | None]] = {}
-    for tx_hash, events in by_tx.items():
-        tx = client.w3.eth.get_transaction(tx_hash)
-        calldata: dict[int, list] = {}
-        if tx.get("to") and to_checksum_address(tx["to"]) == contract.address:
-            try:
-                fn, params = contract.decode_function_input(tx["input"])
-            except ValueError:
-                fn, params = None, {}
-            if fn is not None and fn.fn_name in ("answer", "answerBatch") and int(params[id_arg]) == job_id:
-                answers = [params["a"]] if fn.fn_name == "answer" else params["answers"]
-                for a in answers:
-                    a = _fields(a)
-                    calldata[int(a[F_INDEX])] = a
-        for ev in events:
-            found[int(ev["index"])] = ({**ev, "tx": tx_hash}, calldata.get(int(ev["index"])))
-    return found
 
+    def sent(fn_name: str, params: dict) -> list:
+        if fn_name not in ("answer", "answerBatch"):
+            return []
+        answers = [params["a"]] if fn_name == "answer" else params["answers"]
+        return [(int(a[F_INDEX]), a) for a in map(_fields, answers)]
 
-def verifier_problem(client: ConsumerClient, verifier: str, codehash: bytes) -> str | None:
-    """Why the model's verifier cannot be trusted now (no code, or not the registered code)."""
-    code = bytes(client.w3.eth.get_code(verifier))
-    if not code:
-        return f"no code at the model's verifier {verifier}"
-    if keccak(code) != bytes(codehash):
-        return f"the verifier's code at {verifier} is not the code registered with the model"
-    return None
-
-
-def verifier_accepts(client: ConsumerClient, verifier: str, instances: list[bytes], proof: bytes) -> bool:
-    """The halo2 verifier's answer to (instances || proof), by eth_call (what ProofVerifier does
-    on chain): success with no return data or with the word 1."""
-    result = call_raw(client.w3, verifier, b"".join(instances) + bytes(proof), estimate=False)
-    return result.success and (not result.returndata or
-                               (len(result.returndata) == 32 and int.from_bytes(result.returndata, "big") == 1))
+    return proofs_in_calldata(client, contract, event, id_arg, job_id, sent)
 
 
 def verify_answers(client: ConsumerClient, contract, *, kind: str, job_id: int, model_id: int, contested: list[int],

@@ -40,19 +40,16 @@ from ..participants.guarded_audit import (
     A_TOKEN,
     T_CIPHERTEXT_ROOT,
 )
+from ..protocol.states import GUARDED_OUTCOMES, GUARDED_STATES, MODEL_STATUSES, TRANSFER_STATES
 from ..protocol.subset import subset_of
 from ..protocol.testset import CommittedTestSet
 from ..protocol.transfer import encrypt_batch, key_commitment, publish_batches, published_items
 from .client import ConsumerClient, format_amount
 from .errors import ConsumerError, DeadlinePassedError, ProofCheckError, RevertError, StateFileError, WaitTimeout
 from .proofs import ProofReport, verify_audit_proofs
-from .reverts import ENUMS
 from .state import AuditStateFile, find_state, state_path
 from .testsets import load_committed
 
-STATES = ENUMS["GuardedState"]
-TRANSFER_STATES = ENUMS["TransferState"]
-OUTCOMES = ENUMS["GuardedOutcome"]
 A_CONSUMER, A_PROVIDER = 0, 4
 T_DEADLINE, T_KEY_COMMITMENT, T_LEAVES_PUBLISHED = 1, 7, 11
 MAX_TARGET_DEN = 10**18
@@ -117,8 +114,39 @@ class Wait:
     deadline: int | None = None
 
 
+class SettlementMixin:
+    """What an audit's Settlement and a round's / request's JobSettlement share: the outcome and
+    both payouts, or the refund, as lines and as JSON."""
+
+    state: str  # "Settled" or "Cancelled"
+    token: str
+    outcome: str | None
+    consumer_payout: int
+    provider_payout: int
+    refund: int
+    tx_hash: str | None
+
+    def payout_lines(self, job: str) -> list[str]:
+        return [f"{job} settled: {self.outcome}",
+                f"  consumer (MC) credited {format_amount(self.consumer_payout, self.token)}",
+                f"  provider (MP) credited {format_amount(self.provider_payout, self.token)}"]
+
+    def to_dict(self) -> dict:
+        return {"state": self.state, "outcome": self.outcome, "consumer_payout": self.consumer_payout,
+                "provider_payout": self.provider_payout, "refund": self.refund, "tx": self.tx_hash}
+
+    @staticmethod
+    def invalid_text(job: str, invalid: list, proofs: str, item: str) -> str:
+        """Why a settled job's ``invalid`` proofs ("accepted" / "answered" ``proofs`` of each
+        ``item``) fail the local check; "" when none does."""
+        if not invalid:
+            return ""
+        return (f"{job} settled but {len(invalid)} {proofs} proof(s) do not verify locally: "
+                + "; ".join(f"{item} {c.index}: {c.problem}" for c in invalid))
+
+
 @dataclass
-class Settlement:
+class Settlement(SettlementMixin):
     audit_id: int
     state: str  # "Settled" or "Cancelled"
     token: str
@@ -133,9 +161,29 @@ class Settlement:
         if self.state == "Cancelled":
             return [f"audit {self.audit_id} cancelled: MC's escrow of {format_amount(self.refund, self.token)} "
                     f"was credited back"]
-        return [f"audit {self.audit_id} settled: {self.outcome}",
-                f"  consumer (MC) credited {format_amount(self.consumer_payout, self.token)}",
-                f"  provider (MP) credited {format_amount(self.provider_payout, self.token)}"]
+        return self.payout_lines(f"audit {self.audit_id}")
+
+    def invalid_proofs(self) -> str:
+        return self.invalid_text(f"audit {self.audit_id}", self.proofs.invalid if self.proofs else [], "accepted",
+                                 "example")
+
+
+def ended_fields(client: ConsumerClient, contract, job_id: int, outcomes: list[str], id_arg: str = "auditId",
+                 events: tuple[str, str] = ("AuditSettled", "AuditCancelled"),
+                 payouts: tuple[str, str] = ("consumerPayout", "providerPayout")) -> dict | None:
+    """How a finished job ended, from its last settled event, else its last cancelled one: the
+    settlement's fields after the job's id and token (None when neither was emitted)."""
+    args, start = {id_arg: job_id}, client.deployment.start_block
+    for state, event in zip(("Settled", "Cancelled"), events):
+        logs = list(getattr(contract.events, event).get_logs(argument_filters=args, from_block=start))
+        if not logs:
+            continue
+        ev, tx_hash = logs[-1]["args"], "0x" + bytes(logs[-1]["transactionHash"]).hex()
+        if state == "Cancelled":
+            return {"state": state, "refund": int(ev["refund"]), "tx_hash": tx_hash}
+        return {"state": state, "outcome": outcomes[ev["outcome"]], "consumer_payout": int(ev[payouts[0]]),
+                "provider_payout": int(ev[payouts[1]]), "tx_hash": tx_hash}
+    return None
 
 
 def check_proofs(client: ConsumerClient, audit_id: int, test_set: CommittedTestSet | None,
@@ -163,34 +211,22 @@ def proofs_before_finalizing(client: ConsumerClient, audit_id: int, test_set: Co
 def settlement(client: ConsumerClient, audit_id: int) -> Settlement | None:
     """How a finished appendix-B audit ended, from its AuditSettled / AuditCancelled event."""
     a = client.call(client.audits, "audit", audit_id)
-    return read_settlement(client, client.audits, audit_id, a[A_TOKEN], OUTCOMES)
+    return read_settlement(client, client.audits, audit_id, a[A_TOKEN], GUARDED_OUTCOMES)
 
 
 def read_settlement(client: ConsumerClient, audits, audit_id: int, token: str,
                     outcomes: list[str]) -> Settlement | None:
     """How a finished audit of contract ``audits`` ended (both audit contracts emit the same
     AuditSettled / AuditCancelled events; ``outcomes`` names their outcome enum)."""
-    args = {"auditId": audit_id}
-    start = client.deployment.start_block
-    settled = list(audits.events.AuditSettled.get_logs(argument_filters=args, from_block=start))
-    if settled:
-        ev = settled[-1]
-        s = ev["args"]
-        return Settlement(audit_id, "Settled", token, outcomes[s["outcome"]], int(s["consumerPayout"]),
-                          int(s["providerPayout"]), tx_hash="0x" + bytes(ev["transactionHash"]).hex())
-    cancelled = list(audits.events.AuditCancelled.get_logs(argument_filters=args, from_block=start))
-    if cancelled:
-        ev = cancelled[-1]
-        return Settlement(audit_id, "Cancelled", token, refund=int(ev["args"]["refund"]),
-                          tx_hash="0x" + bytes(ev["transactionHash"]).hex())
-    return None
+    fields = ended_fields(client, audits, audit_id, outcomes)
+    return None if fields is None else Settlement(audit_id, token=token, **fields)
 
 
 def available_model(client: ConsumerClient, model_id: int) -> list:
     """The registered model (ModelNotFound otherwise); refused unless it takes new jobs."""
     model = client.call(client.registry, "model", model_id)
     if not client.call(client.registry, "isAvailable", model_id):
-        status = ENUMS["ModelStatus"][model[1]]
+        status = MODEL_STATUSES[model[1]]
         raise ConsumerError(f"model {model_id} takes no new jobs (status {status}, stake "
                             f"{format_amount(model[8], model[2])}); pick another model")
     return model
@@ -247,31 +283,42 @@ def resume_state(client: ConsumerClient, audits, audit_id: int, consumer: str, r
     return state, test_set
 
 
-class AuditDriver:
-    """The resumable loop of both audit drivers: each pass reads the audit's phase from the chain
-    and makes MC's move or waits for MP's, until it is settled or cancelled. Subclasses give
-    ``phase``, ``step`` (a Wait, or None after a move), ``_announce`` and ``_settled``."""
+class Stop(Exception):
+    """Raised by a step to end the run early on purpose (--no-settle), with what to do next."""
 
-    RESUME = "zkmarket audit resume"
+
+class DriverLoop:
+    """The resumable loop of every consumer driver (audits, rounds, requests): each pass reads
+    the job's phase from the chain and makes MC's move or waits for MP's (or for a deadline),
+    until it is settled or cancelled. Subclasses give ``phase``, ``step`` (a Wait, or None after
+    a move), ``finished`` (the settlement) and, optionally, ``_announce``."""
+
+    NOUN = "job"
+    RESUME = "zkmarket job resume"
     client: ConsumerClient
     reporter: Reporter
-    audit_id: int
+    job_id: int
     poll: float
     timeout: float | None
     clock: Callable[[], float]
     sleep: Callable[[float], None]
+    stopped: str | None = None
 
-    def run(self) -> Settlement:
+    def run(self):
+        """The settlement, or None when a step stopped on purpose (``self.stopped`` says why)."""
         waiting, since = None, 0.0
         try:
             while True:
                 current = self.phase()
                 self._announce(current)
                 if current in ("Settled", "Cancelled"):
-                    return self._settled()
+                    return self.finished()
                 before = self._snapshot(current)
                 try:
                     wait = self.step(current)
+                except Stop as e:
+                    self.stopped = str(e)
+                    return None
                 except RevertError:
                     if self._snapshot(self.phase()) != before:
                         continue  # someone else (MP's agent) made the move first: read the chain again
@@ -284,8 +331,8 @@ class AuditDriver:
                 deadline = f"; deadline {when(wait.deadline, self.client.chain_time())}" if wait.deadline else ""
                 self.reporter.status(wait.what, deadline)
                 if self.timeout is not None and self.clock() - since >= self.timeout:
-                    raise WaitTimeout(f"gave up after {self.timeout:g}s {wait.what}{deadline}; audit {self.audit_id} "
-                                      f"is {current}: continue with `{self.RESUME} {self.audit_id}`")
+                    raise WaitTimeout(f"gave up after {self.timeout:g}s {wait.what}{deadline}; {self.NOUN} "
+                                      f"{self.job_id} is {current}: continue with `{self.RESUME} {self.job_id}`")
                 self.sleep(self.poll)
         finally:
             self.reporter.idle()
@@ -296,29 +343,83 @@ class AuditDriver:
     def step(self, current: str) -> Wait | None:  # pragma: no cover
         raise NotImplementedError
 
-    def _announce(self, current: str) -> None:  # pragma: no cover
+    def finished(self):  # pragma: no cover
         raise NotImplementedError
 
-    def _settled(self) -> Settlement:  # pragma: no cover
-        raise NotImplementedError
+    def _announce(self, current: str) -> None:
+        """A line when the phase changes, if the driver says one here."""
 
     def _snapshot(self, current: str) -> tuple:
         """What tells whether someone else moved since a step was decided."""
         return (current,)
 
 
+class AuditDriver(DriverLoop):
+    """What both audit drivers share: the loop over the audit's phase, the settlement and, before
+    finalizing, MC's local check of every accepted proof. Subclasses give ``STATES``,
+    ``OUTCOMES``, ``VERIFY`` (their proof check), the audit tuple's ``TOKEN`` and ``SUBMITTED``
+    fields, ``step`` and ``_announce``."""
+
+    NOUN = "audit"
+    RESUME = "zkmarket audit resume"
+    NAME = "audit"  # in messages
+    STATES: list[str]
+    OUTCOMES: list[str]
+    VERIFY: Callable[..., ProofReport]
+    TOKEN: int
+    SUBMITTED: int
+
+    def __init__(self, client: ConsumerClient, audits, test_set: CommittedTestSet, state: AuditStateFile,
+                 reporter: Reporter | None, *, poll: float, timeout: float | None, verify: bool,
+                 clock: Callable[[], float], sleep: Callable[[float], None], post: Callable):
+        self.client, self.audits, self.test_set, self.state = client, audits, test_set, state
+        self.reporter = reporter or Reporter()
+        self.poll, self.timeout, self.verify = poll, timeout, verify
+        self.clock, self.sleep, self.post = clock, sleep, post
+        self.audit_id = self.job_id = state.audit_id
+        self._seen: str | None = None
+        self._report: ProofReport | None = None
+
+    def audit(self) -> list:
+        return self.client.call(self.audits, "audit", self.audit_id)
+
+    def phase(self) -> str:
+        return self.STATES[self.client.call(self.audits, "state", self.audit_id)]
+
+    def _finalize_tx(self) -> None:
+        self.client.send(self.audits, "finalize", [self.audit_id])
+
+    def finalize(self) -> None:
+        """Checks every accepted proof locally, then finalizes (refuses when one does not verify)."""
+        if self.verify:
+            self._report = proofs_before_finalizing(self.client, self.audit_id, self.test_set, self.reporter,
+                                                    self.VERIFY)
+        self._finalize_tx()
+
+    def finished(self) -> Settlement:
+        a = self.audit()
+        result = read_settlement(self.client, self.audits, self.audit_id, a[self.TOKEN], self.OUTCOMES)
+        if result is None:
+            raise ConsumerError(f"{self.NAME} {self.audit_id} is finished but its settlement event was not found")
+        report = self._report
+        if report is None and self.verify and result.state == "Settled" and a[self.SUBMITTED]:
+            # settled by someone else (MP's agent finalizes too): still check
+            report = check_proofs(self.client, self.audit_id, self.test_set, self.reporter, self.VERIFY)
+        result.proofs = report
+        return result
+
+
 class GuardedAuditRun(AuditDriver):
+    STATES, OUTCOMES, VERIFY = GUARDED_STATES, GUARDED_OUTCOMES, staticmethod(verify_audit_proofs)
+    TOKEN, SUBMITTED = A_TOKEN, A_SUBMITTED
+
     def __init__(self, client: ConsumerClient, test_set: CommittedTestSet, state: AuditStateFile,
                  reporter: Reporter | None = None, *, poll: float = 1.0, timeout: float | None = None,
                  verify: bool = True, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, post: Callable[[str, Delivery], None] = post_delivery):
-        self.client, self.test_set, self.state = client, test_set, state
-        self.reporter = reporter or Reporter()
-        self.poll, self.timeout, self.verify = poll, timeout, verify
-        self.clock, self.sleep, self.post = clock, sleep, post
-        self.audit_id = state.audit_id
+        super().__init__(client, client.audits, test_set, state, reporter, poll=poll, timeout=timeout, verify=verify,
+                         clock=clock, sleep=sleep, post=post)
         self._delivered: set[int] = set()
-        self._seen: str | None = None
         self._ack_window: int | None = None
 
     # ------------------------------------------------------------------ start / resume
@@ -348,7 +449,7 @@ class GuardedAuditRun(AuditDriver):
                **kwargs) -> "GuardedAuditRun":
         """Picks the audit up from MC's state file (found next to ``testset``, or in the working
         folder); without one, adopts an audit MC opened whose root is ``testset``'s."""
-        if STATES[client.call(client.audits, "state", audit_id)] == "None":
+        if GUARDED_STATES[client.call(client.audits, "state", audit_id)] == "None":
             raise ConsumerError(f"no audit {audit_id} on this deployment (GriefingResistantAudit "
                                 f"{client.audits.address}, chain id {client.deployment.chain_id})")
         a = client.call(client.audits, "audit", audit_id)
@@ -357,12 +458,6 @@ class GuardedAuditRun(AuditDriver):
         return cls(client, test_set, state, reporter, **kwargs)
 
     # ------------------------------------------------------------------ the loop
-    def audit(self) -> list:
-        return self.client.call(self.client.audits, "audit", self.audit_id)
-
-    def phase(self) -> str:
-        return STATES[self.client.call(self.client.audits, "state", self.audit_id)]
-
     def _snapshot(self, current: str) -> tuple:
         if current not in ("SendingSubset", "SendingRest"):
             return (current,)
@@ -554,31 +649,11 @@ class GuardedAuditRun(AuditDriver):
             self.reporter.say(f"published transfer {tid} on chain: MP must acknowledge by "
                               f"{when(t[T_DEADLINE], self.client.chain_time())} or is at fault")
 
-    def _finalize_tx(self) -> None:
-        self.client.send(self.client.audits, "finalize", [self.audit_id])
-
-    def finalize(self) -> None:
-        """Checks every accepted proof locally, then finalizes (refuses when one does not verify)."""
-        if self.verify:
-            self._report = proofs_before_finalizing(self.client, self.audit_id, self.test_set, self.reporter)
-        self._finalize_tx()
-
-    def _settled(self) -> Settlement:
-        result = settlement(self.client, self.audit_id)
-        if result is None:
-            raise ConsumerError(f"audit {self.audit_id} is finished but its settlement event was not found")
-        report = getattr(self, "_report", None)
-        if report is None and self.verify and result.state == "Settled":
-            a = self.audit()
-            if a[A_SUBMITTED]:  # settled by someone else (MP's agent finalizes too): still check
-                report = check_proofs(self.client, self.audit_id, self.test_set, self.reporter)
-        result.proofs = report
-        return result
 
 
 def describe_audit(client: ConsumerClient, audit_id: int) -> dict:
     """An appendix-B audit's phase, deadline, subset, transfers, counts and settlement."""
-    phase = STATES[client.call(client.audits, "state", audit_id)]
+    phase = GUARDED_STATES[client.call(client.audits, "state", audit_id)]
     if phase == "None":
         raise ConsumerError(f"no audit {audit_id} on this deployment (GriefingResistantAudit {client.audits.address} "
                             f"has {client.call(client.audits, 'auditCount')} audits)")
@@ -614,9 +689,7 @@ def describe_audit(client: ConsumerClient, audit_id: int) -> dict:
         "escrow_each": 2 * a[A_N] * e + eps,
         "escrow_each_text": format_amount(2 * a[A_N] * e + eps, a[A_TOKEN]),
         "prices": {"E": e, "Z": z, "P": p, "epsilon": eps},
-        "settlement": None if finished is None else {
-            "state": finished.state, "outcome": finished.outcome, "consumer_payout": finished.consumer_payout,
-            "provider_payout": finished.provider_payout, "refund": finished.refund, "tx": finished.tx_hash},
+        "settlement": None if finished is None else finished.to_dict(),
     }
 
 
@@ -643,7 +716,7 @@ def finalize_audit(client: ConsumerClient, audit_id: int, test_set: CommittedTes
         try:
             client.send(client.audits, "finalize", [audit_id])
         except RevertError:
-            if STATES[client.call(client.audits, "state", audit_id)] not in ("Settled", "Cancelled"):
+            if GUARDED_STATES[client.call(client.audits, "state", audit_id)] not in ("Settled", "Cancelled"):
                 raise
             reporter.say(f"audit {audit_id} was settled by someone else meanwhile")
     else:

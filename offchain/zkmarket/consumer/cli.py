@@ -15,6 +15,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import click
 
@@ -28,6 +29,7 @@ from .simple_audit import SimpleAuditRun, describe_simple_audit, finalize_simple
 from .client import ConsumerClient, connect, format_amount, parse_token
 from .errors import ConsumerError, WaitTimeout
 from .funds import credits, escrow_contracts, withdraw_all
+from .jobs import JobSettlement
 from .models import describe_model, register_model
 from .state import AuditStateFile, find_state
 from .testsets import commit, digits_examples, load_committed, load_examples
@@ -40,6 +42,27 @@ def _console():
 
     # Off a terminal (pipes, tests) rich would wrap long addresses at 80 columns.
     return Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+
+
+def _say(console, text: str) -> None:
+    console.print(text, markup=False, soft_wrap=True)
+
+
+def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    for k, v in rows:
+        table.add_row(k, v)
+    _console().print(table)
+
+
+def show(info: dict, as_json: bool, title: str, rows: Callable[[dict], list[tuple[str, str]]]) -> None:
+    """``info`` as JSON (--json), else as a table of ``rows(info)``."""
+    if as_json:
+        click.echo(json.dumps(info, indent=1))
+    else:
+        _print_table(title, rows(info))
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -111,7 +134,20 @@ class MarketOptions:
         return client
 
 
-_market_options = [
+def option_group(*options):
+    """One decorator for several click options, shown in the order given."""
+
+    def apply(f):
+        for opt in reversed(options):
+            f = opt(f)
+        return f
+
+    return apply
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="print JSON")
+
+_market_options = option_group(
     click.option("--network", envvar="ZKMARKET_NETWORK",
                  help="a network of networks.toml: its deployment file, node and key [env ZKMARKET_NETWORK]"),
     click.option("--deployment", type=click.Path(dir_okay=False), envvar="ZKMARKET_DEPLOYMENT",
@@ -120,7 +156,7 @@ _market_options = [
                  help=f"the node [env ZKMARKET_RPC_URL; default: the network's, else {DEFAULT_RPC_URL}]"),
     click.option("--keystore", type=click.Path(exists=True, dir_okay=False),
                  help="encrypted keystore file (else the key in $ZKMARKET_PRIVATE_KEY)"),
-]
+)
 
 
 def market_options(f):
@@ -128,9 +164,7 @@ def market_options(f):
     def wrapper(*args, network, deployment, rpc_url, keystore, **kwargs):
         return f(*args, market=MarketOptions(network, deployment, rpc_url, keystore), **kwargs)
 
-    for opt in reversed(_market_options):
-        wrapper = opt(wrapper)
-    return wrapper
+    return _market_options(wrapper)
 
 
 # ---------------------------------------------------------------------- progress
@@ -145,12 +179,12 @@ class RichReporter(Reporter):
         self._last = None
 
     def say(self, text: str) -> None:
-        self.console.print(text, markup=False, soft_wrap=True)
+        _say(self.console, text)
 
     def status(self, what: str, detail: str = "") -> None:
         if not self.console.is_terminal:
             if what != self._last:
-                self.console.print(f"{what}{detail} ...", markup=False, soft_wrap=True)
+                _say(self.console, f"{what}{detail} ...")
                 self._last = what
             return
         from rich.text import Text
@@ -169,15 +203,37 @@ class RichReporter(Reporter):
         self._last = None
 
 
-def _print_settlement(console, result: Settlement) -> None:
+def _print_settlement(console, result: Settlement | JobSettlement | None) -> None:
+    """The settlement's lines; exits 1 when a proof it paid for fails the local check."""
+    if result is None:
+        return
     for line in result.lines():
-        console.print(line, markup=False, soft_wrap=True)
-    report = result.proofs
-    if report is not None and report.invalid:
-        _fail(f"audit {result.audit_id} settled but {len(report.invalid)} accepted proof(s) do not verify locally: "
-              + "; ".join(f"example {c.index}: {c.problem}" for c in report.invalid))
+        _say(console, line)
+    invalid = result.invalid_proofs()
+    if invalid:
+        _fail(invalid)
     if result.consumer_payout or result.refund:
-        console.print("withdraw the credit with `zkmarket withdraw`", markup=False, soft_wrap=True)
+        _say(console, "withdraw the credit with `zkmarket withdraw`")
+
+
+def drive(console, run, show: Callable[[], None] | None = None) -> None:
+    """Runs a driver to the end (or to a stop on purpose): ``show`` prints what it got, then the
+    reason it stopped or the settlement."""
+    result = run.run()
+    if show is not None:
+        show()
+    if run.stopped:
+        _say(console, run.stopped)
+    _print_settlement(console, result)
+
+
+def settlement_text(s: dict, token: str, consumer: str = "MC", provider: str = "MP") -> str:
+    """A settlement (as the describe functions give it) in one table cell."""
+    token = "0x" + "00" * 20 if token == "ETH" else token
+    if s["state"] == "Settled":
+        return (f"{s['outcome']}: {consumer} {format_amount(s['consumer_payout'], token)}, {provider} "
+                f"{format_amount(s['provider_payout'], token)}")
+    return f"cancelled, {consumer} refunded {format_amount(s['refund'], token)}"
 
 
 # ---------------------------------------------------------------------- model
@@ -198,28 +254,24 @@ def model_register(model_file, verifier, uri, token, market):
     """Register MODEL.json: commits its weights (Poseidon, as the circuit does) and pays the stake."""
     client = market.connect()
     ev = register_model(client, model_file, verifier, uri, parse_token(token))
-    console = _console()
-    console.print(f"registered model {ev['modelId']}: provider {ev['provider']}, verifier {ev['verifier']}, "
-                  f"weight commitment 0x{bytes(ev['weightCommitment']).hex()}, stake "
-                  f"{format_amount(ev['stake'], ev['token'])}", markup=False, soft_wrap=True)
+    _say(_console(), f"registered model {ev['modelId']}: provider {ev['provider']}, verifier {ev['verifier']}, "
+                     f"weight commitment 0x{bytes(ev['weightCommitment']).hex()}, stake "
+                     f"{format_amount(ev['stake'], ev['token'])}")
 
 
 @model.command("show")
 @click.argument("model_id", type=click.IntRange(1))
-@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@json_option
 @market_options
 def model_show(model_id, as_json, market):
     """Show model MODEL_ID: provider, verifier, stake and its record of audits and rounds."""
-    info = describe_model(market.connect(signer=False), model_id)
-    if as_json:
-        click.echo(json.dumps(info, indent=1))
-        return
-    from rich.table import Table
+    show(describe_model(market.connect(signer=False), model_id), as_json, f"model {model_id}", _model_rows)
 
+
+def _model_rows(info: dict) -> list[tuple[str, str]]:
     r = info["record"]
-    table = Table(title=f"model {model_id}", show_header=False)
     rate = info["audit_failure_rate"]
-    rows = [
+    return [
         ("provider", info["provider"]),
         ("status", f"{info['status']}" + ("" if info["available"] else " (takes no new jobs)")),
         ("verifier", info["verifier"] + ("" if info["verifier_code_ok"] else "  (CODE CHANGED since registration)")),
@@ -232,9 +284,6 @@ def model_show(model_id, as_json, market):
                    + (f" (failure rate {rate:.1%})" if rate is not None else "")),
         ("serving rounds", f"{r['rounds_completed']} completed, {r['rounds_failed']} failed"),
     ]
-    for k, v in rows:
-        table.add_row(k, v)
-    _console().print(table)
 
 
 # ---------------------------------------------------------------------- testset
@@ -264,13 +313,13 @@ def testset_commit(images, labels, digits, offset, out):
     committed = commit(items, labs)
     committed.save(out)
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(Counter(labs).items()))
-    _console().print(f"committed N={committed.n} examples of {len(items[0])} bytes (labels {counts})\n"
-                     f"root 0x{committed.root.hex()} -> {out}", markup=False, soft_wrap=True)
+    _say(_console(), f"committed N={committed.n} examples of {len(items[0])} bytes (labels {counts})\n"
+                     f"root 0x{committed.root.hex()} -> {out}")
 
 
 @testset.command("show")
 @click.argument("path", metavar="TESTSET.json", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@json_option
 def testset_show(path, as_json):
     """Check a committed test set (recomputes every commitment) and show N and its root."""
     t = load_committed(path)
@@ -279,8 +328,8 @@ def testset_show(path, as_json):
     if as_json:
         click.echo(json.dumps(info, indent=1))
     else:
-        _console().print(f"{path}: N={t.n} examples of {info['example_bytes']} bytes, root {info['root']} "
-                         f"(recomputed: intact)", markup=False, soft_wrap=True)
+        _say(_console(), f"{path}: N={t.n} examples of {info['example_bytes']} bytes, root {info['root']} "
+                         f"(recomputed: intact)")
 
 
 # ---------------------------------------------------------------------- audit
@@ -298,26 +347,16 @@ protocol_option = click.option(
          "the test set in the clear, all N proven); each has its own audit ids")
 
 
-_wait_options = [
+poll_option = click.option("--poll", type=click.FloatRange(0.05), default=1.0, show_default=True,
+                           help="seconds between chain reads while waiting")
+wait_options = option_group(
     click.option("--timeout", type=click.FloatRange(0), default=None,
                  help="seconds to wait for each of MP's moves before giving up (resumable) [default: until the "
                       "on-chain deadline]"),
-    click.option("--poll", type=click.FloatRange(0.05), default=1.0, show_default=True,
-                 help="seconds between chain reads while waiting"),
+    poll_option,
     click.option("--no-verify", is_flag=True,
                  help="finalize without re-checking the accepted proofs locally (the contract checked them)"),
-]
-
-
-def wait_options(f):
-    for opt in reversed(_wait_options):
-        f = opt(f)
-    return f
-
-
-def _drive(run: GuardedAuditRun | SimpleAuditRun, console) -> None:
-    _print_settlement(console, run.run())
-
+)
 
 @audit.command("run")
 @click.option("--model", "model_id", type=click.IntRange(1), required=True, help="the registered model to audit")
@@ -339,7 +378,7 @@ def audit_run(model_id, testset_path, target, provider_url, protocol, timeout, p
     driver = SimpleAuditRun if protocol == "simple" else GuardedAuditRun
     run = driver.open(client, testset_path, model_id, parse_target(target), provider_url,
                       RichReporter(console), poll=poll, timeout=timeout, verify=not no_verify)
-    _drive(run, console)
+    drive(console, run)
 
 
 @audit.command("resume")
@@ -359,28 +398,25 @@ def audit_resume(audit_id, testset_path, state_file, provider_url, protocol, tim
     run = driver.resume(client, audit_id, state_file=state_file, testset=testset_path,
                         provider_url=provider_url, reporter=RichReporter(console), poll=poll,
                         timeout=timeout, verify=not no_verify)
-    console.print(f"resuming audit {audit_id} (state {run.state.path})", markup=False, soft_wrap=True)
-    _drive(run, console)
+    _say(console, f"resuming audit {audit_id} (state {run.state.path})")
+    drive(console, run)
 
 
 @audit.command("show")
 @click.argument("audit_id", type=click.IntRange(1))
-@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@json_option
 @protocol_option
 @market_options
 def audit_show(audit_id, as_json, protocol, market):
     """Show audit AUDIT_ID: phase, deadline, subset, transfers, proof counts and settlement."""
-    describe = describe_simple_audit if protocol == "simple" else describe_audit
-    info = describe(market.connect(signer=False), audit_id)
-    if as_json:
-        click.echo(json.dumps(info, indent=1))
-        return
+    client = market.connect(signer=False)
     if protocol == "simple":
-        _show_simple(info)
-        return
-    from rich.table import Table
+        show(describe_simple_audit(client, audit_id), as_json, f"simple audit {audit_id}", _simple_audit_rows)
+    else:
+        show(describe_audit(client, audit_id), as_json, f"appendix-B audit {audit_id}", _audit_rows)
 
-    table = Table(title=f"appendix-B audit {audit_id}", show_header=False)
+
+def _audit_rows(info: dict) -> list[tuple[str, str]]:
     phase = info["state"] + ("  (DEADLINE PASSED: `zkmarket audit finalize` settles it)" if info["expired"] else "")
     rows = [("state", phase), ("model", str(info["model_id"])), ("consumer", info["consumer"]),
             ("provider", info["provider"] or "- (not joined)")]
@@ -399,15 +435,9 @@ def audit_show(audit_id, as_json, protocol, market):
                          + (" and the leaves" if t["leaves_published"] else "") + " published on chain")
         rows.append((f"{kind} transfer",
                      f"#{t['id']}: {t['state']} ({t['items']} items{published}), deadline {t['deadline_text']}"))
-    s = info["settlement"]
-    if s:
-        token = "0x" + "00" * 20 if info["token"] == "ETH" else info["token"]
-        rows.append(("settlement", f"{s['outcome']}: MC {format_amount(s['consumer_payout'], token)}, MP "
-                                   f"{format_amount(s['provider_payout'], token)}" if s["state"] == "Settled" else
-                                   f"cancelled, MC refunded {format_amount(s['refund'], token)}"))
-    for k, v in rows:
-        table.add_row(k, v)
-    _console().print(table)
+    if info["settlement"]:
+        rows.append(("settlement", settlement_text(info["settlement"], info["token"])))
+    return rows
 
 
 @audit.command("finalize")
@@ -437,10 +467,7 @@ def audit_finalize(audit_id, testset_path, no_verify, protocol, market):
     _print_settlement(console, result)
 
 
-def _show_simple(info: dict) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"simple audit {info['audit_id']}", show_header=False)
+def _simple_audit_rows(info: dict) -> list[tuple[str, str]]:
     phase = info["state"] + ("  (DEADLINE PASSED: `zkmarket audit finalize --protocol simple` settles it)"
                              if info["expired"] else "")
     rows = [("state", phase), ("model", str(info["model_id"])), ("consumer", info["consumer"]),
@@ -452,15 +479,9 @@ def _show_simple(info: dict) -> None:
              ("test set root", info["test_set_root"]),
              ("proofs", f"{info['submitted']}/{info['n']} accepted, {info['correct']} correct"),
              ("escrow (each party)", info["escrow_each_text"])]
-    s = info["settlement"]
-    if s:
-        token = "0x" + "00" * 20 if info["token"] == "ETH" else info["token"]
-        rows.append(("settlement", f"{s['outcome']}: MC {format_amount(s['consumer_payout'], token)}, MP "
-                                   f"{format_amount(s['provider_payout'], token)}" if s["state"] == "Settled" else
-                                   f"cancelled, MC refunded {format_amount(s['refund'], token)}"))
-    for k, v in rows:
-        table.add_row(k, v)
-    _console().print(table)
+    if info["settlement"]:
+        rows.append(("settlement", settlement_text(info["settlement"], info["token"])))
+    return rows
 
 
 # ---------------------------------------------------------------------- withdraw
@@ -476,11 +497,10 @@ def withdraw(token, market):
     console = _console()
     paid = withdraw_all(client, tokens)
     if not paid:
-        console.print(f"nothing to withdraw: {client.address} has no credit in "
-                      f"{', '.join(escrow_contracts(client))}", markup=False, soft_wrap=True)
+        _say(console, f"nothing to withdraw: {client.address} has no credit in {', '.join(escrow_contracts(client))}")
         return
     for name, tok, amount in paid:
-        console.print(f"withdrew {format_amount(amount, tok)} from {name}", markup=False, soft_wrap=True)
+        _say(console, f"withdrew {format_amount(amount, tok)} from {name}")
     left = credits(client, tokens)
     if left:
         _fail("credit left after withdrawing: " + ", ".join(f"{n} {format_amount(a, t)}" for n, t, a in left))

@@ -12,19 +12,18 @@ fields. It is written atomically and fsynced, readable by its owner only (inputs
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..files import read_json, write_json_atomically
 from ..planner import spot_check_sample_size
-from .answers import AnswerReport
-from .audit import Reporter, Wait, when
+from .answers import AnswerReport, verify_answers
+from .audit import DriverLoop, Reporter, SettlementMixin, Stop, Wait, ended_fields, when
 from .client import ConsumerClient, format_amount
-from .errors import ConsumerError, RevertError, StateFileError, WaitTimeout
+from .errors import ConsumerError, ProofCheckError, RevertError, StateFileError
 
 FORMAT = "zkmarket-consumer-job"
 VERSION = 1
@@ -33,23 +32,6 @@ DEV_CLIENTS = ("anvil", "hardhat", "ganache")
 
 
 # ---------------------------------------------------------------------- state file
-
-
-def _write_durably(path: Path, data: dict) -> None:
-    """A temporary file (mode 0600), fsync, rename, fsync of the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def job_path(directory: str | Path, kind: str, job_id: int) -> Path:
@@ -73,7 +55,7 @@ class JobState:
                 "contract": self.contract, "account": self.account, "job_id": self.job_id, "data": self.data}
 
     def save(self) -> None:
-        _write_durably(self.path, self.to_dict())
+        write_json_atomically(self.path, self.to_dict(), private=True)
 
     @classmethod
     def pending(cls, directory: str | Path, kind: str, client: ConsumerClient, contract, data: dict) -> "JobState":
@@ -95,12 +77,7 @@ class JobState:
     @classmethod
     def load(cls, path: str | Path) -> "JobState":
         p = Path(path)
-        try:
-            d = json.loads(p.read_text())
-        except OSError as e:
-            raise StateFileError(f"cannot read the state file {p}: {e.strerror or e}") from None
-        except ValueError as e:
-            raise StateFileError(f"the state file {p} is not JSON ({e})") from None
+        d = read_json(p, "the state file", StateFileError)
         if not isinstance(d, dict) or d.get("format") != FORMAT or d.get("version") != VERSION \
                 or d.get("kind") not in KINDS:
             raise StateFileError(f"{p} is not a zkmarket consumer round/retrieval state file (version {VERSION})")
@@ -140,6 +117,14 @@ def find_job_state(directory: str | Path, kind: str, client: ConsumerClient, con
         candidates[0].assign(job_id)
         return candidates[0]
     return None
+
+
+def check_available(client: ConsumerClient, model_id: int) -> None:
+    """Refuses a model that takes no new jobs (ModelNotFound when there is none)."""
+    model = client.call(client.registry, "model", model_id)
+    if not client.call(client.registry, "isAvailable", model_id):
+        raise ConsumerError(f"model {model_id} takes no new jobs (stake {format_amount(model[8], model[2])}); "
+                            f"pick another model")
 
 
 # ---------------------------------------------------------------------- the spot-checked subset
@@ -245,7 +230,7 @@ def spot_check(count: int | None, indices: str | None, seed: int | None, confide
 
 
 @dataclass
-class JobSettlement:
+class JobSettlement(SettlementMixin):
     kind: str  # "round" / "request"
     job_id: int
     state: str  # "Settled" / "Cancelled"
@@ -261,32 +246,19 @@ class JobSettlement:
         if self.state == "Cancelled":
             return [f"{self.kind} {self.job_id} cancelled (MP never joined): the escrow of "
                     f"{format_amount(self.refund, self.token)} was credited back"]
-        return [f"{self.kind} {self.job_id} settled: {self.outcome}",
-                f"  consumer (MC) credited {format_amount(self.consumer_payout, self.token)}",
-                f"  provider (MP) credited {format_amount(self.provider_payout, self.token)}"]
+        return self.payout_lines(f"{self.kind} {self.job_id}")
 
-    def to_dict(self) -> dict:
-        return {"state": self.state, "outcome": self.outcome, "consumer_payout": self.consumer_payout,
-                "provider_payout": self.provider_payout, "refund": self.refund, "tx": self.tx_hash}
+    def invalid_proofs(self) -> str:
+        return self.invalid_text(f"{self.kind} {self.job_id}", self.report.invalid if self.report else [],
+                                 "answered", "index")
 
 
 def read_settlement(client: ConsumerClient, contract, kind: str, job_id: int, token: str, outcomes: list[str],
                     settled_event: str, cancelled_event: str, id_arg: str, payouts: tuple[str, str]
                     ) -> JobSettlement | None:
     """How a finished job ended, from its settled / cancelled event."""
-    args, start = {id_arg: job_id}, client.deployment.start_block
-    settled = list(getattr(contract.events, settled_event).get_logs(argument_filters=args, from_block=start))
-    if settled:
-        ev = settled[-1]
-        s = ev["args"]
-        return JobSettlement(kind, job_id, "Settled", token, outcomes[s["outcome"]], int(s[payouts[0]]),
-                             int(s[payouts[1]]), tx_hash="0x" + bytes(ev["transactionHash"]).hex())
-    cancelled = list(getattr(contract.events, cancelled_event).get_logs(argument_filters=args, from_block=start))
-    if cancelled:
-        ev = cancelled[-1]
-        return JobSettlement(kind, job_id, "Cancelled", token, refund=int(ev["args"]["refund"]),
-                             tx_hash="0x" + bytes(ev["transactionHash"]).hex())
-    return None
+    fields = ended_fields(client, contract, job_id, outcomes, id_arg, (settled_event, cancelled_event), payouts)
+    return None if fields is None else JobSettlement(kind, job_id, token=token, **fields)
 
 
 # ---------------------------------------------------------------------- dev-chain clock
@@ -315,16 +287,22 @@ def warp_past(client: ConsumerClient, deadline: int) -> int:
 # ---------------------------------------------------------------------- the loop
 
 
-class Stop(Exception):
-    """Raised by a step to end the run early on purpose (--no-settle), with what to do next."""
+class JobRun(DriverLoop):
+    """Drives one round or request from the chain's phase (see DriverLoop); settles it after
+    checking MP's answered proofs locally. Subclasses give ``step``, ``deadline_of``,
+    ``answer_context``, their ``contract`` and its names below."""
 
-
-class JobRun:
-    """Drives one job from the chain's phase: each pass makes the consumer's move or waits for
-    MP's (or for a deadline). Subclasses give ``phase``, ``step`` and ``settlement``."""
-
-    NOUN = "job"
+    NOUN = "job"  # also the name of the contract's view of one job
     RESUME = "zkmarket job resume"
+    STATES: list[str]  # the contract's state enum, and its outcome enum
+    OUTCOMES: list[str]
+    ID_ARG: str  # the job id in the contract's events
+    EVENTS: tuple[str, str]  # the settled and the cancelled event
+    PAYOUTS: tuple[str, str]  # the settled event's payouts to MC and to MP
+    CHECKED: tuple[str, str]  # the spot-checked indices: their state-file key, the event that sent them
+    TOKEN: int  # fields of the job's tuple
+    ANSWERED: int
+    contract: object
 
     def __init__(self, client: ConsumerClient, state: JobState, reporter: Reporter | None = None, *,
                  poll: float = 1.0, timeout: float | None = None, verify: bool = True, warp: bool = False,
@@ -336,49 +314,61 @@ class JobRun:
         self.clock, self.sleep = clock, sleep
         self.job_id: int = state.job_id  # type: ignore[assignment]
         self.report: AnswerReport | None = None
-        self.stopped: str | None = None
         if warp:
             check_dev_chain(client)
 
-    def phase(self) -> str:
-        raise NotImplementedError
+    def job(self) -> list:
+        return self.client.call(self.contract, self.NOUN, self.job_id)
 
-    def step(self, current: str) -> Wait | None:
+    def phase(self) -> str:
+        return self.STATES[self.client.call(self.contract, "state", self.job_id)]
+
+    def answer_deadline(self) -> int:
+        return int(self.client.call(self.contract, "answerDeadline", self.job_id))
+
+    def deadline_of(self, current: str) -> int | None:  # pragma: no cover - each kind defines it
         raise NotImplementedError
 
     def settlement(self) -> JobSettlement | None:
+        job = self.job()
+        result = read_settlement(self.client, self.contract, self.NOUN, self.job_id, job[self.TOKEN], self.OUTCOMES,
+                                 *self.EVENTS, self.ID_ARG, self.PAYOUTS)
+        if result is not None and result.state == "Settled" and self.report is None and self.verify \
+                and job[self.ANSWERED]:
+            self.check_answers(job, refuse=False)  # settled by MP's agent: still check what it was paid for
+        return result
+
+    def spot_checked(self) -> list[int]:
+        """The indices MC contested (challenged): from the state file, else from the chain."""
+        key, event = self.CHECKED
+        saved = self.state.data.get(key)
+        if saved is not None:
+            return list(saved)
+        logs = getattr(self.contract.events, event).get_logs(argument_filters={self.ID_ARG: self.job_id},
+                                                              from_block=self.client.deployment.start_block)
+        return sorted(int(i) for e in logs for i in e["args"]["indices"])
+
+    def answer_context(self, job: list) -> dict:  # pragma: no cover - each kind defines it
+        """verify_answers' ``model_id``, both roots and what MC knows itself (``commitments``, ``classes``)."""
         raise NotImplementedError
 
-    def run(self) -> JobSettlement | None:
-        """The settlement, or None when stopped on purpose (``self.stopped`` says why)."""
-        waiting, since = None, 0.0
-        try:
-            while True:
-                current = self.phase()
-                if current in ("Settled", "Cancelled"):
-                    return self.finished()
-                try:
-                    wait = self.step(current)
-                except Stop as e:
-                    self.stopped = str(e)
-                    return None
-                except RevertError:
-                    if self.phase() != current:
-                        continue  # MP's agent moved first (e.g. settled): read the chain again
-                    raise
-                if wait is None:
-                    waiting = None
-                    continue
-                if wait.what != waiting:
-                    waiting, since = wait.what, self.clock()
-                deadline = f"; deadline {when(wait.deadline, self.client.chain_time())}" if wait.deadline else ""
-                self.reporter.status(wait.what, deadline)
-                if self.timeout is not None and self.clock() - since >= self.timeout:
-                    raise WaitTimeout(f"gave up after {self.timeout:g}s {wait.what}{deadline}; {self.NOUN} "
-                                      f"{self.job_id} is {current}: continue with `{self.RESUME} {self.job_id}`")
-                self.sleep(self.poll)
-        finally:
-            self.reporter.idle()
+    def check_answers(self, job: list, refuse: bool = True) -> None:
+        """Every answered proof, checked locally once; refuses (ProofCheckError) an invalid one."""
+        if not self.verify or self.report is not None:
+            return
+        report = verify_answers(self.client, self.contract, kind=self.NOUN, job_id=self.job_id,
+                                contested=self.spot_checked(), **self.answer_context(job))
+        self.reporter.say(report.summary())
+        self.report = report
+        if report.invalid and refuse:
+            raise ProofCheckError(report.refusal(f"settle {self.NOUN} {self.job_id}"))
+
+    def settle_now(self, job: list | None = None) -> None:
+        """Settles a Settleable / JoinExpired job (anyone may), after checking its proofs."""
+        job = job or self.job()
+        if job[self.ANSWERED]:
+            self.check_answers(job)
+        self.client.send(self.contract, "settle", [self.job_id])
 
     def finished(self) -> JobSettlement:
         result = self.settlement()
@@ -397,3 +387,28 @@ class JobRun:
             self.reporter.say(f"moved the dev chain's clock {moved}s forward to the {what}")
             return None
         return Wait(f"waiting for the {what} to settle", deadline)
+
+
+def settle_job(run: JobRun, warp: bool = False) -> JobSettlement:
+    """Ends a round / request whose phase allows it (anyone may), after checking the answered
+    proofs; with ``warp`` it first moves a dev chain's clock past the current deadline."""
+    job, current = f"{run.NOUN} {run.job_id}", run.phase()
+    if current in ("Settled", "Cancelled"):
+        run.reporter.say(f"{job} was already {current.lower()}")
+        return run.finished()
+    if current not in ("Settleable", "JoinExpired"):
+        deadline = run.deadline_of(current)
+        if not warp:
+            raise ConsumerError(f"{job} is {current} until {when(deadline, run.client.chain_time())}: nothing to "
+                                f"settle yet")
+        warp_past(run.client, deadline)
+        current = run.phase()
+        if current not in ("Settleable", "JoinExpired"):
+            raise ConsumerError(f"{job} is {current} after moving the clock: nothing to settle yet")
+    try:
+        run.settle_now()
+    except RevertError:
+        if run.phase() not in ("Settled", "Cancelled"):
+            raise
+        run.reporter.say(f"{job} was settled by someone else meanwhile")
+    return run.finished()

@@ -14,58 +14,53 @@ from pathlib import Path
 
 import click
 
-from .cli import RichReporter, _console, _fail, _Group, market_options
-from .client import format_amount
-from .jobs import JobSettlement, spot_check
+from .cli import (RichReporter, _console, _Group, _print_settlement, _say, drive, json_option, market_options,
+                  option_group, poll_option, settlement_text, show)
+from .jobs import spot_check
 from .retrieval import RetrievalRun, describe_request, settle_request
 from .rounds import RoundRun, describe_round, load_inputs, settle_round
 
-_run_options = [
+run_options = option_group(
     click.option("--state-dir", type=click.Path(file_okay=False), default=".", show_default=True,
                  help="folder of the consumer's state files (zkmarket-round-ID.json, zkmarket-retrieval-ID.json)"),
     click.option("--timeout", type=click.FloatRange(0), default=None,
                  help="seconds to wait for each of MP's moves (and each deadline) before giving up (resumable, "
                       "exit 3) [default: until the on-chain deadline]"),
-    click.option("--poll", type=click.FloatRange(0.05), default=1.0, show_default=True,
-                 help="seconds between chain reads while waiting"),
+    poll_option,
     click.option("--no-verify", is_flag=True,
                  help="settle without re-checking the answered proofs locally (the contract checked them)"),
     click.option("--warp", is_flag=True,
                  help="FOR TESTS ON A DEV CHAIN (anvil): move the clock to the deadline instead of waiting for it"),
     click.option("--no-settle", is_flag=True,
                  help="stop once the answers are checked; settle later with `settle ID` (anyone may)"),
-]
+)
 
 
-def run_options(f):
-    for opt in reversed(_run_options):
-        f = opt(f)
-    return f
-
-
-def _say(console, text: str) -> None:
-    console.print(text, markup=False, soft_wrap=True)
+settle_options = option_group(
+    click.option("--no-verify", is_flag=True, help="do not re-check the answered proofs locally first"),
+    click.option("--warp", is_flag=True,
+                 help="FOR TESTS ON A DEV CHAIN (anvil): move the clock to the deadline first"),
+)
 
 
 def _run_kwargs(timeout, poll, no_verify, warp, no_settle) -> dict:
     return {"timeout": timeout, "poll": poll, "verify": not no_verify, "warp": warp, "settle": not no_settle}
 
 
-def _print_settlement(console, result: JobSettlement | None) -> None:
-    if result is None:
-        return
-    for line in result.lines():
-        _say(console, line)
-    report = result.report
-    if report is not None and report.invalid:
-        _fail(f"{result.kind} {result.job_id} settled but {len(report.invalid)} answered proof(s) do not verify "
-              f"locally: " + "; ".join(f"index {c.index}: {c.problem}" for c in report.invalid))
-    if result.consumer_payout or result.refund:
-        _say(console, "withdraw the credit with `zkmarket withdraw`")
-
-
 def _indices_text(indices) -> str:
     return "[" + ", ".join(map(str, indices)) + "]" if indices else "none"
+
+
+def _deadline_rows(info: dict, *keys: str) -> list[tuple[str, str]]:
+    """The deadlines among ``keys`` that ``info`` shows now, labelled by name ("join deadline")."""
+    return [(key.replace("_", " "), info[key]["text"]) for key in keys if info[key]]
+
+
+def _settle(settle, market, job_id: int, state_dir: str, no_verify: bool, warp: bool) -> None:
+    client = market.connect()
+    console = _console()
+    _print_settlement(console, settle(client, job_id, state_dir, verify=not no_verify, warp=warp,
+                                      reporter=RichReporter(console)))
 
 
 # ---------------------------------------------------------------------- rounds
@@ -92,14 +87,6 @@ def _print_round(console, run: RoundRun, out: str | None) -> None:
                                          "signature": "0x" + served.signature.hex(),
                                          "contested": sorted(contested), "proven": sorted(proven)}, indent=1))
         _say(console, f"predictions -> {out}")
-
-
-def _drive_round(console, run: RoundRun, out: str | None) -> None:
-    result = run.run()
-    _print_round(console, run, out)
-    if run.stopped:
-        _say(console, run.stopped)
-    _print_settlement(console, result)
 
 
 @round_group.command("buy")
@@ -134,7 +121,7 @@ def round_buy(model_id, inputs_file, digits, offset, provider_url, beta, duratio
     console = _console()
     run = RoundRun.open(client, items, model_id, beta, duration, provider_url, plan, state_dir,
                         RichReporter(console), **_run_kwargs(timeout, poll, no_verify, warp, no_settle))
-    _drive_round(console, run, out)
+    drive(console, run, lambda: _print_round(console, run, out))
 
 
 @round_group.command("resume")
@@ -151,60 +138,45 @@ def round_resume(round_id, provider_url, out, state_dir, timeout, poll, no_verif
     run = RoundRun.attach(client, round_id, state_dir, provider_url=provider_url, reporter=reporter,
                           **_run_kwargs(timeout, poll, no_verify, warp, no_settle))
     _say(console, f"resuming round {round_id} (state {run.state.path})")
-    _drive_round(console, run, out)
+    drive(console, run, lambda: _print_round(console, run, out))
 
 
 @round_group.command("show")
 @click.argument("round_id", type=click.IntRange(1))
 @click.option("--state-dir", type=click.Path(file_okay=False), default=".", show_default=True,
               help="where the consumer's state file is (for the predictions)")
-@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@json_option
 @market_options
 def round_show(round_id, state_dir, as_json, market):
     """Show round ROUND_ID: phase, parties, K, deadlines, roots, contests and settlement."""
-    info = describe_round(market.connect(signer=False), round_id, state_dir)
-    if as_json:
-        click.echo(json.dumps(info, indent=1))
-        return
-    from rich.table import Table
+    show(describe_round(market.connect(signer=False), round_id, state_dir), as_json, f"serving round {round_id}",
+         _round_rows)
 
-    token = "0x" + "00" * 20 if info["token"] == "ETH" else info["token"]
-    table = Table(title=f"serving round {round_id}", show_header=False)
+
+def _round_rows(info: dict) -> list[tuple[str, str]]:
     rows = [("state", info["state"]), ("model", str(info["model_id"])), ("consumer", info["consumer"]),
             ("provider", info["provider"] or "- (not joined)"),
             ("size", f"K={info['k']}, beta={info['beta']}, duration {info['duration']}s"),
             ("escrows", f"MC 2KZ = {info['consumer_escrow_text']}, MP beta*K*Z = {info['provider_escrow_text']}")]
-    for key, label in (("join_deadline", "join deadline"), ("round_deadline", "round deadline"),
-                       ("answer_deadline", "answer deadline")):
-        if info[key]:
-            rows.append((label, info[key]["text"]))
+    rows += _deadline_rows(info, "join_deadline", "round_deadline", "answer_deadline")
     rows += [("inputs root", info["inputs_root"]), ("predictions root", info["predictions_root"] or "-"),
              ("contested", _indices_text(info["contested"])), ("answered", _indices_text(info["answered"]))]
     if info["predictions"] is not None:
         rows.append(("predictions", ", ".join(f"{i}: {y}" for i, y in enumerate(info["predictions"]))))
-    s = info["settlement"]
-    if s:
-        rows.append(("settlement", f"{s['outcome']}: MC {format_amount(s['consumer_payout'], token)}, MP "
-                                   f"{format_amount(s['provider_payout'], token)}" if s["state"] == "Settled" else
-                                   f"cancelled, MC refunded {format_amount(s['refund'], token)}"))
-    for k, v in rows:
-        table.add_row(k, v)
-    _console().print(table)
+    if info["settlement"]:
+        rows.append(("settlement", settlement_text(info["settlement"], info["token"])))
+    return rows
 
 
 @round_group.command("settle")
 @click.argument("round_id", type=click.IntRange(1))
 @click.option("--state-dir", type=click.Path(file_okay=False), default=".", show_default=True,
               help="where the consumer's state file is (its inputs and MP's classes are compared with the proofs)")
-@click.option("--no-verify", is_flag=True, help="do not re-check the answered proofs locally first")
-@click.option("--warp", is_flag=True, help="FOR TESTS ON A DEV CHAIN (anvil): move the clock to the deadline first")
+@settle_options
 @market_options
 def round_settle(round_id, state_dir, no_verify, warp, market):
     """Settle round ROUND_ID once its deadline passed (anyone may), after checking its proofs."""
-    client = market.connect()
-    console = _console()
-    _print_settlement(console, settle_round(client, round_id, state_dir, verify=not no_verify, warp=warp,
-                                            reporter=RichReporter(console)))
+    _settle(settle_round, market, round_id, state_dir, no_verify, warp)
 
 
 # ---------------------------------------------------------------------- retrieval
@@ -230,14 +202,6 @@ def _print_documents(console, run: RetrievalRun, out: str | None) -> None:
         Path(out).write_text(json.dumps({"request": run.job_id, "class": positive,
                                          "documents": {str(i): docs[i].hex() for i in sorted(docs)}}, indent=1))
         _say(console, f"documents -> {out}")
-
-
-def _drive_request(console, run: RetrievalRun, out: str | None) -> None:
-    result = run.run()
-    _print_documents(console, run, out)
-    if run.stopped:
-        _say(console, run.stopped)
-    _print_settlement(console, result)
 
 
 @retrieval_group.command("request")
@@ -277,7 +241,7 @@ def retrieval_request(dataset_id, model_id, provider_url, positive_class, challe
                             duration=duration, positive_class=positive_class, store_dir=store_dir,
                             state_dir=state_dir, reporter=RichReporter(console),
                             **_run_kwargs(timeout, poll, no_verify, warp, no_settle))
-    _drive_request(console, run, out)
+    drive(console, run, lambda: _print_documents(console, run, out))
 
 
 @retrieval_group.command("resume")
@@ -295,64 +259,46 @@ def retrieval_resume(request_id, provider_url, positive_class, out, state_dir, t
     run = RetrievalRun.attach(client, request_id, state_dir, provider_url=provider_url, positive_class=positive_class,
                               reporter=RichReporter(console), **_run_kwargs(timeout, poll, no_verify, warp, no_settle))
     _say(console, f"resuming request {request_id} (state {run.state.path})")
-    _drive_request(console, run, out)
+    drive(console, run, lambda: _print_documents(console, run, out))
 
 
 @retrieval_group.command("show")
 @click.argument("request_id", type=click.IntRange(1))
 @click.option("--state-dir", type=click.Path(file_okay=False), default=".", show_default=True,
               help="where the requester's state file is (for the retrieved documents)")
-@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@json_option
 @market_options
 def retrieval_show(request_id, state_dir, as_json, market):
     """Show request REQUEST_ID: phase, parties, D and C, deadlines, roots, challenges, settlement."""
-    info = describe_request(market.connect(signer=False), request_id, state_dir)
-    if as_json:
-        click.echo(json.dumps(info, indent=1))
-        return
-    from rich.table import Table
+    show(describe_request(market.connect(signer=False), request_id, state_dir), as_json,
+         f"retrieval request {request_id}", _request_rows)
 
-    token = "0x" + "00" * 20 if info["token"] == "ETH" else info["token"]
-    table = Table(title=f"retrieval request {request_id}", show_header=False)
+
+def _request_rows(info: dict) -> list[tuple[str, str]]:
     rows = [("state", info["state"]), ("dataset", str(info["dataset_id"])), ("model", str(info["model_id"])),
             ("requester", info["requester"]), ("responder", info["responder"] or "- (not joined)"),
             ("size", f"D={info['documents']} documents, challenge budget C={info['max_challenges']}, "
                      f"beta={info['beta']}"),
             ("escrows", f"requester D*P + 2*C*Z = {info['requester_escrow_text']}, responder bond beta*D*Z = "
                         f"{info['bond_text']}")]
-    for key, label in (("join_deadline", "join deadline"), ("results_deadline", "results deadline"),
-                       ("challenge_deadline", "challenge deadline"), ("answer_deadline", "answer deadline")):
-        if info[key]:
-            rows.append((label, info[key]["text"]))
+    rows += _deadline_rows(info, "join_deadline", "results_deadline", "challenge_deadline", "answer_deadline")
     rows += [("dataset root", info["dataset_root"]), ("results root", info["results_root"] or "-"),
              ("challenged", _indices_text(info["challenged"])), ("answered", _indices_text(info["answered"]))]
     if info["retrieved"] is not None:
         rows.append(("retrieved", f"{len(info['retrieved'])} document(s) of class {info['positive_class']}: "
                                   f"{_indices_text(info['retrieved'])}"))
-    s = info["settlement"]
-    if s:
-        if s["state"] == "Settled":
-            text = (f"{s['outcome']}: requester {format_amount(s['consumer_payout'], token)}, responder "
-                    f"{format_amount(s['provider_payout'], token)}")
-        else:
-            text = f"cancelled, requester refunded {format_amount(s['refund'], token)}"
-        rows.append(("settlement", text))
-    for k, v in rows:
-        table.add_row(k, v)
-    _console().print(table)
+    if info["settlement"]:
+        rows.append(("settlement", settlement_text(info["settlement"], info["token"], "requester", "responder")))
+    return rows
 
 
 @retrieval_group.command("settle")
 @click.argument("request_id", type=click.IntRange(1))
 @click.option("--state-dir", type=click.Path(file_okay=False), default=".", show_default=True,
               help="where the requester's state file is (MP's delivered classes are compared with the proofs)")
-@click.option("--no-verify", is_flag=True, help="do not re-check the answered proofs locally first")
-@click.option("--warp", is_flag=True, help="FOR TESTS ON A DEV CHAIN (anvil): move the clock to the deadline first")
+@settle_options
 @market_options
 def retrieval_settle(request_id, state_dir, no_verify, warp, market):
     """Settle request REQUEST_ID once its stage is over (anyone may), after checking its proofs."""
-    client = market.connect()
-    console = _console()
-    _print_settlement(console, settle_request(client, request_id, state_dir, verify=not no_verify, warp=warp,
-                                              reporter=RichReporter(console)))
+    _settle(settle_request, market, request_id, state_dir, no_verify, warp)
 

@@ -9,9 +9,9 @@ from eth_utils import keccak
 from web3 import Web3
 
 from .. import prover as zp
+from ..protocol.states import MODEL_STATUSES
 from .client import ConsumerClient, format_amount
 from .errors import ConsumerError
-from .reverts import ENUMS
 
 
 def register_model(client: ConsumerClient, model: str | Path, verifier: str, uri: str, token: str) -> dict:
@@ -41,7 +41,7 @@ def describe_model(client: ConsumerClient, model_id: int) -> dict:
     return {
         "model_id": model_id,
         "provider": m[0],
-        "status": ENUMS["ModelStatus"][m[1]],
+        "status": MODEL_STATUSES[m[1]],
         "available": client.call(client.registry, "isAvailable", model_id),
         "token": "ETH" if int(m[2], 16) == 0 else m[2],
         "verifier": m[5],

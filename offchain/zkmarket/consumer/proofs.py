@@ -17,6 +17,7 @@ that fails any check is reported by name and the consumer refuses to finalize.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from eth_utils import keccak, to_checksum_address
 
@@ -84,33 +85,44 @@ def _field(proof) -> dict:
     return dict(zip(keys, proof))
 
 
+def proofs_in_calldata(client: ConsumerClient, contract, event: str, id_arg: str, job_id: int,
+                       sent: Callable[[str, dict], list]) -> dict[int, tuple[dict, object | None]]:
+    """For each index ``event`` logged for the job: (the event's args + tx, the proof sent for it,
+    read from the calldata of the transaction that emitted it; None when that cannot be read: sent
+    through another contract). ``sent(fn_name, params)`` gives the (index, proof) pairs of one
+    decoded call of ``contract`` (none for another function)."""
+    logs = getattr(contract.events, event).get_logs(argument_filters={id_arg: job_id},
+                                                     from_block=client.deployment.start_block)
+    by_tx: dict[str, list[dict]] = {}
+    for entry in logs:
+        by_tx.setdefault("0x" + bytes(entry["transactionHash"]).hex(), []).append(dict(entry["args"]))
+    found: dict[int, tuple[dict, object | None]] = {}
+    for tx_hash, events in by_tx.items():
+        tx = client.w3.eth.get_transaction(tx_hash)
+        calldata: dict = {}
+        if tx.get("to") and to_checksum_address(tx["to"]) == contract.address:
+            try:
+                fn, params = contract.decode_function_input(tx["input"])
+            except ValueError:
+                fn, params = None, {}
+            if fn is not None and int(params.get(id_arg, -1)) == job_id:
+                calldata = dict(sent(fn.fn_name, params))
+        for ev in events:
+            found[int(ev["index"])] = ({**ev, "tx": tx_hash}, calldata.get(int(ev["index"])))
+    return found
+
+
 def submitted_proofs(client: ConsumerClient, audit_id: int, audits=None) -> dict[int, tuple[dict, dict | None]]:
     """For each accepted index: (ProofAccepted args + tx, the AuditProof from the calldata, or
     None when the calldata cannot be read: submitted through another contract). `audits`: the
     audit contract (default the appendix-B GriefingResistantAudit; both take the same AuditProof)."""
+
+    def sent(fn_name: str, params: dict) -> list:
+        proofs = [_field(p) for p in params["proofs"]] if fn_name == "submitProofs" else []
+        return [(int(p["index"]), p) for p in proofs]
+
     audits = client.audits if audits is None else audits
-    logs = audits.events.ProofAccepted.get_logs(argument_filters={"auditId": audit_id},
-                                                from_block=client.deployment.start_block)
-    by_tx: dict[str, list[dict]] = {}
-    for entry in logs:
-        by_tx.setdefault("0x" + bytes(entry["transactionHash"]).hex(), []).append(dict(entry["args"]))
-    found: dict[int, tuple[dict, dict | None]] = {}
-    for tx_hash, events in by_tx.items():
-        tx = client.w3.eth.get_transaction(tx_hash)
-        calldata: dict[int, dict] = {}
-        if tx.get("to") and to_checksum_address(tx["to"]) == audits.address:
-            try:
-                fn, params = audits.decode_function_input(tx["input"])
-            except ValueError:
-                fn, params = None, {}
-            if fn is not None and fn.fn_name == "submitProofs" and \
-                    int(params["auditId"]) == audit_id:
-                for p in params["proofs"]:
-                    p = _field(p)
-                    calldata[int(p["index"])] = p
-        for ev in events:
-            found[int(ev["index"])] = ({**ev, "tx": tx_hash}, calldata.get(int(ev["index"])))
-    return found
+    return proofs_in_calldata(client, audits, "ProofAccepted", "auditId", audit_id, sent)
 
 
 def verify_audit_proofs(client: ConsumerClient, audit_id: int, test_set: CommittedTestSet | None = None) -> ProofReport:
@@ -132,6 +144,24 @@ def verify_simple_audit_proofs(client: ConsumerClient, audit_id: int,
                   submitted_proofs(client, audit_id, audits), test_set)
 
 
+def verifier_problem(client: ConsumerClient, verifier: str, codehash: bytes) -> str | None:
+    """Why the model's verifier cannot be trusted now (no code, or not the registered code)."""
+    code = bytes(client.w3.eth.get_code(verifier))
+    if not code:
+        return f"no code at the model's verifier {verifier}"
+    if keccak(code) != bytes(codehash):
+        return f"the verifier's code at {verifier} is not the code registered with the model"
+    return None
+
+
+def verifier_accepts(client: ConsumerClient, verifier: str, instances: list[bytes], proof: bytes) -> bool:
+    """The halo2 verifier's answer to (instances || proof), by eth_call (what ProofVerifier does
+    on chain): success with no return data or with the word 1."""
+    result = call_raw(client.w3, verifier, b"".join(instances) + bytes(proof), estimate=False)
+    return result.success and (not result.returndata or
+                               (len(result.returndata) == 32 and int.from_bytes(result.returndata, "big") == 1))
+
+
 def _check(client: ConsumerClient, audit_id: int, model_id: int, root: bytes, n: int, subset: set[int],
            found: dict[int, tuple[dict, dict | None]], test_set: CommittedTestSet | None) -> ProofReport:
     """`found` (submitted_proofs) checked against the model's registered verifier and MC's root;
@@ -139,12 +169,7 @@ def _check(client: ConsumerClient, audit_id: int, model_id: int, root: bytes, n:
     _, _, verifier, codehash, weight_commitment = client.call(client.registry, "jobTerms", model_id)
     verifier = to_checksum_address(verifier)
     report = ProofReport(audit_id, verifier, [i for i in range(n) if i not in subset])
-    code = bytes(client.w3.eth.get_code(verifier))
-    code_problem = None
-    if not code:
-        code_problem = f"no code at the model's verifier {verifier}"
-    elif keccak(code) != bytes(codehash):
-        code_problem = f"the verifier's code at {verifier} is not the code registered with the model"
+    code_problem = verifier_problem(client, verifier, codehash)
     for index, (ev, p) in sorted(found.items()):
         if p is None:
             label = test_set.labels[index] if test_set is not None and index < test_set.n else -1
@@ -168,11 +193,7 @@ def _check(client: ConsumerClient, audit_id: int, model_id: int, root: bytes, n:
             check.problem = "the class in the calldata differs from the ProofAccepted event"
         elif check.predicted_class >= SCALAR_FIELD:
             check.problem = "the predicted class is not a field element"
-        else:
-            instances = [commitment, bytes(weight_commitment), check.predicted_class.to_bytes(32, "big")]
-            result = call_raw(client.w3, verifier, b"".join(instances) + bytes(p["proof"]), estimate=False)
-            ok = result.success and (not result.returndata or
-                                     (len(result.returndata) == 32 and int.from_bytes(result.returndata, "big") == 1))
-            if not ok:
-                check.problem = f"the verifier {verifier} rejects it (eth_call)"
+        elif not verifier_accepts(client, verifier, [commitment, bytes(weight_commitment),
+                                                     check.predicted_class.to_bytes(32, "big")], bytes(p["proof"])):
+            check.problem = f"the verifier {verifier} rejects it (eth_call)"
     return report

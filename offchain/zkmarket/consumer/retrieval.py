@@ -38,19 +38,18 @@ from ..participants.retrieval import (
     Q_RESULTS_ROOT,
     Q_TOKEN,
     Q_Z,
-    REQUEST_STATES,
     ResultsDelivery,
     RetrievalError,
     RetrievalRequester,
     access_message,
 )
-from .answers import verify_answers
+from ..protocol.states import REQUEST_STATES, RETRIEVAL_OUTCOMES
 from .audit import Reporter, Wait, check_provider, when
 from .client import ConsumerClient, format_amount
-from .errors import ConsumerError, ProofCheckError, RevertError
-from .jobs import JobRun, JobSettlement, JobState, SpotCheck, find_job_state, job_path, read_settlement, warp_past
+from .errors import ConsumerError
+from .jobs import (JobRun, JobSettlement, JobState, SpotCheck, check_available, find_job_state, job_path,
+                   read_settlement, settle_job)
 
-RETRIEVAL_OUTCOMES = ["NoResults", "Unchallenged", "ChallengesAnswered", "ChallengesUnanswered"]
 ZERO = b"\x00" * 32
 
 
@@ -61,11 +60,14 @@ def retrieval_of(client: ConsumerClient):
 class RetrievalRun(JobRun):
     NOUN = "request"
     RESUME = "zkmarket retrieval resume"
+    STATES, OUTCOMES, ID_ARG = REQUEST_STATES, RETRIEVAL_OUTCOMES, "requestId"
+    EVENTS, PAYOUTS = ("RequestSettled", "RequestCancelled"), ("requesterPayout", "responderPayout")
+    CHECKED, TOKEN, ANSWERED = ("challenged", "ResultsChallenged"), Q_TOKEN, Q_ANSWERED
 
     def __init__(self, client: ConsumerClient, state: JobState, reporter: Reporter | None = None, *,
                  fetch: Callable = get_results, **kwargs):
         super().__init__(client, state, reporter, **kwargs)
-        self.retrieval = retrieval_of(client)
+        self.retrieval = self.contract = retrieval_of(client)
         self.fetch = fetch
         saved = state.data.get("delivery")
         self.delivery = ResultsDelivery.from_json(saved) if saved else None
@@ -85,10 +87,7 @@ class RetrievalRun(JobRun):
             raise ConsumerError(f"no dataset {dataset_id} on this deployment (Retrieval {retrieval.address} has "
                                 f"{client.call(retrieval, 'datasetCount')} datasets; MP commits one with "
                                 f"`zkmarket provider commit-dataset`)")
-        model = client.call(client.registry, "model", model_id)  # ModelNotFound
-        if not client.call(client.registry, "isAvailable", model_id):
-            raise ConsumerError(f"model {model_id} takes no new jobs (stake {format_amount(model[8], model[2])}); "
-                                f"pick another model")
+        check_available(client, model_id)
         plan.check(size, "documents")
         budget = plan.size() if max_challenges is None else max_challenges
         if budget < plan.size():
@@ -149,33 +148,14 @@ class RetrievalRun(JobRun):
         return cls(client, state, reporter, **kwargs)
 
     # ------------------------------------------------------------------ chain reads
-    def request(self) -> list:
-        return self.client.call(self.retrieval, "request", self.job_id)
-
-    def phase(self) -> str:
-        return REQUEST_STATES[self.client.call(self.retrieval, "state", self.job_id)]
-
-    def answer_deadline(self) -> int:
-        return int(self.client.call(self.retrieval, "answerDeadline", self.job_id))
-
-    def settlement(self) -> JobSettlement | None:
-        q = self.request()
-        result = read_settlement(self.client, self.retrieval, "request", self.job_id, q[Q_TOKEN], RETRIEVAL_OUTCOMES,
-                                 "RequestSettled", "RequestCancelled", "requestId",
-                                 ("requesterPayout", "responderPayout"))
-        if result is not None and result.state == "Settled" and self.report is None and self.verify \
-                and q[Q_ANSWERED]:
-            self.check_answers(q, refuse=False)
-        return result
-
     @property
     def documents(self) -> dict[int, bytes]:
         return dict(self.delivery.documents) if self.delivery else {}
 
     # ------------------------------------------------------------------ the steps
     def step(self, current: str) -> Wait | None:
-        q = self.request()
-        self._announce(current, q)
+        q = self.job()
+        self._say_phase(current, q)
         if current == "Open":
             return Wait(f"waiting for MP to join request {self.job_id}", q[Q_JOIN_DEADLINE])
         if current == "JoinExpired":
@@ -194,7 +174,7 @@ class RetrievalRun(JobRun):
             return None
         raise ConsumerError(f"request {self.job_id} is {current}")
 
-    def _announce(self, current: str, q: list) -> None:
+    def _say_phase(self, current: str, q: list) -> None:
         if current == self._seen:
             return
         self._seen = current
@@ -280,34 +260,14 @@ class RetrievalRun(JobRun):
         self.reporter.say(f"stored {len(stored)} document(s) in the content store {directory}")
 
     # ------------------------------------------------------------------ proofs and settlement
-    def challenged(self, q: list) -> list[int]:
-        saved = self.state.data.get("challenged")
-        if saved is not None:
-            return list(saved)
-        logs = self.retrieval.events.ResultsChallenged.get_logs(argument_filters={"requestId": self.job_id},
-                                                                from_block=self.client.deployment.start_block)
-        return sorted(int(i) for e in logs for i in e["args"]["indices"])
-
-    def check_answers(self, q: list, refuse: bool = True) -> None:
-        if not self.verify or self.report is not None:
-            return
+    def answer_context(self, q: list) -> dict:
         d = self.delivery
-        report = verify_answers(self.client, self.retrieval, kind="request", job_id=self.job_id, model_id=q[Q_MODEL],
-                                contested=self.challenged(q), inputs_root=bytes(q[Q_DATASET_ROOT]),
-                                results_root=bytes(q[Q_RESULTS_ROOT]), commitments=d.commitments if d else None,
-                                classes=d.classes if d else None)
-        self.reporter.say(report.summary())
-        self.report = report
-        if report.invalid and refuse:
-            raise ProofCheckError(report.refusal(f"settle request {self.job_id}"))
+        return {"model_id": q[Q_MODEL], "inputs_root": bytes(q[Q_DATASET_ROOT]),
+                "results_root": bytes(q[Q_RESULTS_ROOT]), "commitments": d.commitments if d else None,
+                "classes": d.classes if d else None}
 
-    def settle_now(self, q: list | None = None) -> None:
-        q = q or self.request()
-        if q[Q_ANSWERED]:
-            self.check_answers(q)
-        self.client.send(self.retrieval, "settle", [self.job_id])
-
-    def deadline_of(self, current: str, q: list) -> int | None:
+    def deadline_of(self, current: str) -> int | None:
+        q = self.job()
         return {"Open": q[Q_JOIN_DEADLINE], "Responding": q[Q_RESULTS_DEADLINE],
                 "Challenging": q[Q_CHALLENGE_DEADLINE], "AwaitingAnswers": self.answer_deadline()}.get(current)
 
@@ -315,29 +275,9 @@ class RetrievalRun(JobRun):
 def settle_request(client: ConsumerClient, request_id: int, state_dir: str | Path = ".", *, verify: bool = True,
                    warp: bool = False, reporter: Reporter | None = None) -> JobSettlement:
     """Ends a request whose phase allows it (anyone may): checks the answered proofs first."""
-    reporter = reporter or Reporter()
-    run = RetrievalRun.attach(client, request_id, state_dir, consumer_only=False, reporter=reporter, verify=verify,
-                              warp=warp)
-    current = run.phase()
-    if current in ("Settled", "Cancelled"):
-        reporter.say(f"request {request_id} was already {current.lower()}")
-    else:
-        if current not in ("Settleable", "JoinExpired"):
-            deadline = run.deadline_of(current, run.request())
-            if not warp:
-                raise ConsumerError(f"request {request_id} is {current} until {when(deadline, client.chain_time())}: "
-                                    f"nothing to settle yet")
-            warp_past(client, deadline)
-            current = run.phase()
-            if current not in ("Settleable", "JoinExpired"):
-                raise ConsumerError(f"request {request_id} is {current} after moving the clock: nothing to settle yet")
-        try:
-            run.settle_now()
-        except RevertError:
-            if run.phase() not in ("Settled", "Cancelled"):
-                raise
-            reporter.say(f"request {request_id} was settled by someone else meanwhile")
-    return run.finished()
+    run = RetrievalRun.attach(client, request_id, state_dir, consumer_only=False, reporter=reporter or Reporter(),
+                              verify=verify, warp=warp)
+    return settle_job(run, warp)
 
 
 def describe_request(client: ConsumerClient, request_id: int, state_dir: str | Path = ".") -> dict:

@@ -10,22 +10,22 @@ from typing import Any, Iterable
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
-# Solidity enums that appear in error arguments and views, by name (same order as lib/Types.sol
-# and the interfaces); the ABI gives only "enum X" as internalType.
+from ..protocol import states
+
+# Solidity enums that appear in error arguments and views, by name; the ABI gives only "enum X"
+# as internalType.
 ENUMS: dict[str, list[str]] = {
-    "GuardedState": ["None", "Open", "JoinExpired", "AwaitingSubset", "SubsetExpired", "SendingSubset", "Deciding",
-                     "DecisionExpired", "AwaitingRest", "RestExpired", "SendingRest", "Proving", "Finalizable",
-                     "Settled", "Cancelled"],
-    "GuardedOutcome": ["Aborted", "Passed", "Failed", "ConsumerDefaulted"],
-    "TransferState": ["None", "AwaitingAck", "AckExpired", "AwaitingKey", "KeyExpired", "Contestable", "Contesting",
-                      "ContestExpired", "Resolved"],
-    "TransferOutcome": ["None", "Completed", "ReceiverNoAck", "SenderNoReveal", "SenderCheated", "ContestRejected",
-                        "ReceiverNoContinue", "SenderUndelivered"],
-    "AuditState": ["None", "Open", "JoinExpired", "Deciding", "DecisionExpired", "Proving", "Finalizable", "Settled",
-                   "Cancelled"],
-    "AuditOutcome": ["Aborted", "Passed", "Failed"],
-    "ModelStatus": ["None", "Active", "Unbonding", "Withdrawn"],
-    "RoundState": ["None", "Open", "JoinExpired", "Serving", "AwaitingAnswers", "Settleable", "Settled", "Cancelled"],
+    "GuardedState": states.GUARDED_STATES,
+    "GuardedOutcome": states.GUARDED_OUTCOMES,
+    "TransferState": states.TRANSFER_STATES,
+    "TransferOutcome": states.TRANSFER_OUTCOMES,
+    "AuditState": states.AUDIT_STATES,
+    "AuditOutcome": states.AUDIT_OUTCOMES,
+    "ModelStatus": states.MODEL_STATUSES,
+    "RoundState": states.ROUND_STATES,
+    "RoundOutcome": states.ROUND_OUTCOMES,
+    "RequestState": states.REQUEST_STATES,
+    "RetrievalOutcome": states.RETRIEVAL_OUTCOMES,
 }
 
 # What to do about the errors a consumer runs into (the message already names the error).

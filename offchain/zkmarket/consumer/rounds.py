@@ -33,20 +33,19 @@ from ..participants.serving_round import (
     R_PROVIDER,
     R_TOKEN,
     R_Z,
-    ROUND_STATES,
     RoundInputs,
     ServedPredictions,
     ServingConsumer,
     ServingError,
 )
-from .answers import verify_answers
+from ..protocol.states import ROUND_OUTCOMES, ROUND_STATES
 from .audit import Reporter, Wait, check_provider, when
 from .client import ConsumerClient, format_amount
-from .errors import ConsumerError, ProofCheckError, RevertError, StateFileError
-from .jobs import JobRun, JobSettlement, JobState, SpotCheck, find_job_state, job_path, read_settlement, warp_past
+from .errors import ConsumerError, StateFileError
+from .jobs import (JobRun, JobSettlement, JobState, SpotCheck, check_available, find_job_state, job_path,
+                   read_settlement, settle_job)
 from .testsets import digits_examples
 
-ROUND_OUTCOMES = ["NoPredictions", "Uncontested", "ContestsAnswered", "ContestsUnanswered"]
 ZERO = b"\x00" * 32
 
 
@@ -70,11 +69,14 @@ def load_inputs(path: str | Path | None = None, digits: int | None = None, offse
 class RoundRun(JobRun):
     NOUN = "round"
     RESUME = "zkmarket round resume"
+    STATES, OUTCOMES, ID_ARG = ROUND_STATES, ROUND_OUTCOMES, "roundId"
+    EVENTS, PAYOUTS = ("RoundSettled", "RoundCancelled"), ("consumerPayout", "providerPayout")
+    CHECKED, TOKEN, ANSWERED = ("contested", "PredictionsContested"), R_TOKEN, R_ANSWERED
 
     def __init__(self, client: ConsumerClient, state: JobState, reporter: Reporter | None = None, *,
                  post: Callable = post_round_inputs, **kwargs):
         super().__init__(client, state, reporter, **kwargs)
-        self.rounds = rounds_of(client)
+        self.rounds = self.contract = rounds_of(client)
         self.post = post
         items = state.data.get("inputs")
         self.inputs = RoundInputs.commit([bytes.fromhex(x) for x in items]) if items else None
@@ -91,10 +93,7 @@ class RoundRun(JobRun):
         """Checks what it can, saves the inputs, escrows 2KZ and opens the round."""
         reporter = reporter or Reporter()
         rounds = rounds_of(client)
-        model = client.call(client.registry, "model", model_id)  # ModelNotFound
-        if not client.call(client.registry, "isAvailable", model_id):
-            raise ConsumerError(f"model {model_id} takes no new jobs (stake {format_amount(model[8], model[2])}); "
-                                f"pick another model")
+        check_available(client, model_id)
         k = len(items)
         plan.check(k)
         check_provider(provider_url)
@@ -147,29 +146,10 @@ class RoundRun(JobRun):
             state.save()
         return cls(client, state, reporter, **kwargs)
 
-    # ------------------------------------------------------------------ chain reads
-    def round(self) -> list:
-        return self.client.call(self.rounds, "round", self.job_id)
-
-    def phase(self) -> str:
-        return ROUND_STATES[self.client.call(self.rounds, "state", self.job_id)]
-
-    def answer_deadline(self) -> int:
-        return int(self.client.call(self.rounds, "answerDeadline", self.job_id))
-
-    def settlement(self) -> JobSettlement | None:
-        r = self.round()
-        result = read_settlement(self.client, self.rounds, "round", self.job_id, r[R_TOKEN], ROUND_OUTCOMES,
-                                 "RoundSettled", "RoundCancelled", "roundId", ("consumerPayout", "providerPayout"))
-        if result is not None and result.state == "Settled" and self.report is None and self.verify \
-                and r[R_ANSWERED]:
-            self.check_answers(r, refuse=False)  # settled by MP's agent: still check what it was paid for
-        return result
-
     # ------------------------------------------------------------------ the steps
     def step(self, current: str) -> Wait | None:
-        r = self.round()
-        self._announce(current, r)
+        r = self.job()
+        self._say_phase(current, r)
         if current == "Open":
             return Wait(f"waiting for MP to join round {self.job_id}", r[R_JOIN_DEADLINE])
         if current == "JoinExpired":
@@ -185,7 +165,7 @@ class RoundRun(JobRun):
             return None
         raise ConsumerError(f"round {self.job_id} is {current}")
 
-    def _announce(self, current: str, r: list) -> None:
+    def _say_phase(self, current: str, r: list) -> None:
         if current == self._seen:
             return
         self._seen = current
@@ -261,36 +241,14 @@ class RoundRun(JobRun):
         return None
 
     # ------------------------------------------------------------------ proofs and settlement
-    def contested(self, r: list) -> list[int]:
-        saved = self.state.data.get("contested")
-        if saved is not None:
-            return list(saved)
-        logs = self.rounds.events.PredictionsContested.get_logs(argument_filters={"roundId": self.job_id},
-                                                               from_block=self.client.deployment.start_block)
-        return sorted(int(i) for e in logs for i in e["args"]["indices"])
+    def answer_context(self, r: list) -> dict:
+        return {"model_id": r[R_MODEL], "inputs_root": bytes(r[R_INPUTS_ROOT]),
+                "results_root": bytes(r[R_PREDICTIONS_ROOT]),
+                "commitments": self.inputs.commitments if self.inputs else None,
+                "classes": self.served.classes if self.served else None}
 
-    def check_answers(self, r: list, refuse: bool = True) -> None:
-        """Every answered proof, checked locally once; refuses (ProofCheckError) an invalid one."""
-        if not self.verify or self.report is not None:
-            return
-        report = verify_answers(self.client, self.rounds, kind="round", job_id=self.job_id, model_id=r[R_MODEL],
-                                contested=self.contested(r), inputs_root=bytes(r[R_INPUTS_ROOT]),
-                                results_root=bytes(r[R_PREDICTIONS_ROOT]),
-                                commitments=self.inputs.commitments if self.inputs else None,
-                                classes=self.served.classes if self.served else None)
-        self.reporter.say(report.summary())
-        self.report = report
-        if report.invalid and refuse:
-            raise ProofCheckError(report.refusal(f"settle round {self.job_id}"))
-
-    def settle_now(self, r: list | None = None) -> None:
-        """Settles a Settleable / JoinExpired round (anyone may), after checking its proofs."""
-        r = r or self.round()
-        if r[R_ANSWERED]:
-            self.check_answers(r)
-        self.client.send(self.rounds, "settle", [self.job_id])
-
-    def deadline_of(self, current: str, r: list) -> int | None:
+    def deadline_of(self, current: str) -> int | None:
+        r = self.job()
         return {"Open": r[R_JOIN_DEADLINE], "Serving": r[R_DEADLINE],
                 "AwaitingAnswers": self.answer_deadline()}.get(current)
 
@@ -298,30 +256,9 @@ class RoundRun(JobRun):
 def settle_round(client: ConsumerClient, round_id: int, state_dir: str | Path = ".", *, verify: bool = True,
                  warp: bool = False, reporter: Reporter | None = None) -> JobSettlement:
     """Ends a round whose phase allows it (anyone may): checks the answered proofs first."""
-    reporter = reporter or Reporter()
-    run = RoundRun.attach(client, round_id, state_dir, consumer_only=False, reporter=reporter, verify=verify,
-                          warp=warp)
-    current = run.phase()
-    if current in ("Settled", "Cancelled"):
-        reporter.say(f"round {round_id} was already {current.lower()}")
-    else:
-        r = run.round()
-        if current not in ("Settleable", "JoinExpired"):
-            deadline = run.deadline_of(current, r)
-            if not warp:
-                raise ConsumerError(f"round {round_id} is {current} until {when(deadline, client.chain_time())}: "
-                                    f"nothing to settle yet")
-            warp_past(client, deadline)
-            current = run.phase()
-            if current not in ("Settleable", "JoinExpired"):
-                raise ConsumerError(f"round {round_id} is {current} after moving the clock: nothing to settle yet")
-        try:
-            run.settle_now()
-        except RevertError:
-            if run.phase() not in ("Settled", "Cancelled"):
-                raise
-            reporter.say(f"round {round_id} was settled by someone else meanwhile")
-    return run.finished()
+    run = RoundRun.attach(client, round_id, state_dir, consumer_only=False, reporter=reporter or Reporter(),
+                          verify=verify, warp=warp)
+    return settle_job(run, warp)
 
 
 def describe_round(client: ConsumerClient, round_id: int, state_dir: str | Path = ".") -> dict:

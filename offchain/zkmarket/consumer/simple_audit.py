@@ -37,6 +37,7 @@ from ..participants.simple_audit import (
     TestSetDelivery,
     TestSetError,
 )
+from ..protocol.states import AUDIT_OUTCOMES, AUDIT_STATES
 from ..protocol.testset import CommittedTestSet
 from .audit import (
     AuditDriver,
@@ -44,7 +45,6 @@ from .audit import (
     Settlement,
     Wait,
     available_model,
-    check_proofs,
     check_provider,
     open_audit,
     proofs_before_finalizing,
@@ -55,13 +55,10 @@ from .audit import (
 from .client import ConsumerClient, format_amount
 from .errors import ConsumerError, RevertError
 from .proofs import verify_simple_audit_proofs
-from .reverts import ENUMS
 from .state import AuditStateFile
 from .testsets import load_committed
 
 KIND = "simple-audit"  # MC's state file name, see .state
-STATES = ENUMS["AuditState"]
-OUTCOMES = ENUMS["AuditOutcome"]
 RETRY_SECONDS = 5.0  # between tries to hand the test set to an agent that did not take it yet
 
 
@@ -76,23 +73,20 @@ def simple_audits(client: ConsumerClient):
 
 class SimpleAuditRun(AuditDriver):
     RESUME = "zkmarket audit resume --protocol simple"
+    NAME = "simple audit"
+    STATES, OUTCOMES, VERIFY = AUDIT_STATES, AUDIT_OUTCOMES, staticmethod(verify_simple_audit_proofs)
+    TOKEN, SUBMITTED = S_TOKEN, S_SUBMITTED
 
     def __init__(self, client: ConsumerClient, test_set: CommittedTestSet, state: AuditStateFile,
                  reporter: Reporter | None = None, *, poll: float = 1.0, timeout: float | None = None,
                  verify: bool = True, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  post: Callable[[str, int, TestSetDelivery], dict] = post_test_set):
-        self.client, self.test_set, self.state = client, test_set, state
-        self.audits = simple_audits(client)
-        self.reporter = reporter or Reporter()
-        self.poll, self.timeout, self.verify = poll, timeout, verify
-        self.clock, self.sleep, self.post = clock, sleep, post
-        self.audit_id = state.audit_id
+        super().__init__(client, simple_audits(client), test_set, state, reporter, poll=poll, timeout=timeout,
+                         verify=verify, clock=clock, sleep=sleep, post=post)
         self._delivered = False
         self._retry_at = 0.0
         self._problem: str | None = None
-        self._seen: str | None = None
-        self._report = None
 
     # ------------------------------------------------------------------ start / resume
     @classmethod
@@ -123,7 +117,7 @@ class SimpleAuditRun(AuditDriver):
         """Picks the audit up from MC's state file (next to ``testset``, or in the working folder);
         without one, adopts an audit MC opened whose root is ``testset``'s."""
         audits = simple_audits(client)
-        if STATES[client.call(audits, "state", audit_id)] == "None":
+        if AUDIT_STATES[client.call(audits, "state", audit_id)] == "None":
             raise ConsumerError(f"no simple audit {audit_id} on this deployment (AccuracyAudit {audits.address}, "
                                 f"chain id {client.deployment.chain_id})")
         a = client.call(audits, "audit", audit_id)
@@ -132,12 +126,6 @@ class SimpleAuditRun(AuditDriver):
         return cls(client, test_set, state, reporter, **kwargs)
 
     # ------------------------------------------------------------------ the loop
-    def audit(self) -> list:
-        return self.client.call(self.audits, "audit", self.audit_id)
-
-    def phase(self) -> str:
-        return STATES[self.client.call(self.audits, "state", self.audit_id)]
-
     def step(self, current: str) -> Wait | None:
         """MC's move in phase ``current`` (None: made one), or what it waits for."""
         a = self.audit()
@@ -205,27 +193,6 @@ class SimpleAuditRun(AuditDriver):
         self.reporter.say(f"delivered the test set ({self.test_set.n} examples and labels) to {url}; the agent "
                           f"rebuilt root {answer.get('root')}")
 
-    def _finalize_tx(self) -> None:
-        self.client.send(self.audits, "finalize", [self.audit_id])
-
-    def finalize(self) -> None:
-        """Checks every accepted proof locally, then finalizes (refuses when one does not verify)."""
-        if self.verify:
-            self._report = proofs_before_finalizing(self.client, self.audit_id, self.test_set, self.reporter,
-                                                    verify_simple_audit_proofs)
-        self._finalize_tx()
-
-    def _settled(self) -> Settlement:
-        a = self.audit()
-        result = read_settlement(self.client, self.audits, self.audit_id, a[S_TOKEN], OUTCOMES)
-        if result is None:
-            raise ConsumerError(f"simple audit {self.audit_id} is finished but its settlement event was not found")
-        report = self._report
-        if report is None and self.verify and result.state == "Settled" and a[S_SUBMITTED]:
-            # settled by someone else (MP's agent finalizes too): still check
-            report = check_proofs(self.client, self.audit_id, self.test_set, self.reporter, verify_simple_audit_proofs)
-        result.proofs = report
-        return result
 
 
 def _deadline(phase: str, a: list) -> int | None:
@@ -241,14 +208,14 @@ def _deadline(phase: str, a: list) -> int | None:
 def describe_simple_audit(client: ConsumerClient, audit_id: int) -> dict:
     """A simple audit's phase, current deadline, counts and settlement."""
     audits = simple_audits(client)
-    phase = STATES[client.call(audits, "state", audit_id)]
+    phase = AUDIT_STATES[client.call(audits, "state", audit_id)]
     if phase == "None":
         raise ConsumerError(f"no simple audit {audit_id} on this deployment (AccuracyAudit {audits.address} has "
                             f"{client.call(audits, 'auditCount')} audits)")
     a = client.call(audits, "audit", audit_id)
     deadline = _deadline(phase, a)
     e, z, p, eps = a[S_PRICES]
-    finished = read_settlement(client, audits, audit_id, a[S_TOKEN], OUTCOMES) if deadline is None else None
+    finished = read_settlement(client, audits, audit_id, a[S_TOKEN], AUDIT_OUTCOMES) if deadline is None else None
     return {
         "protocol": "simple",
         "audit_id": audit_id,
@@ -268,9 +235,7 @@ def describe_simple_audit(client: ConsumerClient, audit_id: int) -> dict:
         "escrow_each": 2 * a[S_N] * e + eps,
         "escrow_each_text": format_amount(2 * a[S_N] * e + eps, a[S_TOKEN]),
         "prices": {"E": e, "Z": z, "P": p, "epsilon": eps},
-        "settlement": None if finished is None else {
-            "state": finished.state, "outcome": finished.outcome, "consumer_payout": finished.consumer_payout,
-            "provider_payout": finished.provider_payout, "refund": finished.refund, "tx": finished.tx_hash},
+        "settlement": None if finished is None else finished.to_dict(),
     }
 
 
@@ -292,14 +257,14 @@ def finalize_simple_audit(client: ConsumerClient, audit_id: int, test_set: Commi
         try:
             client.send(audits, "finalize", [audit_id])
         except RevertError:
-            if STATES[client.call(audits, "state", audit_id)] not in ("Settled", "Cancelled"):
+            if AUDIT_STATES[client.call(audits, "state", audit_id)] not in ("Settled", "Cancelled"):
                 raise
             reporter.say(f"simple audit {audit_id} was settled by someone else meanwhile")
     else:
         raise ConsumerError(f"simple audit {audit_id} is {phase} (deadline {info['deadline_text']}, "
                             f"{info['submitted']}/{info['n']} proofs): nothing to finalize yet")
     a = client.call(audits, "audit", audit_id)
-    result = read_settlement(client, audits, audit_id, a[S_TOKEN], OUTCOMES)
+    result = read_settlement(client, audits, audit_id, a[S_TOKEN], AUDIT_OUTCOMES)
     if result is None:
         raise ConsumerError(f"simple audit {audit_id} did not settle")
     result.proofs = report

@@ -11,11 +11,11 @@ A simple audit (AccuracyAudit) keeps the same file without keys, as ``testset.si
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..files import read_json, write_json_atomically
 from .errors import StateFileError
 
 FORMAT = "zkmarket-consumer-audit"
@@ -58,30 +58,13 @@ class AuditStateFile:
                 "transfers": {k: asdict(v) for k, v in self.transfers.items()}}
 
     def save(self) -> None:
-        """Atomic and durable: a temporary file, fsync, rename, fsync of the folder."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_dict(), f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        """Atomic and durable, readable by its owner only."""
+        write_json_atomically(self.path, self.to_dict(), private=True)
 
     @classmethod
     def load(cls, path: str | Path) -> "AuditStateFile":
         p = Path(path)
-        try:
-            d = json.loads(p.read_text())
-        except OSError as e:
-            raise StateFileError(f"cannot read the audit state file {p}: {e.strerror or e}") from None
-        except ValueError as e:
-            raise StateFileError(f"the audit state file {p} is not JSON ({e})") from None
+        d = read_json(p, "the audit state file", StateFileError)
         if not isinstance(d, dict) or d.get("format") != FORMAT or d.get("version") != VERSION:
             raise StateFileError(f"{p} is not a zkmarket consumer audit state file (version {VERSION})")
         try:

@@ -31,6 +31,7 @@ from web3 import Web3
 
 from zkmarket.chain import CompiledContract, TransactionError, compile_file, deploy, send_raw
 from zkmarket.chain.paths import repo_root
+from zkmarket.files import write_json_atomically
 
 from .errors import DeploymentFileError, MarketError, StaleDeploymentError, WrongNetworkError
 from .params import MarketParams
@@ -205,12 +206,7 @@ class MarketDeployment:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON file atomically (parent folders created)."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        os.replace(tmp, p)
-        return p
+        return write_json_atomically(path, self.to_dict(), indent=2)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "MarketDeployment":

@@ -48,6 +48,4 @@ def proof_batches(commitments: list[bytes], labels: list[int], proofs: dict[int,
 def finalize(market, audits, audit_id: int) -> dict:
     """Ends an audit of contract `audits` whose stage is over (anyone may); returns the
     AuditSettled fields, if any (none when it was cancelled)."""
-    receipt = market.send(audits, "finalize", [audit_id])
-    settled = market.session.events(receipt, audits, "AuditSettled")
-    return {k: int(v) for k, v in settled[0]["args"].items()} if settled else {}
+    return market.end_job(audits, "finalize", audit_id, "AuditSettled")

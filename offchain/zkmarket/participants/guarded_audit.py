@@ -54,6 +54,13 @@ class GuardedMarket:
         (event,) = self.session.events(receipt, contract, name)
         return event["args"]
 
+    def end_job(self, contract, fn: str, job_id: int, settled_event: str) -> dict:
+        """Calls ``fn`` (finalize / settle) on a job whose stage is over (anyone may); returns the
+        ``settled_event`` fields, if any (none when it was cancelled)."""
+        receipt = self.send(contract, fn, [job_id])
+        settled = self.session.events(receipt, contract, settled_event)
+        return {k: int(v) for k, v in settled[0]["args"].items()} if settled else {}
+
 
 def finalize(market: GuardedMarket, audit_id: int) -> dict:
     """Ends an audit whose stage is over (anyone may); returns the AuditSettled fields, if any."""

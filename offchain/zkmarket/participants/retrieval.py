@@ -25,6 +25,7 @@ from eth_account.messages import encode_defunct, encode_typed_data
 from .. import prover as zp
 from ..chain.merkle import merkle
 from ..prover.stages import flatten_input
+from ..protocol.states import REQUEST_STATES
 from .guarded_audit import GuardedMarket
 from .serving_round import (
     RoundInputs,
@@ -33,12 +34,11 @@ from .serving_round import (
     commitment_of,
     input_leaf,
     prediction_leaf,
+    send_answers,
+    unanswered,
     verify_proof,
 )
 
-# IRetrieval.RequestState, by name.
-REQUEST_STATES = ["None", "Open", "JoinExpired", "Responding", "Challenging", "AwaitingAnswers", "Settleable",
-                  "Settled", "Cancelled"]
 # RetrievalRequest tuple fields (IRetrieval.sol).
 (Q_REQUESTER, Q_DOCUMENTS, Q_MAX_CHALLENGES, Q_RESPONDER, Q_BETA, Q_STATUS, Q_JOIN_DEADLINE, Q_TOKEN, Q_DURATION,
  Q_CHALLENGED, Q_ANSWERED, Q_RESULTS_DEADLINE, Q_CHALLENGE_DEADLINE, Q_MODEL, Q_DATASET, Q_P, Q_Z, Q_DATASET_ROOT,
@@ -178,9 +178,7 @@ class ResultsDelivery:
 
 def settle(market: GuardedMarket, retrieval, request_id: int) -> dict:
     """Ends a settleable request (anyone may); returns the RequestSettled fields, if any."""
-    receipt = market.send(retrieval, "settle", [request_id])
-    settled = market.session.events(receipt, retrieval, "RequestSettled")
-    return {k: int(v) for k, v in settled[0]["args"].items()} if settled else {}
+    return market.end_job(retrieval, "settle", request_id, "RequestSettled")
 
 
 class RetrievalResponder:
@@ -263,18 +261,11 @@ class RetrievalResponder:
         q = self.request(request_id)
         if q[Q_ANSWERED] >= q[Q_CHALLENGED]:
             return []
-        f = self.retrieval.functions
-        return [i for i in range(q[Q_DOCUMENTS])
-                if f.isChallenged(request_id, i).call() and not f.isAnswered(request_id, i).call()]
+        return unanswered(self.retrieval, request_id, q[Q_DOCUMENTS], "isChallenged")
 
     def submit_answers(self, request_id: int, dataset: Dataset, results: SignedResults,
                        proofs: dict[int, zp.Proof]) -> int:
-        todo = [i for i in self.pending(request_id) if i in proofs]
-        answers = [(i, dataset.commitments[i], results.classes[i], dataset.proofs[i], results.proofs[i],
-                    _unhex(proofs[i].proof)) for i in todo]
-        if answers:
-            self.m.send(self.retrieval, "answerBatch", [request_id, answers])
-        return len(answers)
+        return send_answers(self.m, self.retrieval, request_id, self.pending(request_id), dataset, results, proofs)
 
     def answer(self, request_id: int, dataset: Dataset, results: SignedResults) -> int:
         """Proves every challenged result and answers them in one transaction."""

@@ -19,10 +19,9 @@ from eth_account.messages import encode_typed_data
 
 from .. import prover as zp
 from ..chain.merkle import keccak, leaf, merkle
+from ..protocol.states import ROUND_STATES
 from .guarded_audit import GuardedMarket
 
-# IServingRound.RoundState, by name.
-ROUND_STATES = ["None", "Open", "JoinExpired", "Serving", "AwaitingAnswers", "Settleable", "Settled", "Cancelled"]
 # Round tuple fields (Types.sol Round).
 R_CONSUMER, R_K, R_CONTESTED, R_ANSWERED, R_PROVIDER, R_BETA, R_STATUS = 0, 1, 2, 3, 4, 5, 6
 R_JOIN_DEADLINE, R_TOKEN, R_DURATION, R_DEADLINE, R_MODEL, R_Z, R_INPUTS_ROOT, R_PREDICTIONS_ROOT = range(7, 15)
@@ -201,9 +200,27 @@ class ServingConsumer:
 
 def settle(market: GuardedMarket, rounds, round_id: int) -> dict:
     """Ends a settleable round (anyone may); returns the RoundSettled fields, if any."""
-    receipt = market.send(rounds, "settle", [round_id])
-    settled = market.session.events(receipt, rounds, "RoundSettled")
-    return {k: int(v) for k, v in settled[0]["args"].items()} if settled else {}
+    return market.end_job(rounds, "settle", round_id, "RoundSettled")
+
+
+def unanswered(contract, job_id: int, size: int, is_checked: str) -> list[int]:
+    """The indices of a round / request that MC contested (``is_checked``: the contract's
+    isContested / isChallenged) and MP has not answered yet."""
+    f = contract.functions
+    return [i for i in range(size)
+            if getattr(f, is_checked)(job_id, i).call() and not f.isAnswered(job_id, i).call()]
+
+
+def send_answers(market: GuardedMarket, contract, job_id: int, pending: list[int], inputs: RoundInputs, signed,
+                 proofs: dict[int, zp.Proof]) -> int:
+    """answerBatch for the ``pending`` indices with a proof: each answer carries the input's
+    commitment and Merkle proof (``inputs``: RoundInputs / Dataset), MP's class and its Merkle
+    proof (``signed``: ServedPredictions / SignedResults) and the halo2 proof."""
+    answers = [(i, inputs.commitments[i], signed.classes[i], inputs.proofs[i], signed.proofs[i],
+                _unhex(proofs[i].proof)) for i in pending if i in proofs]
+    if answers:
+        market.send(contract, "answerBatch", [job_id, answers])
+    return len(answers)
 
 
 class ServingProvider:
@@ -273,18 +290,12 @@ class ServingProvider:
         r = self.round(round_id)
         if r[R_ANSWERED] >= r[R_CONTESTED]:
             return []
-        f = self.rounds.functions
-        return [i for i in range(r[R_K]) if f.isContested(round_id, i).call() and not f.isAnswered(round_id, i).call()]
+        return unanswered(self.rounds, round_id, r[R_K], "isContested")
 
     def submit_answers(self, round_id: int, inputs: RoundInputs, served: ServedPredictions,
                        proofs: dict[int, zp.Proof]) -> int:
         """answerBatch with the given proofs for the still-unanswered contested indices."""
-        todo = [i for i in self.pending(round_id) if i in proofs]
-        answers = [(i, inputs.commitments[i], served.classes[i], inputs.proofs[i], served.proofs[i],
-                    _unhex(proofs[i].proof)) for i in todo]
-        if answers:
-            self.m.send(self.rounds, "answerBatch", [round_id, answers])
-        return len(answers)
+        return send_answers(self.m, self.rounds, round_id, self.pending(round_id), inputs, served, proofs)
 
     def answer(self, round_id: int, inputs: RoundInputs, served: ServedPredictions) -> int:
         """Proves every contested prediction and answers them in one transaction."""

@@ -20,15 +20,12 @@ from typing import Callable
 
 from .. import prover as zp
 from ..protocol.rules import should_proceed
+from ..protocol.states import AUDIT_OUTCOMES, AUDIT_STATES
 from ..protocol.testset import CommittedTestSet, commit_test_set
 from .audit_common import finalize, local_correct, proof_batches, prove_items
 from .delivery import DeliveryError
 from .guarded_audit import GuardedMarket
 
-# IAccuracyAudit.AuditState and AuditOutcome, by name.
-AUDIT_STATES = ["None", "Open", "JoinExpired", "Deciding", "DecisionExpired", "Proving", "Finalizable", "Settled",
-                "Cancelled"]
-AUDIT_OUTCOMES = ["Aborted", "Passed", "Failed"]
 # Audit tuple fields (IAccuracyAudit.Audit).
 S_CONSUMER, S_N, S_SUBMITTED, S_CORRECT, S_PROVIDER, S_STATUS, S_JOIN_DEADLINE, S_TOKEN = range(8)
 S_DECISION_DEADLINE, S_PROOF_DEADLINE, S_TARGET_NUM, S_TARGET_DEN, S_MODEL, S_ROOT, S_PRICES = range(8, 15)
