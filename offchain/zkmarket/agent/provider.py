@@ -185,13 +185,18 @@ class ProviderAgent:
             log(self.logger, "key not revealed: transfer expired", audit=audit_id, transfer=transfer_id)
 
     def _prove_and_submit(self, audit_id: int, a: list, role: GuardedAuditProvider) -> None:
+        """One batch per tick (proved, stored, submitted), so the loop still answers serving
+        contests and retrieval challenges while a long audit is being proven."""
         delivery = self._delivery(a[A_REST_TRANSFER])
         items = role.decrypt(delivery)
+        stored = self.state.proofs(audit_id, AUDIT)
+        batch = [i for i in sorted(items) if i not in stored][:self.batch_size]
+        wanted = {i: items[i] for i in sorted(items) if i in stored or i in batch}
         total = a[A_N] - a[A_N1]
-        proofs = prove_missing(self.state, AUDIT, audit_id, items, self.models[a[A_MODEL]], self.workers,
+        proofs = prove_missing(self.state, AUDIT, audit_id, wanted, self.models[a[A_MODEL]], self.workers,
                                self.logger, total=total)
         role.submit(audit_id, proofs, delivery, self.batch_size)
-        log(self.logger, "proofs submitted", audit=audit_id, total=total)
+        log(self.logger, "proofs submitted", audit=audit_id, done=len(proofs), total=total)
 
     def _withdraw(self) -> None:
         token_set = {self.market.audit(a)[8] for a, _ in self.state.open_jobs()} or {"0x" + "00" * 20}
