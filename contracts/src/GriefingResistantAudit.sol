@@ -6,7 +6,7 @@ import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 import {DataTransferService} from "./DataTransferService.sol";
 import {EscrowBase} from "./EscrowBase.sol";
 import {AuditProof} from "./interfaces/IAccuracyAudit.sol";
-import {TransferOutcome} from "./interfaces/IDataTransfer.sol";
+import {TransferOutcome, isSenderFault} from "./interfaces/IDataTransfer.sol";
 import {
     GuardedAudit,
     GuardedConfig,
@@ -102,7 +102,7 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
         if (targetDen == 0 || targetNum > targetDen) revert InvalidTarget(targetNum, targetDen);
         if (testSetRoot == bytes32(0)) revert ZeroRoot();
         Prices memory p = registry.prices(token);
-        uint256 escrow = _escrow(n, p);
+        uint256 escrow = _escrow(n, p.exampleE, p.feeEpsilon);
         _collect(token, msg.sender, escrow);
 
         auditId = ++auditCount;
@@ -136,7 +136,7 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
         GuardedAudit storage a = _audits[auditId];
         _requireState(auditId, GuardedState.Open);
         if (msg.sender != a.provider) revert NotAuditProvider(auditId, msg.sender, a.provider);
-        uint256 escrow = _escrow(a.n, a.prices);
+        uint256 escrow = _escrow(a.n, a.prices.exampleE, a.prices.feeEpsilon);
         _collect(a.token, msg.sender, escrow);
         // Stage 3: MP selects the subset; MC committed the test set before seeing the seed.
         uint32[] memory subset = subsetOf(seed, a.n, a.n1);
@@ -278,10 +278,7 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
             a.deadline = deadline;
             if (isSubset) emit SubsetAccepted(auditId, deadline);
             else emit RestAccepted(auditId, deadline);
-        } else if (
-            outcome == TransferOutcome.SenderUndelivered || outcome == TransferOutcome.SenderNoReveal
-                || outcome == TransferOutcome.SenderCheated
-        ) {
+        } else if (isSenderFault(outcome)) {
             _settleFault(auditId, a, GuardedOutcome.ConsumerDefaulted);
         } else {
             // ReceiverNoAck, ContestRejected, ReceiverNoContinue: MP did not respond or griefed.
@@ -374,8 +371,8 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
     }
 
     /// @dev What each party escrows: 2NE + eps.
-    function _escrow(uint32 n, Prices memory p) private pure returns (uint256) {
-        return 2 * uint256(n) * p.exampleE + p.feeEpsilon;
+    function _escrow(uint32 n, uint256 exampleE, uint256 feeEpsilon) private pure returns (uint256) {
+        return 2 * uint256(n) * exampleE + feeEpsilon;
     }
 
     /// @dev Each party's share of what a joined audit holds: 2NE (the fees are already paid out).
@@ -434,7 +431,7 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
     }
 
     function _cancel(uint256 auditId, GuardedAudit storage a) private {
-        uint256 refund = _escrow(a.n, a.prices);
+        uint256 refund = _escrow(a.n, a.prices.exampleE, a.prices.feeEpsilon);
         a.status = GuardedStatus.Cancelled;
         emit AuditCancelled(auditId, refund);
         _credit(a.consumer, a.token, refund);

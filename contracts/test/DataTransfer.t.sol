@@ -727,7 +727,11 @@ contract DataTransferTest is Test {
         dt.publishPlaintextLeaves(id, ics, lbls);
         // Two leaves swapped (the index is in each leaf).
         (ics[0], ics[1]) = (inputCommitments[1], inputCommitments[0]);
-        vm.expectRevert();
+        fewer[0] = dt.plaintextLeaf(0, ics[0], lbls[0]);
+        fewer[1] = dt.plaintextLeaf(1, ics[1], lbls[1]);
+        vm.expectRevert(
+            abi.encodeWithSelector(IDataTransfer.PlaintextLeavesMismatch.selector, id, root, Merkle.root(fewer))
+        );
         dt.publishPlaintextLeaves(id, ics, lbls);
         assertFalse(dt.getTransfer(id).leavesPublished);
     }
@@ -798,10 +802,14 @@ contract DataTransferTest is Test {
         PublishedItem[] memory list = _items(_range(0, ITEMS));
         uint256 g = gasleft();
         dt.publishItems(id, list);
-        emit log_named_uint("gas: publishItems(4 x 64-byte items)", g - gasleft());
+        uint256 used = g - gasleft();
+        emit log_named_uint("gas: publishItems(4 x 64-byte items)", used);
+        vm.assertLe(used, 4 * 40_000, "about 35k gas per small item (README), calldata aside");
         g = gasleft();
         dt.publishPlaintextLeaves(id, inputCommitments, labels);
-        emit log_named_uint("gas: publishPlaintextLeaves(4 leaves)", g - gasleft());
+        used = g - gasleft();
+        emit log_named_uint("gas: publishPlaintextLeaves(4 leaves)", used);
+        vm.assertLe(used, 4 * 5_000 + 30_000, "a few thousand gas per leaf");
     }
 
     // ---------------------------------------------------------------- accept

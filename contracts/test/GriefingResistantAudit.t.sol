@@ -1161,10 +1161,14 @@ contract GriefingResistantAuditTest is GuardedFixture {
         vm.startPrank(consumer);
         uint256 g = gasleft();
         transfers.publishItems(t, list);
-        emit log_named_uint("gas: publishItems(10 subset items)", g - gasleft());
+        uint256 used = g - gasleft();
+        emit log_named_uint("gas: publishItems(10 subset items)", used);
+        vm.assertLe(used, 10 * 40_000, "about 35k gas per small item (README), calldata aside");
         g = gasleft();
         transfers.publishPlaintextLeaves(t, ics, lbls);
-        emit log_named_uint("gas: publishPlaintextLeaves(16 leaves)", g - gasleft());
+        used = g - gasleft();
+        emit log_named_uint("gas: publishPlaintextLeaves(16 leaves)", used);
+        vm.assertLe(used, 16 * 5_000 + 30_000, "a few thousand gas per leaf");
         vm.stopPrank();
     }
 

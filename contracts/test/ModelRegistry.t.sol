@@ -10,6 +10,7 @@ import {IEscrow} from "../src/interfaces/IEscrow.sol";
 import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
 import {Model, ModelRecord, ModelStatus, Outcome, Prices, TokenPrices} from "../src/lib/Types.sol";
 
+import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
 /// @notice ModelRegistry and the EscrowBase ledger. The test contract is itself registered as a
@@ -255,7 +256,9 @@ contract ModelRegistryTest is Fixture {
         usd.mint(provider, STAKE);
         vm.startPrank(provider);
         usd.approve(address(registry), STAKE - 1);
-        vm.expectRevert();
+        vm.expectRevert(
+            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientAllowance.selector, address(registry), STAKE - 1, STAKE)
+        );
         registry.registerModel(address(verifier), WEIGHTS, "", address(usd));
         vm.stopPrank();
     }

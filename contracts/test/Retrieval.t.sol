@@ -944,7 +944,7 @@ contract RetrievalTest is RetrievalFixture {
         registry.requestUnbond(modelId);
         vm.warp(block.timestamp + UNBONDING_DELAY);
         vm.prank(provider);
-        vm.expectRevert();
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelHasOpenJobs.selector, modelId, uint32(1)));
         registry.withdrawStake(modelId);
         retrieval.settle(id);
         vm.prank(provider);

@@ -146,6 +146,8 @@ def test_agent_aborts_when_the_model_misses_the_target(env):
     assert "audit 1 settled: Aborted" in out
     assert f"consumer (MC) credited {format_amount(consumer_payout)}" in out
     assert provider_payout - consumer_payout == 2 * N * env["prices"].inference_p  # MC lost N*P to MP
+    settled = env["audits"].events.AuditSettled.get_logs(from_block=0)[-1]["args"]
+    assert (settled["consumerPayout"], settled["providerPayout"]) == (consumer_payout, provider_payout)
 
 
 def _commit(env, name: str):

@@ -13,7 +13,7 @@ from zkmarket.model import onnx_io, qmodel, reference
 from zkmarket.model.data import DigitsSplit, load_digits_split
 from zkmarket.model.qmodel import ModelFormatError
 
-ort = pytest.importorskip("onnxruntime")
+import onnxruntime as ort  # noqa: E402 (a pinned dev dependency: its absence must fail, not skip)
 from onnxruntime.quantization import (  # noqa: E402
     CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static,
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -145,8 +146,9 @@ def test_concurrent_writers_and_readers_never_see_partial_objects(store):
             errors.append(e)
 
     def read():
-        try:
-            for _ in range(30):
+        try:  # until every object was read whole at least once (the writers finish in well under 10 s)
+            deadline = time.monotonic() + 10
+            while set(seen) != set(cids) and time.monotonic() < deadline:
                 for cid, b in zip(cids, blobs):
                     try:
                         assert store.get(cid) == b
@@ -163,6 +165,7 @@ def test_concurrent_writers_and_readers_never_see_partial_objects(store):
     for t in threads:
         t.join()
     assert errors == []
+    assert set(seen) == set(cids)  # the readers really read the objects while they were being written
     assert all(store.get(c) == b for c, b in zip(cids, blobs))
     assert not list(store.root.rglob(".tmp-*"))
 

@@ -11,11 +11,6 @@ pragma solidity ^0.8.24;
 /// the keystream is deterministic and the ciphertext is not authenticated (bind it to a
 /// commitment instead). Gas: ~160 per 32-byte block (138k for a 27,648-byte item).
 library KeccakStreamCipher {
-    /// @notice Block `blockIndex` (32 bytes) of item `itemIndex`'s keystream.
-    function keystreamBlock(bytes32 key, uint256 itemIndex, uint256 blockIndex) internal pure returns (bytes32) {
-        return keccak256(abi.encode(key, itemIndex, blockIndex));
-    }
-
     /// @notice Encrypts item `itemIndex` (XOR with its keystream).
     function encrypt(bytes32 key, uint256 itemIndex, bytes memory plaintext) internal pure returns (bytes memory) {
         return _xorKeystream(key, itemIndex, plaintext);

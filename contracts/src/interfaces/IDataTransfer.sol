@@ -62,6 +62,14 @@ enum TransferOutcome {
     SenderUndelivered
 }
 
+/// @notice Whether a transfer that ended with `outcome` (other than Completed) is the sender's
+/// fault; every other fault is the receiver's. Protocols penalise from this, so a new outcome
+/// is classified here once.
+function isSenderFault(TransferOutcome outcome) pure returns (bool) {
+    return outcome == TransferOutcome.SenderUndelivered || outcome == TransferOutcome.SenderNoReveal
+        || outcome == TransferOutcome.SenderCheated;
+}
+
 /// @notice One data transfer (paper appendix B). Deadline = the deadline of the current stored
 /// status (ack, reveal or contest deadline).
 /// @param ciphertextRoot Merkle root of `ciphertextLeaf(index, ciphertext)` over the items sent.
@@ -209,8 +217,8 @@ interface IDataTransfer {
     /// @notice Chunk `chunkIndex` (not the last) of the contested item was absorbed.
     event ContestChunkAbsorbed(uint256 indexed transferId, uint32 chunkIndex);
 
-    /// @notice A deadline passed without the expected action (outcome ReceiverNoAck,
-    /// SenderNoReveal or ReceiverNoContinue); `caller` triggered the timeout.
+    /// @notice A deadline passed without the expected action (outcome SenderUndelivered,
+    /// ReceiverNoAck, SenderNoReveal or ReceiverNoContinue); `caller` triggered the timeout.
     event TransferExpired(uint256 indexed transferId, TransferOutcome outcome, address indexed caller);
 
     /// @notice The sender published item `index` on chain (its ciphertext is in the event).

@@ -55,10 +55,12 @@ enum GuardedOutcome {
     /// @dev All N2 proofs in and the target met: MC pays 2(N1*P + N2*Z) to MP.
     Passed,
     /// @dev MP at fault after joining (target missed, proofs missing, a data transfer it did not
-    /// acknowledge, continue or contested without cause): MP loses its 2NE to MC.
+    /// acknowledge although MC proved delivery on chain, did not continue or contested without
+    /// cause): MP loses its 2NE to MC.
     Failed,
-    /// @dev MC at fault after MP joined (aborted or silent at stage 3 or 5, key not revealed,
-    /// data that does not match its commitment): MC loses its 2NE to MP.
+    /// @dev MC at fault after MP joined (aborted or silent at stage 3 or 5, data neither
+    /// acknowledged nor proven delivered, key not revealed, data that does not match its
+    /// commitment): MC loses its 2NE to MP.
     ConsumerDefaulted
 }
 
@@ -115,7 +117,8 @@ struct GuardedConfig {
 ///  4. Once MP accepted the subset it `proceed`s or `abort`s before the decision deadline; an
 ///     abort (or silence, which counts as one) costs MC N1*P.
 ///  5. MC `sendRest`s the other N2 examples the same way; from here on any MP fault (no
-///     acknowledgement, no continuation, a rejected contest, missing proofs) costs MP its 2NE.
+///     acknowledgement of data whose delivery MC proved, no continuation, a rejected contest,
+///     missing proofs) costs MP its 2NE.
 ///  6. Anyone `submitProofs` of the N2 examples (not the subset) before the proof deadline.
 ///  7. Anyone `finalize`s: all N2 proofs in and correct * targetDen >= targetNum * N2 -> MC pays
 ///     2(N1*P + N2*Z) to MP; otherwise MP loses 2NE to MC.

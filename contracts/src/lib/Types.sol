@@ -65,9 +65,11 @@ struct ModelRecord {
     uint64 auditsFailed;
     /// @dev Audits the provider aborted at stage 4 (after seeing the N1 subset).
     uint64 auditsAborted;
-    /// @dev Serving rounds settled with every contested prediction proven (or none contested).
+    /// @dev Serving rounds and retrieval requests settled with every contested prediction or
+    /// challenged result proven (or none contested).
     uint64 roundsCompleted;
-    /// @dev Serving rounds in which a contested prediction was not proven by the deadline.
+    /// @dev Serving rounds and retrieval requests in which a contest or challenge was not
+    /// proven by the deadline (or, for retrieval, no results were committed).
     uint64 roundsFailed;
 }
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ..participants.delivery import Delivery, DeliveryError, delivery_from_chain
+from ..participants.audit_common import proven_indices
+from ..participants.delivery import T_RECEIVER, Delivery, DeliveryError, delivery_from_chain
 from ..participants.guarded_audit import (
     A_MODEL,
     A_N,
@@ -63,8 +64,8 @@ class ProviderAgent:
         if transfers.functions.clientOf(delivery.transfer_id).call() != audits.address:
             raise DeliveryError(f"transfer {delivery.transfer_id} is not an audit transfer of this market")
         t = transfers.functions.getTransfer(delivery.transfer_id).call()
-        if t[4] != self.market.account.address:
-            raise DeliveryError(f"transfer {delivery.transfer_id} is addressed to {t[4]}, not to this provider")
+        if t[T_RECEIVER] != self.market.account.address:
+            raise DeliveryError(f"transfer {delivery.transfer_id} is addressed to {t[T_RECEIVER]}, not to this provider")
         audit_id, rest = self._audit_of_transfer(delivery.transfer_id)
         if audit_id is None:
             raise DeliveryError(f"transfer {delivery.transfer_id} belongs to no audit this agent runs")
@@ -103,7 +104,11 @@ class ProviderAgent:
     # ------------------------------------------------------------ one step per job
 
     def tick(self) -> None:
-        head = self.market.session.w3.eth.block_number
+        try:
+            head = self.market.session.w3.eth.block_number
+        except Exception as e:  # a node hiccup must not stop the agent; retried next tick
+            log(self.logger, "tick failed", 40, kind=AUDIT, error=f"{type(e).__name__}: {e}")
+            return
         # Rounds and requests first: their answers are a few proofs against answer windows of
         # minutes, while an audit's proving stage can take much longer.
         for jobs in self.jobs:
@@ -111,8 +116,13 @@ class ProviderAgent:
                 jobs.tick(head)
             except Exception as e:  # e.g. the node dropped the scan; retried next tick
                 log(self.logger, "tick failed", 40, kind=jobs.KIND, error=f"{type(e).__name__}: {e}")
-        self.scan(head)
-        for audit_id, _ in self.state.open_jobs():
+        try:
+            self.scan(head)
+        except Exception as e:
+            log(self.logger, "tick failed", 40, kind=AUDIT, error=f"{type(e).__name__}: {e}")
+        for audit_id, model_id in self.state.open_jobs():
+            if model_id not in self.models:  # recorded by a run that served other models
+                continue
             try:
                 self.step(audit_id)
             except Exception as e:  # one failing job must not stop the others; it is retried next tick
@@ -189,14 +199,15 @@ class ProviderAgent:
         contests and retrieval challenges while a long audit is being proven."""
         delivery = self._delivery(a[A_REST_TRANSFER])
         items = role.decrypt(delivery)
+        proven = proven_indices(self.market.audits, audit_id, self.start_block)
         stored = self.state.proofs(audit_id, AUDIT)
-        batch = [i for i in sorted(items) if i not in stored][:self.batch_size]
-        wanted = {i: items[i] for i in sorted(items) if i in stored or i in batch}
+        batch = [i for i in sorted(items) if i not in stored and i not in proven][:self.batch_size]
+        wanted = {i: items[i] for i in sorted(items) if i not in proven and (i in stored or i in batch)}
         total = a[A_N] - a[A_N1]
         proofs = prove_missing(self.state, AUDIT, audit_id, wanted, self.models[a[A_MODEL]], self.workers,
                                self.logger, total=total)
         role.submit(audit_id, proofs, delivery, self.batch_size)
-        log(self.logger, "proofs submitted", audit=audit_id, done=len(proofs), total=total)
+        log(self.logger, "proofs submitted", audit=audit_id, done=len(proven) + len(proofs), total=total)
 
     def _withdraw(self) -> None:
         token_set = {self.market.audit(a)[8] for a, _ in self.state.open_jobs()} or {"0x" + "00" * 20}

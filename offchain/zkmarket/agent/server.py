@@ -70,11 +70,13 @@ class DeliveryServer:
                     return None
                 return self.rfile.read(length)
 
-            def _call(self, fn: Callable[[], str], status: int = 200) -> None:
+            def _call(self, fn: Callable[[], dict | str], status: int = 200) -> None:
                 try:
                     self._reply(status, fn())
-                except (ServingError, RetrievalError, TestSetError) as e:
-                    self._reply(e.status, {"error": str(e)})
+                except (ServingError, RetrievalError, TestSetError, DeliveryError) as e:
+                    self._reply(getattr(e, "status", 400), {"error": str(e)})
+                except UnicodeDecodeError as e:
+                    self._reply(400, {"error": f"the body is not UTF-8: {e}"})
                 except Exception as e:  # the chain or the prover failed: say so, the agent keeps running
                     self._reply(500, {"error": f"{type(e).__name__}: {e}"})
 
@@ -100,13 +102,13 @@ class DeliveryServer:
                     body = self._body()
                     if body is None:
                         return
-                    try:
+
+                    def accept() -> dict:
                         delivery = Delivery.from_json(body.decode())
                         outer.accept(delivery)
-                    except (DeliveryError, UnicodeDecodeError) as e:
-                        self._reply(400, {"error": str(e)})
-                        return
-                    self._reply(202, {"transferId": delivery.transfer_id})
+                        return {"transferId": delivery.transfer_id}
+
+                    self._call(accept, 202)
                 elif (m := _ROUND_INPUTS.match(path)) and outer.serve_round is not None:
                     body = self._body()
                     if body is not None:

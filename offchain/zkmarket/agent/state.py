@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 from .. import prover as zp
@@ -55,12 +56,22 @@ ALTER TABLE proofs_v1 RENAME TO proofs;
 class AgentState:
     def __init__(self, path: str | Path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # check_same_thread off: the HTTP threads store deliveries and served rounds; sqlite
-        # serializes writers (also across processes: `provider commit-dataset` writes here too).
-        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")  # a committed row survives a crash
+        self.path = str(path)
+        self._local = threading.local()
         self._migrate()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection: the HTTP threads store deliveries and served rounds while
+        the loop may be inside a transaction, so each thread has its own and sqlite serializes
+        the writers (also across processes: `provider commit-dataset` writes here too)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # a committed row survives a crash
+            self._local.conn = conn
+        return conn
 
     def _migrate(self) -> None:
         with self.db:

@@ -26,20 +26,37 @@ from urllib.error import URLError
 from urllib.request import urlopen
 
 from ..agent.server import post_delivery
-from ..participants.delivery import Delivery, DeliveryError, is_published, published_ciphertexts
+from ..participants.delivery import (
+    T_CIPHERTEXT_ROOT,
+    T_DEADLINE,
+    T_ITEM_COUNT,
+    T_KEY_COMMITMENT,
+    T_LEAVES_PUBLISHED,
+    T_PUBLISHED,
+    Delivery,
+    DeliveryError,
+    is_published,
+    published_ciphertexts,
+)
 from ..participants.guarded_audit import (
+    A_CONSUMER,
+    A_CORRECT,
     A_DEADLINE,
     A_MODEL,
     A_N,
     A_N1,
+    A_PRICES,
+    A_PROVIDER,
     A_REST_TRANSFER,
     A_ROOT,
     A_SEED,
     A_SUBMITTED,
     A_SUBSET_TRANSFER,
+    A_TARGET_DEN,
+    A_TARGET_NUM,
     A_TOKEN,
-    T_CIPHERTEXT_ROOT,
 )
+from ..protocol.rules import Prices, audit_escrow
 from ..protocol.states import GUARDED_OUTCOMES, GUARDED_STATES, MODEL_STATUSES, TRANSFER_STATES
 from ..protocol.subset import subset_of
 from ..protocol.testset import CommittedTestSet
@@ -50,8 +67,6 @@ from .proofs import ProofReport, verify_audit_proofs
 from .state import AuditStateFile, find_state, state_path
 from .testsets import load_committed
 
-A_CONSUMER, A_PROVIDER = 0, 4
-T_DEADLINE, T_KEY_COMMITMENT, T_LEAVES_PUBLISHED = 1, 7, 11
 MAX_TARGET_DEN = 10**18
 
 
@@ -238,8 +253,7 @@ def open_audit(client: ConsumerClient, audits, testset_path: str | Path, test_se
     the same `openAudit`); writes MC's state file (``kind``: its name, see :mod:`.state`).
     Returns the state, the AuditOpened fields and the escrow."""
     token = client.call(client.registry, "jobTerms", model_id)[1]
-    e, _, _, eps = client.call(client.registry, "prices", token)
-    escrow = 2 * test_set.n * e + eps
+    escrow = audit_escrow(test_set.n, Prices(*client.call(client.registry, "prices", token)))
     value = client.pay_token(token, audits.address, escrow)
     receipt = client.send(audits, "openAudit", [model_id, test_set.n, *target, test_set.root], value=value)
     opened = client.event(receipt, audits, "AuditOpened")
@@ -665,9 +679,10 @@ def describe_audit(client: ConsumerClient, audit_id: int) -> dict:
         if tid:
             t = client.call(client.transfers, "getTransfer", tid)
             transfers[kind] = {"id": tid, "state": TRANSFER_STATES[client.call(client.transfers, "transferState", tid)],
-                               "items": t[5], "deadline": t[T_DEADLINE], "deadline_text": when(t[T_DEADLINE], now),
-                               "published_items": t[10], "leaves_published": bool(t[T_LEAVES_PUBLISHED])}
-    e, z, p, eps = a[16]
+                               "items": t[T_ITEM_COUNT], "deadline": t[T_DEADLINE], "deadline_text": when(t[T_DEADLINE], now),
+                               "published_items": t[T_PUBLISHED], "leaves_published": bool(t[T_LEAVES_PUBLISHED])}
+    e, z, p, eps = a[A_PRICES]
+    escrow = audit_escrow(a[A_N], Prices(e, z, p, eps))
     finished = settlement(client, audit_id) if phase in ("Settled", "Cancelled") else None
     expired = phase.endswith("Expired")
     return {
@@ -678,16 +693,16 @@ def describe_audit(client: ConsumerClient, audit_id: int) -> dict:
         "consumer": a[A_CONSUMER],
         "provider": a[A_PROVIDER] if joined else None,
         "n": a[A_N], "n1": a[A_N1], "n2": a[A_N] - a[A_N1],
-        "target": [a[9], a[10]],
-        "submitted": a[A_SUBMITTED], "correct": a[7],
+        "target": [a[A_TARGET_NUM], a[A_TARGET_DEN]],
+        "submitted": a[A_SUBMITTED], "correct": a[A_CORRECT],
         "deadline": a[A_DEADLINE] if phase not in ("Settled", "Cancelled") else None,
         "deadline_text": when(a[A_DEADLINE], now) if phase not in ("Settled", "Cancelled") else None,
         "test_set_root": "0x" + bytes(a[A_ROOT]).hex(),
         "subset": sorted(client.call(client.audits, "subsetIndices", audit_id)) if joined else None,
         "transfers": transfers,
         "token": "ETH" if int(a[A_TOKEN], 16) == 0 else a[A_TOKEN],
-        "escrow_each": 2 * a[A_N] * e + eps,
-        "escrow_each_text": format_amount(2 * a[A_N] * e + eps, a[A_TOKEN]),
+        "escrow_each": escrow,
+        "escrow_each_text": format_amount(escrow, a[A_TOKEN]),
         "prices": {"E": e, "Z": z, "P": p, "epsilon": eps},
         "settlement": None if finished is None else finished.to_dict(),
     }

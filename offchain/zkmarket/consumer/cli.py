@@ -460,7 +460,7 @@ def audit_finalize(audit_id, testset_path, no_verify, protocol, market):
         if path is not None:
             state = AuditStateFile.load(path)
             audits = simple_audits(client) if simple else client.audits
-            if (state.chain_id, state.audits) == (client.deployment.chain_id, audits.address):
+            if (state.chain_id, state.audits.lower()) == (client.deployment.chain_id, audits.address.lower()):
                 test_set = load_committed(state.testset)
     finalize = finalize_simple_audit if simple else finalize_audit
     result = finalize(client, audit_id, test_set, verify=not no_verify, reporter=RichReporter(console))

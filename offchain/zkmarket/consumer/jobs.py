@@ -66,6 +66,16 @@ class JobState:
         state.save()
         return state
 
+    def open_with(self, client: ConsumerClient, contract, fn: str, args: list, value: int):
+        """Sends the opening transaction; a refusal before anything was mined (the simulation
+        reverted) leaves no job, so the pending file goes too."""
+        try:
+            return client.send(contract, fn, args, value=value)
+        except RevertError:
+            if self.job_id is None:
+                self.path.unlink(missing_ok=True)
+            raise
+
     def assign(self, job_id: int) -> None:
         """The job was opened: rename the pending file to the job's."""
         old = self.path

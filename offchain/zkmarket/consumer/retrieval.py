@@ -103,7 +103,8 @@ class RetrievalRun(JobRun):
                 "positive_class": positive_class, "plan": plan.to_dict(), "store_dir": store_dir,
                 "delivery": None, "stored": None, "challenged": None}
         state = JobState.pending(state_dir, "retrieval", client, retrieval, data)
-        receipt = client.send(retrieval, "openRequest", [dataset_id, model_id, budget, beta, duration], value=value)
+        receipt = state.open_with(client, retrieval, "openRequest", [dataset_id, model_id, budget, beta, duration],
+                                  value)
         opened = client.event(receipt, retrieval, "RequestOpened")
         state.assign(int(opened["requestId"]))
         reporter.say(f"opened retrieval request {state.job_id}: dataset {dataset_id} (D={size} documents of "

@@ -105,7 +105,7 @@ class RoundRun(JobRun):
         data = {"model_id": model_id, "inputs": [x.hex() for x in inputs.items], "inputs_root": inputs.root.hex(),
                 "provider_url": provider_url, "plan": plan.to_dict(), "served": None, "contested": None}
         state = JobState.pending(state_dir, "round", client, rounds, data)  # the inputs are on disk first
-        receipt = client.send(rounds, "openRound", [model_id, k, beta, duration, inputs.root], value=value)
+        receipt = state.open_with(client, rounds, "openRound", [model_id, k, beta, duration, inputs.root], value)
         opened = client.event(receipt, rounds, "RoundOpened")
         state.assign(int(opened["roundId"]))
         reporter.say(f"opened round {state.job_id} of model {model_id}: K={k} inputs, beta={beta}, duration "

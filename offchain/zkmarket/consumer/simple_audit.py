@@ -37,6 +37,7 @@ from ..participants.simple_audit import (
     TestSetDelivery,
     TestSetError,
 )
+from ..protocol.rules import Prices, audit_escrow
 from ..protocol.states import AUDIT_OUTCOMES, AUDIT_STATES
 from ..protocol.testset import CommittedTestSet
 from .audit import (
@@ -215,6 +216,7 @@ def describe_simple_audit(client: ConsumerClient, audit_id: int) -> dict:
     a = client.call(audits, "audit", audit_id)
     deadline = _deadline(phase, a)
     e, z, p, eps = a[S_PRICES]
+    escrow = audit_escrow(a[S_N], Prices(e, z, p, eps))
     finished = read_settlement(client, audits, audit_id, a[S_TOKEN], AUDIT_OUTCOMES) if deadline is None else None
     return {
         "protocol": "simple",
@@ -232,8 +234,8 @@ def describe_simple_audit(client: ConsumerClient, audit_id: int) -> dict:
         "deadline_text": when(deadline, client.chain_time()) if deadline is not None else None,
         "test_set_root": "0x" + bytes(a[S_ROOT]).hex(),
         "token": "ETH" if int(a[S_TOKEN], 16) == 0 else a[S_TOKEN],
-        "escrow_each": 2 * a[S_N] * e + eps,
-        "escrow_each_text": format_amount(2 * a[S_N] * e + eps, a[S_TOKEN]),
+        "escrow_each": escrow,
+        "escrow_each_text": format_amount(escrow, a[S_TOKEN]),
         "prices": {"E": e, "Z": z, "P": p, "epsilon": eps},
         "settlement": None if finished is None else finished.to_dict(),
     }

@@ -49,3 +49,10 @@ def finalize(market, audits, audit_id: int) -> dict:
     """Ends an audit of contract `audits` whose stage is over (anyone may); returns the
     AuditSettled fields, if any (none when it was cancelled)."""
     return market.end_job(audits, "finalize", audit_id, "AuditSettled")
+
+
+def proven_indices(audits, audit_id: int, from_block: int = 0) -> set[int]:
+    """Indices whose proof the audit contract accepted (its ProofAccepted events, one query;
+    both audit contracts emit the same event)."""
+    logs = audits.events.ProofAccepted.get_logs(argument_filters={"auditId": audit_id}, from_block=from_block)
+    return {int(e["args"]["index"]) for e in logs}

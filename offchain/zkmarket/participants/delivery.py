@@ -14,8 +14,9 @@ from ..protocol.testset import example_leaf
 from ..protocol.transfer import ciphertext_digest, ciphertext_leaf
 
 
-# Transfer tuple fields (IDataTransfer.Transfer).
-T_ITEM_COUNT, T_PUBLISHED, T_LEAVES_PUBLISHED = 5, 10, 11
+# Transfer tuple fields (IDataTransfer.Transfer), for every module reading getTransfer.
+T_DEADLINE, T_RECEIVER, T_ITEM_COUNT, T_CIPHERTEXT_ROOT, T_KEY_COMMITMENT = 1, 4, 5, 6, 7
+T_KEY, T_PUBLISHED, T_LEAVES_PUBLISHED = 9, 10, 11
 
 
 class DeliveryError(ValueError):

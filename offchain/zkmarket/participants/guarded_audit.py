@@ -18,20 +18,19 @@ from typing import Callable
 from .. import prover as zp
 from ..chain.merkle import merkle
 from ..chain.session import ContractSession
-from ..protocol.rules import should_proceed
+from ..protocol.rules import Prices, audit_escrow, should_proceed
 from ..protocol.subset import subset_of
 from ..protocol.testset import CommittedTestSet, example_leaf
 from ..protocol.transfer import (EncryptedBatch, ciphertext_leaf, encrypt_batch, open_batch, publish_batches,
                                  published_items)
 from .audit_common import finalize as finalize_audit
 from .audit_common import local_correct, proof_batches, prove_items
-from .delivery import Delivery, DeliveryError
+from .delivery import T_CIPHERTEXT_ROOT, T_KEY, Delivery, DeliveryError
 
 # GuardedAudit tuple fields (IGriefingResistantAudit.GuardedAudit).
+A_CONSUMER, A_PROVIDER, A_PRICES = 0, 4, 16
 A_N, A_N1, A_SUBMITTED, A_STATUS, A_DEADLINE, A_CORRECT = 1, 2, 3, 5, 6, 7
 A_TOKEN, A_TARGET_NUM, A_TARGET_DEN, A_MODEL, A_ROOT, A_SEED, A_SUBSET_TRANSFER, A_REST_TRANSFER = 8, 9, 10, 11, 12, 13, 14, 15
-# Transfer tuple fields (IDataTransfer.Transfer).
-T_CIPHERTEXT_ROOT, T_KEY = 6, 9
 
 
 @dataclass
@@ -74,7 +73,7 @@ class GuardedAuditConsumer:
     def open(self, model_id: int, target_num: int, target_den: int) -> int:
         token = self.m.registry.functions.jobTerms(model_id).call()[1]
         prices = self.m.registry.functions.prices(token).call()
-        escrow = 2 * self.test_set.n * prices[0] + prices[3]
+        escrow = audit_escrow(self.test_set.n, Prices(*prices))
         receipt = self.m.send(self.m.audits, "openAudit",
                               [model_id, self.test_set.n, target_num, target_den, self.test_set.root], value=escrow)
         return self.m.event(receipt, self.m.audits, "AuditOpened")["auditId"]
@@ -122,7 +121,7 @@ class GuardedAuditProvider:
         a = self.m.audit(audit_id)
         prices = self.m.registry.functions.prices(a[A_TOKEN]).call()
         seed = seed or os.urandom(32)
-        self.m.send(self.m.audits, "join", [audit_id, seed], value=2 * a[A_N] * prices[0] + prices[3])
+        self.m.send(self.m.audits, "join", [audit_id, seed], value=audit_escrow(a[A_N], Prices(*prices)))
         return seed
 
     def transfer_items(self, audit_id: int, rest: bool) -> set[int]:

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Callable
 
 from .. import prover as zp
-from ..protocol.rules import should_proceed
+from ..protocol.rules import Prices, audit_escrow, should_proceed
 from ..protocol.states import AUDIT_OUTCOMES, AUDIT_STATES
 from ..protocol.testset import CommittedTestSet, commit_test_set
-from .audit_common import finalize, local_correct, proof_batches, prove_items
+from .audit_common import finalize, local_correct, proof_batches, proven_indices
 from .delivery import DeliveryError
 from .guarded_audit import GuardedMarket
 
@@ -99,27 +98,6 @@ def check_test_set(audit: list, audit_id: int, delivery: TestSetDelivery) -> Com
     return committed
 
 
-class SimpleAuditConsumer:
-    def __init__(self, market: GuardedMarket, audits, test_set: CommittedTestSet):
-        self.m, self.audits, self.test_set = market, audits, test_set
-
-    def open(self, model_id: int, target_num: int, target_den: int) -> int:
-        """Paper 5.2 step 1: commits the test set and escrows 2NE + eps."""
-        token = self.m.registry.functions.jobTerms(model_id).call()[1]
-        prices = self.m.registry.functions.prices(token).call()
-        escrow = 2 * self.test_set.n * prices[0] + prices[3]
-        receipt = self.m.send(self.audits, "openAudit",
-                              [model_id, self.test_set.n, target_num, target_den, self.test_set.root], value=escrow)
-        return self.m.event(receipt, self.audits, "AuditOpened")["auditId"]
-
-    def delivery(self) -> TestSetDelivery:
-        """Step 3: what MC sends MP once it joined."""
-        return TestSetDelivery.of(self.test_set)
-
-    def finalize(self, audit_id: int) -> dict:
-        return finalize(self.m, self.audits, audit_id)
-
-
 class SimpleAuditProvider:
     def __init__(self, market: GuardedMarket, audits, model, circuit: zp.CompiledCircuit, keys: zp.Keys):
         self.m, self.audits, self.model, self.circuit, self.keys = market, audits, model, circuit, keys
@@ -133,8 +111,7 @@ class SimpleAuditProvider:
     def join(self, audit_id: int) -> int:
         """Step 2: escrows 2NE + eps at the prices copied when the audit opened; returns it."""
         a = self.audit(audit_id)
-        e, _, _, eps = a[S_PRICES]
-        escrow = 2 * a[S_N] * e + eps
+        escrow = audit_escrow(a[S_N], Prices(*a[S_PRICES]))
         self.m.send(self.audits, "join", [audit_id], value=escrow)
         return escrow
 
@@ -169,15 +146,8 @@ class SimpleAuditProvider:
     def abort(self, audit_id: int) -> None:
         self.m.send(self.audits, "abort", [audit_id])
 
-    def prove(self, items: dict[int, bytes],
-              on_proof: Callable[[int, zp.Proof], None] | None = None) -> dict[int, zp.Proof]:
-        return prove_items(self.circuit, self.keys, items, on_proof)
-
     def proven(self, audit_id: int, from_block: int = 0) -> set[int]:
-        """Indices whose proof the contract accepted (its ProofAccepted events, one query)."""
-        logs = self.audits.events.ProofAccepted.get_logs(argument_filters={"auditId": audit_id},
-                                                         from_block=from_block)
-        return {int(e["args"]["index"]) for e in logs}
+        return proven_indices(self.audits, audit_id, from_block)
 
     def submit(self, audit_id: int, proofs: dict[int, zp.Proof], test_set: CommittedTestSet, batch_size: int = 10,
                proven: set[int] | None = None) -> int:
@@ -193,5 +163,5 @@ class SimpleAuditProvider:
         return finalize(self.m, self.audits, audit_id)
 
 
-__all__ = ["AUDIT_OUTCOMES", "AUDIT_STATES", "SimpleAuditConsumer", "SimpleAuditProvider", "TestSetDelivery",
+__all__ = ["AUDIT_OUTCOMES", "AUDIT_STATES", "SimpleAuditProvider", "TestSetDelivery",
            "TestSetError", "check_test_set"]
