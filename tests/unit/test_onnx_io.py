@@ -40,9 +40,33 @@ def _real_nchw(spec: qmodel.InputSpec, x: np.ndarray) -> np.ndarray:
     return real.transpose(2, 0, 1)[None]
 
 
+def _exact_integer_session(source: bytes | str) -> ort.InferenceSession:
+    """An onnxruntime session whose integer matrix products are exact on every x86-64 CPU.
+
+    Without VNNI, onnxruntime multiplies uint8 activations by int8 weights with AVX2
+    `vpmaddubsw`, which adds pairs of products into int16 with saturation: a layer's int32
+    accumulator can be off by thousands on such CPUs and exact on others (see
+    `test_oracle_session_multiplies_exactly`). `session.x64quantprecision` makes onnxruntime use
+    its exact u8u8 kernels instead; it also moves the int8 activations of QDQ graphs to uint8, so
+    it is needed there too. Only an all-int8 QOperator graph (s8s8 kernels, which widen to int16
+    before multiplying: exact) does without it, and must: onnxruntime 1.20 then turns QGemm's
+    int8 weights into uint8, for which it has no kernel. What remains between the oracle and our
+    integer reference is requantization rounding: float32 scales with round half to even against
+    our fixed-point multipliers.
+    """
+    model = onnx.load_from_string(source) if isinstance(source, bytes) else onnx.load(source)
+    initializers = {t.name: t.data_type for t in model.graph.initializer}
+    activation_types = {initializers[n.input[2]] for n in model.graph.node  # input 2: the activation's zero point
+                        if n.op_type.startswith("QLinear") or n.op_type == "QGemm"}
+    options = ort.SessionOptions()
+    if activation_types != {TensorProto.INT8}:
+        options.add_session_config_entry("session.x64quantprecision", "1")
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
 def _ort_outputs(onnx_model: onnx.ModelProto | str, model: qmodel.QModel, xs: np.ndarray) -> np.ndarray:
     source = onnx_model.SerializeToString() if isinstance(onnx_model, onnx.ModelProto) else onnx_model
-    session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
+    session = _exact_integer_session(source)
     name = session.get_inputs()[0].name
     return np.array([session.run(None, {name: _real_nchw(model.input, x)})[0].reshape(-1) for x in xs])
 
@@ -83,6 +107,28 @@ def test_onnxruntime_runs_the_export_like_the_reference(model: qmodel.QModel, da
     # Only rounding differs (onnxruntime: float scales, round half to even; ours: 16-bit multipliers).
     assert np.abs(ort_logits - logits).max() <= 2
     assert np.mean(outputs.argmax(axis=1) == classes) >= 0.99
+
+
+def _qlinear_matmul(activation: type[np.integer], k: int) -> bytes:
+    """y = a @ b for a [1, k] activation of type `activation` and int8 [k, 1] weights of all 127."""
+    dtype = TensorProto.UINT8 if activation is np.uint8 else TensorProto.INT8
+    inits = [numpy_helper.from_array(np.float32(1), "one"), numpy_helper.from_array(activation(0), "a_zero"),
+             numpy_helper.from_array(np.full((k, 1), 127, np.int8), "b"),
+             numpy_helper.from_array(np.int8(0), "b_zero"),
+             numpy_helper.from_array(np.float32(2.0**15), "y_scale")]
+    node = helper.make_node("QLinearMatMul", ["a", "one", "a_zero", "b", "one", "b_zero", "y_scale", "a_zero"], ["y"])
+    graph = helper.make_graph([node], "matmul", [helper.make_tensor_value_info("a", dtype, [1, k])],
+                              [helper.make_tensor_value_info("y", dtype, [1, 1])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+
+
+@pytest.mark.parametrize(("activation", "value"), [(np.uint8, 255), (np.int8, 127)], ids=["u8s8", "s8s8"])
+def test_oracle_session_multiplies_exactly(activation: type[np.integer], value: int) -> None:
+    # 255 * 127 + 255 * 127 = 64,770 overflows int16: a saturating kernel returns 32,767 per pair.
+    k = 64
+    quantized_input = np.full((1, k), value, activation)
+    y = _exact_integer_session(_qlinear_matmul(activation, k)).run(None, {"a": quantized_input})[0]
+    assert int(y[0, 0]) == round(value * 127 * k / 2**15)
 
 
 def test_float_export_accuracy(data: DigitsSplit) -> None:
