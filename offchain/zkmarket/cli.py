@@ -10,6 +10,7 @@ import click
 import zkmarket_prover
 
 from . import prover as zp
+from .cli_params import ExistingFile
 from .prover import stages
 
 
@@ -48,7 +49,7 @@ def _srs_for(circuit: zp.CompiledCircuit, srs: str | None, srs_sha256: str | Non
 
 
 _srs_options = [
-    click.option("--srs", type=click.Path(exists=True, dir_okay=False), help="powers-of-tau file (halo2 KZG format)"),
+    click.option("--srs", type=ExistingFile(), help="powers-of-tau file (halo2 KZG format)"),
     click.option("--srs-sha256", help="expected SHA-256 of --srs"),
 ]
 
@@ -60,7 +61,7 @@ def srs_options(f):
 
 
 @prover.command("compile")
-@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("model", type=ExistingFile())
 @click.option("--visibility", type=click.Choice([v.value for v in zp.Visibility]), default="hidden-both", show_default=True)
 @click.option("--output", "output_kind", type=click.Choice(["class", "logits"]), default="class", show_default=True)
 @click.option("--dot-width", type=int, default=zkmarket_prover.DEFAULT_DOT_WIDTH, show_default=True,
@@ -76,7 +77,7 @@ def compile_cmd(model, visibility, output_kind, dot_width, out):
 
 
 @prover.command()
-@click.argument("circuit", type=click.Path(exists=True, dir_okay=False))
+@click.argument("circuit", type=ExistingFile())
 @srs_options
 def setup(circuit, srs, srs_sha256):
     """Generate (or reuse) the proving and verifying keys of CIRCUIT."""
@@ -86,33 +87,32 @@ def setup(circuit, srs, srs_sha256):
 
 
 @prover.command()
-@click.argument("circuit", type=click.Path(exists=True, dir_okay=False))
-@click.argument("input_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("circuit", type=ExistingFile())
+@click.argument("input_file", type=ExistingFile())
 @srs_options
 @click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="proof file to write")
 def prove(circuit, input_file, srs, srs_sha256, out):
     """Prove CIRCUIT on INPUT_FILE (JSON list of bytes, HWC, flat or nested)."""
-    c = zp.CompiledCircuit.load(Path(circuit))
-    keys = zp.setup(c, _srs_for(c, srs, srs_sha256))
-    proof = zp.prove(c, keys, stages.load_input(input_file))
+    c, image = zp.CompiledCircuit.load(Path(circuit)), stages.load_input(input_file)
+    proof = zp.prove(c, zp.setup(c, _srs_for(c, srs, srs_sha256)), image)
     Path(out).write_text(proof.to_json())
     click.echo(f"class {proof.predicted_class}, logits {proof.logits} -> {out}")
 
 
 @prover.command()
-@click.argument("circuit", type=click.Path(exists=True, dir_okay=False))
-@click.argument("proof_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("circuit", type=ExistingFile())
+@click.argument("proof_file", type=ExistingFile())
 @srs_options
 def verify(circuit, proof_file, srs, srs_sha256):
     """Verify PROOF_FILE against CIRCUIT natively (exit 1 if invalid)."""
-    c = zp.CompiledCircuit.load(Path(circuit))
-    ok = zp.verify(c, zp.setup(c, _srs_for(c, srs, srs_sha256)), zp.Proof.load(Path(proof_file)))
+    c, proof = zp.CompiledCircuit.load(Path(circuit)), zp.Proof.load(Path(proof_file))
+    ok = zp.verify(c, zp.setup(c, _srs_for(c, srs, srs_sha256)), proof)
     click.echo("valid" if ok else "INVALID")
     sys.exit(0 if ok else 1)
 
 
 @prover.command("export-verifier")
-@click.argument("circuit", type=click.Path(exists=True, dir_okay=False))
+@click.argument("circuit", type=ExistingFile())
 @srs_options
 @click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="Solidity file to write")
 def export_verifier(circuit, srs, srs_sha256, out):
@@ -124,15 +124,15 @@ def export_verifier(circuit, srs, srs_sha256, out):
 
 @prover.command()
 @click.argument("kind", type=click.Choice(["input", "weights"]))
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=ExistingFile())
 def commit(kind, path):
     """Poseidon commitment of an input file or of a model's weights, as the circuit computes it."""
     click.echo(zp.commit_input(stages.load_input(path)) if kind == "input" else zp.commit_weights(path))
 
 
 @prover.command()
-@click.argument("model", type=click.Path(exists=True, dir_okay=False))
-@click.argument("input_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("model", type=ExistingFile())
+@click.argument("input_file", type=ExistingFile())
 def infer(model, input_file):
     """Run the circuit's integer inference without proving."""
     logits, cls = zp.evaluate(model, stages.load_input(input_file))

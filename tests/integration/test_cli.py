@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from zkmarket.cli import main
 from zkmarket.model.data import DIGITS_MODEL
 
+from cli_checks import fails
+
 pytestmark = pytest.mark.integration
 
 
@@ -47,3 +49,48 @@ def test_errors_are_one_line_not_tracebacks(tmp_path):
     assert result.output.startswith("error: invalid model") and "Traceback" not in result.output
     result = run("infer", str(DIGITS_MODEL), str(bad), ok=False)
     assert "the model expects" in result.output
+
+
+@pytest.fixture(scope="module")
+def circuit(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("circuit") / "circuit.json"
+    run("compile", str(DIGITS_MODEL), "-o", str(path))
+    return str(path)
+
+
+def _prover(*args: str):
+    return CliRunner(mix_stderr=False).invoke(main, ["prover", *args], catch_exceptions=False)
+
+
+@pytest.mark.parametrize("command", ["infer", "prove", "commit"])
+def test_pixel_beyond_a_machine_int_is_one_line(tmp_path, circuit, command):
+    image = tmp_path / "image.json"
+    image.write_text(json.dumps([0, 0, 0, 2**70] + [0] * 60))
+    args = {"infer": ["infer", str(DIGITS_MODEL), str(image)],
+            "prove": ["prove", circuit, str(image), "-o", str(tmp_path / "proof.json")],
+            "commit": ["commit", "input", str(image)]}[command]
+    fails(_prover(*args), f"input value {2**70} at flat index 3 is not a byte (0..255)")
+
+
+def test_missing_model_file_is_one_line(tmp_path):
+    image = tmp_path / "image.json"
+    image.write_text(json.dumps([0] * 64))
+    fails(_prover("infer", str(tmp_path / "missing.json"), str(image)), "MODEL: file", "missing.json not found",
+          code=2)
+    fails(_prover("verify", str(tmp_path), str(image)), "CIRCUIT:", "is a directory, expected a file", code=2)
+
+
+@pytest.mark.parametrize(("given", "described"), [(str(DIGITS_MODEL), "it holds a quantized model"),
+                                                   ("circuit", "it holds compiled circuit settings")])
+def test_wrong_file_where_a_proof_is_expected_is_named(circuit, given, described):
+    given = circuit if given == "circuit" else given
+    err = fails(_prover("verify", circuit, given), "is not a proof file", described,
+                "a proof holds circuit_id, instances, logits, predicted_class, proof")
+    assert "__init__" not in err and "keyword" not in err
+
+
+def test_proof_with_fields_of_the_wrong_type_is_refused(tmp_path, circuit):
+    proof = tmp_path / "proof.json"
+    proof.write_text(json.dumps({"proof": 5, "instances": ["0x1"], "logits": [], "predicted_class": 0,
+                                 "circuit_id": "x"}))
+    fails(_prover("verify", circuit, str(proof)), "do not have a proof's types")

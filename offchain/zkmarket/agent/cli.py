@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .. import prover as zp
+from ..cli_params import ExistingFile
 from ..market.deployment import MarketDeployment
 from ..market.errors import MarketError
 from ..market.keys import load_signer
@@ -44,10 +45,10 @@ def _connect(deployment: str, rpc_url: str, keystore: str | None):
 
 
 _connection_options = [
-    click.option("--deployment", type=click.Path(exists=True, dir_okay=False), required=True,
+    click.option("--deployment", type=ExistingFile(), required=True,
                  help="deployment file written by `zkmarket deploy`"),
     click.option("--rpc-url", default="http://127.0.0.1:8545", show_default=True),
-    click.option("--keystore", type=click.Path(exists=True, dir_okay=False),
+    click.option("--keystore", type=ExistingFile(),
                  help="encrypted keystore (else the key in $ZKMARKET_PRIVATE_KEY)"),
     click.option("--db", type=click.Path(dir_okay=False), default="provider-agent.sqlite", show_default=True,
                  help="the agent's state (last blocks, jobs, deliveries, inputs, datasets, proofs)"),
@@ -126,7 +127,7 @@ def run(deployment, rpc_url, keystore, db, models, host, port, workers, batch_si
 
 @provider.command("commit-dataset")
 @connection_options
-@click.option("--documents", type=click.Path(exists=True, dir_okay=False), required=True,
+@click.option("--documents", type=ExistingFile(), required=True,
               help="the documents: .npy (one per row) or JSON (a list of hex strings or of byte lists)")
 def commit_dataset_cmd(deployment, rpc_url, keystore, db, documents):
     """Commit a dataset for retrieval requests (its Merkle root on chain, its documents in --db

@@ -20,6 +20,7 @@ from typing import Callable
 import click
 
 from .. import prover as zp
+from ..cli_params import ExistingFile
 from ..chain import ChainError
 from ..market.errors import MarketError
 from ..participants.delivery import DeliveryError
@@ -154,7 +155,7 @@ _market_options = option_group(
                  help="deployment file written by `zkmarket deploy` [env ZKMARKET_DEPLOYMENT]"),
     click.option("--rpc-url", envvar="ZKMARKET_RPC_URL",
                  help=f"the node [env ZKMARKET_RPC_URL; default: the network's, else {DEFAULT_RPC_URL}]"),
-    click.option("--keystore", type=click.Path(exists=True, dir_okay=False),
+    click.option("--keystore", type=ExistingFile(),
                  help="encrypted keystore file (else the key in $ZKMARKET_PRIVATE_KEY)"),
 )
 
@@ -245,7 +246,7 @@ def model() -> None:
 
 
 @model.command("register")
-@click.argument("model_file", metavar="MODEL.json", type=click.Path(exists=True, dir_okay=False))
+@click.argument("model_file", metavar="MODEL.json", type=ExistingFile())
 @click.option("--verifier", required=True, help="address of the model's deployed halo2 verifier contract")
 @click.option("--uri", default="", help="where consumers find the model's description (metadata URI)")
 @click.option("--token", default="ETH", show_default=True, help="payment token of the stake and the jobs")

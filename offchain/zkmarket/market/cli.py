@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from zkmarket.chain import ChainError
+from zkmarket.cli_params import ExistingFile
 
 from .deployment import PROTOCOLS, REGISTRY, TRANSFERS, ensure_market
 from .errors import MarketError
@@ -41,7 +42,7 @@ def _prompt(message: str) -> str:
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="deployment file [default: deployments/NAME.json next to the networks file]")
 @click.option("--force", is_flag=True, help="deploy anew even when the deployment file is still valid")
-@click.option("--keystore", type=click.Path(exists=True, dir_okay=False),
+@click.option("--keystore", type=ExistingFile(),
               help="encrypted keystore file of the deployer (instead of the network's key env var)")
 @click.option("--rpc-url", help="use this node instead of the network's rpc_url (the chain id is still checked)")
 def deploy(network_name: str, config_path: str | None, out: str | None, force: bool, keystore: str | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .errors import ArtifactError
@@ -12,6 +12,21 @@ from .errors import ArtifactError
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _describe(data: object) -> str:
+    """What a JSON document given in the wrong place is, for a one-line error."""
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__}"
+    if data.get("format") == "zkmarket-qmodel":
+        return "a quantized model (format zkmarket-qmodel)"
+    if "params" in data and "num_instances" in data:
+        return "compiled circuit settings"
+    return f"the fields {', '.join(sorted(map(str, data)))}"
+
+
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else [None]
 
 
 @dataclass(frozen=True)
@@ -108,7 +123,17 @@ class Proof:
 
     @classmethod
     def load(cls, path: Path) -> "Proof":
+        what = f"{path} is not a proof file (zkmarket prover prove writes them)"
         try:
-            return cls(**json.loads(Path(path).read_text()))
-        except (OSError, ValueError, TypeError) as e:
-            raise ArtifactError(f"{path} is not a proof file (zkmarket prover prove): {e}") from e
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            raise ArtifactError(f"{what}: {e}") from e
+        expected = sorted(f.name for f in fields(cls))
+        if not isinstance(data, dict) or sorted(data) != expected:
+            raise ArtifactError(f"{what}: it holds {_describe(data)}; a proof holds {', '.join(expected)}")
+        if not (isinstance(data["proof"], str) and isinstance(data["circuit_id"], str)
+                and isinstance(data["predicted_class"], int)
+                and all(isinstance(x, str) for x in _list(data["instances"]))
+                and all(isinstance(x, int) for x in _list(data["logits"]))):
+            raise ArtifactError(f"{what}: its fields do not have a proof's types (hex strings, integers)")
+        return cls(**data)

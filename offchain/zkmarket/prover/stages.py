@@ -38,7 +38,8 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def flatten_input(values) -> list[int]:
-    """Accepts a flat or nested (H, W, C) list of bytes, or a numpy array."""
+    """Accepts a flat or nested (H, W, C) list of bytes, or a numpy array; `InputError` for any
+    value that is not an integer in 0..255 (checked here: the native prover takes machine ints)."""
     if hasattr(values, "tolist"):
         values = values.tolist()
     out: list[int] = []
@@ -49,6 +50,8 @@ def flatten_input(values) -> list[int]:
                 walk(x)
         elif isinstance(v, bool) or not isinstance(v, int):
             raise InputError(f"input values must be integers, got {v!r}")
+        elif not 0 <= v <= 255:
+            raise InputError(f"input value {v} at flat index {len(out)} is not a byte (0..255)")
         else:
             out.append(v)
 
