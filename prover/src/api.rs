@@ -15,16 +15,17 @@ use halo2_base::halo2_proofs::{
         strategy::AccumulatorStrategy,
     },
     poly::VerificationStrategy,
-    transcript::{TranscriptReadBuffer, TranscriptWriterBuffer},
+    transcript::{Challenge255, EncodedChallenge, Transcript, TranscriptRead, TranscriptReadBuffer, TranscriptWriterBuffer},
     SerdeFormat,
 };
+use halo2_base::halo2_proofs::halo2curves::group::prime::PrimeCurveAffine;
 use halo2_base::utils::ScalarField;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
 use sha2::{Digest, Sha256};
 use std::fs;
-use std::io::{BufReader, BufWriter};
+use std::io::{self, BufReader, BufWriter, Cursor};
 use std::path::Path;
 
 /// Dot-product width used when none is given: products per row (2*m+4 advice columns).
@@ -258,7 +259,8 @@ pub fn verify(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<
             instances.len()
         )));
     }
-    let mut transcript = TranscriptReadBuffer::<_, G1Affine, _>::init(proof);
+    let mut reader = Cursor::new(proof);
+    let mut transcript = TranscriptReadBuffer::<_, G1Affine, _>::init(&mut reader);
     let verifier_params = params.verifier_params();
     let result = verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<_>, _, EvmTranscript<G1Affine, _, _, _>, _>(
         verifier_params,
@@ -267,23 +269,87 @@ pub fn verify(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<
         &[&[instances]],
         &mut transcript,
     );
+    // The verifier reads a fixed number of bytes; anything after them would make the same proof
+    // valid in many encodings (malleable), so a proof must be exactly what was read.
+    let fully_read = reader.position() == proof.len() as u64;
     Ok(match result {
-        Ok(strategy) => VerificationStrategy::<_, VerifierSHPLONK<_>>::finalize(strategy),
+        Ok(strategy) => fully_read && VerificationStrategy::<_, VerifierSHPLONK<_>>::finalize(strategy),
         Err(_) => false,
     })
+}
+
+/// Counts the bytes the verifier reads from a proof's transcript, handing it valid points and
+/// scalars (EVM encoding: 64 bytes per point, 32 per scalar) and distinct challenges.
+#[derive(Default)]
+struct ReadCounter {
+    bytes: usize,
+    challenges: u8,
+}
+
+impl Transcript<G1Affine, Challenge255<G1Affine>> for ReadCounter {
+    fn squeeze_challenge(&mut self) -> Challenge255<G1Affine> {
+        self.challenges = self.challenges.wrapping_add(1);
+        Challenge255::new(&[self.challenges; 64])
+    }
+    fn common_point(&mut self, _: G1Affine) -> io::Result<()> {
+        Ok(())
+    }
+    fn common_scalar(&mut self, _: Fr) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl TranscriptRead<G1Affine, Challenge255<G1Affine>> for ReadCounter {
+    fn read_point(&mut self) -> io::Result<G1Affine> {
+        self.bytes += 64;
+        Ok(<G1Affine as PrimeCurveAffine>::generator())
+    }
+    fn read_scalar(&mut self) -> io::Result<Fr> {
+        self.bytes += 32;
+        Ok(Fr::one())
+    }
+}
+
+/// The exact length in bytes of every proof of this circuit: what its verifier reads.
+pub fn proof_len(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>) -> usize {
+    let instances = vec![Fr::zero(); settings.num_instances];
+    let verifier_params = params.verifier_params();
+    let mut counter = ReadCounter::default();
+    // The outcome is meaningless (the "proof" is made up); only the reads count.
+    let _ = verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<_>, _, _, _>(
+        verifier_params,
+        vk,
+        AccumulatorStrategy::new(verifier_params),
+        &[&[&instances]],
+        &mut counter,
+    );
+    counter.bytes
 }
 
 /// Solidity source of an on-chain verifier for this circuit's verifying key.
 ///
 /// snark-verifier pins `pragma solidity 0.8.19` exactly; the code is one assembly block that
 /// any later 0.8 compiler accepts, so the pragma is widened for the project's pinned solc.
+///
+/// The generated code reads the proof at fixed calldata offsets and ignores anything after it;
+/// a check that the calldata is exactly the instances and one proof of this circuit is added in
+/// front, so padded (malleable) proofs are refused on chain as they are natively.
 pub fn solidity_verifier(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>) -> String {
-    snark_verifier_sdk::evm::gen_evm_verifier_sol_code::<CnnCircuit, snark_verifier_sdk::SHPLONK>(
+    let code = snark_verifier_sdk::evm::gen_evm_verifier_sol_code::<CnnCircuit, snark_verifier_sdk::SHPLONK>(
         params,
         vk,
         vec![settings.num_instances],
     )
-    .replacen("pragma solidity 0.8.19;", "pragma solidity ^0.8.19;", 1)
+    .replacen("pragma solidity 0.8.19;", "pragma solidity ^0.8.19;", 1);
+    let calldata_len = 32 * settings.num_instances + proof_len(settings, params, vk);
+    let anchor = "            let success := true\n";
+    assert!(code.contains(anchor), "snark-verifier's Solidity layout changed: cannot add the length check");
+    let check = format!(
+        "            // zkmarket: exactly {} instances and one {}-byte proof, nothing more or less\n            if iszero(eq(calldatasize(), {calldata_len})) {{\n                revert(0, 0)\n            }}\n",
+        settings.num_instances,
+        calldata_len - 32 * settings.num_instances,
+    );
+    code.replacen(anchor, &format!("{check}{anchor}"), 1)
 }
 
 /// Calldata for the generated verifier: each instance as a 32-byte word, then the proof.

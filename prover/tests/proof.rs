@@ -3,7 +3,7 @@
 mod common;
 use common::{tiny_input, tiny_model};
 use halo2_base::halo2_proofs::{halo2curves::bn256::Fr, plonk::ProvingKey};
-use zkmarket_prover::api::{compile, fr_from_hex, keygen, prove, read_vk, solidity_verifier, verify, write_vk};
+use zkmarket_prover::api::{compile, fr_from_hex, keygen, proof_len, prove, read_vk, solidity_verifier, verify, write_vk};
 use zkmarket_prover::circuit::Visibility;
 use zkmarket_prover::srs::{load_srs, sha256_file, write_dev_srs};
 
@@ -27,6 +27,11 @@ fn proof_verifies_and_tampering_is_rejected() {
     let proof = hex::decode(out.proof.trim_start_matches("0x")).unwrap();
     let instances: Vec<Fr> = out.instances.iter().map(|s| fr_from_hex(s).unwrap()).collect();
     assert!(verify(&settings, &params, &vk, &proof, &instances).unwrap());
+    assert_eq!(proof_len(&settings, &params, &vk), proof.len(), "the verifier reads exactly one proof");
+    let mut padded = proof.clone();
+    padded.extend_from_slice(&[0u8; 32]);
+    assert!(!verify(&settings, &params, &vk, &padded, &instances).unwrap(), "trailing bytes");
+    assert!(!verify(&settings, &params, &vk, &proof[..proof.len() - 1], &instances).unwrap(), "truncated");
 
     for i in 0..instances.len() {
         let mut bad = instances.clone();
@@ -46,5 +51,7 @@ fn proof_verifies_and_tampering_is_rejected() {
 
     let sol = solidity_verifier(&settings, &params, &vk);
     assert!(sol.contains("contract"), "Solidity source expected");
+    let calldata_len = 32 * instances.len() + proof.len();
+    assert!(sol.contains(&format!("if iszero(eq(calldatasize(), {calldata_len}))")), "length check expected");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -3,9 +3,14 @@ verifier deployed on anvil; any changed instance or flipped proof byte is reject
 
 from __future__ import annotations
 
+import json
+import random
+
 import pytest
+from click.testing import CliRunner
 
 from zkmarket import prover as zp
+from zkmarket.cli import main
 from zkmarket.model.data import DIGITS_MODEL as MODEL
 from zkmarket.chain import EIP170_CODE_SIZE_LIMIT, verify_onchain
 from zkmarket.model import qmodel, reference
@@ -87,3 +92,51 @@ def test_proof_for_another_circuit_is_refused(digits_circuit, digits_keys, digit
     relabelled = zp.Proof(digits_proof.proof, digits_proof.instances, digits_proof.logits,
                           digits_proof.predicted_class, other.id)
     assert not zp.verify(other, zp.setup(other), relabelled)
+
+
+R = 21888242871839275222246405745257275088548364400416034343698204186575808495617  # BN254 scalar field
+
+
+def _mutants(proof: zp.Proof, count: int, seed: int = 7) -> list[tuple[str, zp.Proof]]:
+    """`count` random mutants of `proof`: bit flips, truncations, extensions, changed instances
+    (kept canonical, below r: the contracts refuse the others before any verifier runs)."""
+    rng = random.Random(seed)
+    raw = bytes.fromhex(proof.proof[2:])
+    out = []
+    for i in range(count):
+        data, instances = bytearray(raw), list(proof.instances)
+        kind = ("flip", "truncate", "extend", "instance")[i % 4]
+        if kind == "flip":
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        elif kind == "truncate":
+            del data[rng.randrange(len(data)):]
+        elif kind == "extend":
+            data += bytes(rng.randrange(256) for _ in range(rng.choice([1, 31, 32, 64, rng.randrange(1, 200)])))
+        else:
+            j = rng.randrange(len(instances))
+            instances[j] = hex((int(instances[j], 16) + rng.randrange(1, R)) % R)
+        out.append((kind, zp.Proof("0x" + data.hex(), instances, proof.logits, proof.predicted_class,
+                                   proof.circuit_id)))
+    return out
+
+
+def test_every_mutant_of_a_proof_is_refused_natively_and_on_chain(anvil, verifier, digits_circuit, digits_keys,
+                                                                  digits_proof):
+    assert zp.verify(digits_circuit, digits_keys, digits_proof)
+    accepted = []
+    for kind, mutant in _mutants(digits_proof, 300):
+        if zp.verify(digits_circuit, digits_keys, mutant):
+            accepted.append(("native", kind, mutant.proof[-80:]))
+        if verify_onchain(anvil.w3(), verifier.address, stages.calldata(mutant)).accepted:
+            accepted.append(("on chain", kind, mutant.proof[-80:]))
+    assert accepted == []
+
+
+def test_padded_proof_is_invalid_for_the_cli(tmp_path, digits_circuit, digits_proof):
+    circuit, proof = tmp_path / "circuit.json", tmp_path / "proof.json"
+    digits_circuit.save(circuit)
+    padded = json.loads(digits_proof.to_json())
+    padded["proof"] += "00" * 32
+    proof.write_text(json.dumps(padded))
+    result = CliRunner(mix_stderr=False).invoke(main, ["prover", "verify", str(circuit), str(proof)])
+    assert result.exit_code == 1 and result.stdout.strip() == "INVALID"
