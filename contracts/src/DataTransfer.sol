@@ -510,49 +510,30 @@ abstract contract DataTransfer is IDataTransfer, EIP712, ReentrancyGuard {
     }
 
     /// @dev PoseidonT3.hashBytes's sponge from state (s0, s1, s2) over `data` packed 31 bytes
-    /// per element; `last` applies the final padding (the hash is then s1). A non-final
-    /// piece is a whole number of element pairs (CONTEST_CHUNK_BYTES = 512 * 62), so the
-    /// pieces absorb exactly the elements (and permutations) of the whole item.
+    /// per element; `last` adds the length marker and applies the final padding (the hash is
+    /// then s1). A non-final piece is a whole number of element pairs (CONTEST_CHUNK_BYTES =
+    /// 512 * 62), so the pieces absorb exactly the elements (and permutations) of the whole item
+    /// and the marker lands where `hashBytes` puts it.
     function _absorb(uint256 s0, uint256 s1, uint256 s2, bytes memory data, bool last)
         private
         pure
         returns (uint256, uint256, uint256)
     {
-        uint256 n = (data.length + PoseidonT3.BYTES_PER_ELEMENT - 1) / PoseidonT3.BYTES_PER_ELEMENT;
         unchecked {
-            uint256 i;
-            for (; i + 1 < n; i += 2) {
-                (s0, s1, s2) = PoseidonT3.permute(s0, s1 + _element(data, i), s2 + _element(data, i + 1));
+            uint256 n = data.length / PoseidonT3.BYTES_PER_ELEMENT + (last ? 1 : 0); // + the marker's
+            uint256 k;
+            for (; k + 1 < n; k += 2) {
+                (s0, s1, s2) = PoseidonT3.permute(
+                    s0, s1 + PoseidonT3.markedElement(data, k), s2 + PoseidonT3.markedElement(data, k + 1)
+                );
             }
             if (last) {
-                (s0, s1, s2) =
-                    i < n ? PoseidonT3.permute(s0, s1 + _element(data, i), s2 + 1) : PoseidonT3.permute(s0, s1 + 1, s2);
+                (s0, s1, s2) = k < n
+                    ? PoseidonT3.permute(s0, s1 + PoseidonT3.markedElement(data, k), s2 + 1)
+                    : PoseidonT3.permute(s0, s1 + 1, s2);
             }
         }
         return (s0, s1, s2);
-    }
-
-    /// @dev PoseidonT3's (private) element packing, copied: element `k` of `data`, 31 bytes
-    /// little endian (mload reads big endian: reverse the word's bytes, keep the chunk's bytes).
-    function _element(bytes memory data, uint256 k) private pure returns (uint256 v) {
-        unchecked {
-            uint256 start = k * PoseidonT3.BYTES_PER_ELEMENT;
-            uint256 len = data.length - start;
-            if (len > PoseidonT3.BYTES_PER_ELEMENT) len = PoseidonT3.BYTES_PER_ELEMENT;
-            assembly ("memory-safe") {
-                v := mload(add(add(data, 32), start))
-            }
-            v = ((v >> 8) & 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff)
-                | ((v & 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff) << 8);
-            v = ((v >> 16) & 0x0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff)
-                | ((v & 0x0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff) << 16);
-            v = ((v >> 32) & 0x00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff)
-                | ((v & 0x00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff) << 32);
-            v = ((v >> 64) & 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff)
-                | ((v & 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff) << 64);
-            v = (v >> 128) | (v << 128);
-            v &= (1 << (8 * len)) - 1;
-        }
     }
 
     function _resolve(Transfer storage t, TransferOutcome outcome) private {

@@ -28,6 +28,10 @@ use std::fs;
 use std::io::{self, BufReader, BufWriter, Cursor};
 use std::path::Path;
 
+/// Version of the circuit settings; part of the circuit id, so keys cached for circuits of an
+/// older version are never reused. 2: commitments bind the byte length (marker byte).
+pub const SETTINGS_VERSION: u32 = 2;
+
 /// Dot-product width used when none is given: products per row (2*m+4 advice columns).
 pub const DEFAULT_DOT_WIDTH: usize = 2;
 
@@ -106,7 +110,15 @@ pub fn fr_from_hex(s: &str) -> Result<Fr> {
 
 impl Settings {
     pub fn from_json(text: &str) -> Result<Self> {
-        serde_json::from_str(text).map_err(|e| ProverError::Artifact(format!("malformed circuit settings: {e}")))
+        let settings: Self =
+            serde_json::from_str(text).map_err(|e| ProverError::Artifact(format!("malformed circuit settings: {e}")))?;
+        if settings.version != SETTINGS_VERSION {
+            return Err(ProverError::Artifact(format!(
+                "circuit settings of version {} (this prover makes version {SETTINGS_VERSION}): compile the model again",
+                settings.version
+            )));
+        }
+        Ok(settings)
     }
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("settings serialize")
@@ -158,7 +170,7 @@ pub fn compile(model_json: &str, vis: Visibility, output: &str, dot_width: usize
     let circuit_digest = hex::encode(&Sha256::digest(format!("{cs:?}").as_bytes())[..16]);
     Ok(Settings {
         circuit_digest,
-        version: 1,
+        version: SETTINGS_VERSION,
         model: serde_json::from_str(model_json).expect("validated above"),
         visibility: vis,
         output: output.to_string(),

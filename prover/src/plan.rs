@@ -336,12 +336,15 @@ impl Planner {
         Ok(out)
     }
 
-    /// Packs bytes little endian, 31 per field element, by Horner's rule in lane A.
+    /// Packs bytes and the length marker (`commit::pack_bytes`) little endian, 31 per field
+    /// element, by Horner's rule in lane A.
     fn pack(&mut self, bytes: &[Vid]) -> Vec<Vid> {
         let c = self.plan.cols;
         let zero = self.constant(0);
+        let mut marked = bytes.to_vec();
+        marked.push(self.constant(crate::commit::LENGTH_MARKER));
         let mut elements = vec![];
-        for chunk in bytes.chunks(BYTES_PER_ELEMENT) {
+        for chunk in marked.chunks(BYTES_PER_ELEMENT) {
             // Most significant byte first; left-pad with zero bytes to whole rows.
             let mut digits: Vec<Vid> = chunk.iter().rev().copied().collect();
             let pad = (c.m - digits.len() % c.m) % c.m;

@@ -57,19 +57,31 @@ library PoseidonT3 {
         return s1;
     }
 
-    /// @notice Poseidon of bytes packed 31 per field element, little endian (byte i of a chunk
-    /// times 256^i, the last chunk shorter): the input commitment of prover/src/commit.rs.
+    /// @notice Poseidon of `data` followed by the length marker byte 1, packed 31 bytes per
+    /// field element, little endian (byte i of a chunk times 256^i, the last chunk shorter): the
+    /// input commitment of prover/src/commit.rs. The marker makes the packing injective: without
+    /// it, `data` and `data` less a trailing zero byte would hash alike.
     function hashBytes(bytes memory data) internal pure returns (uint256) {
-        uint256 n = (data.length + BYTES_PER_ELEMENT - 1) / BYTES_PER_ELEMENT;
+        uint256 n = data.length / BYTES_PER_ELEMENT + 1; // the last element holds the marker
         (uint256 s0, uint256 s1, uint256 s2) = (1 << 64, 0, 0);
         unchecked {
             uint256 i;
             for (; i + 1 < n; i += 2) {
-                (s0, s1, s2) = permute(s0, s1 + _element(data, i), s2 + _element(data, i + 1));
+                (s0, s1, s2) = permute(s0, s1 + markedElement(data, i), s2 + markedElement(data, i + 1));
             }
-            (s0, s1, s2) = i < n ? permute(s0, s1 + _element(data, i), s2 + 1) : permute(s0, s1 + 1, s2);
+            (s0, s1, s2) = i < n ? permute(s0, s1 + markedElement(data, i), s2 + 1) : permute(s0, s1 + 1, s2);
         }
         return s1;
+    }
+
+    /// @notice Field element `k` of `data` followed by the length marker, packed as `hashBytes`
+    /// does (k <= data.length / 31).
+    function markedElement(bytes memory data, uint256 k) internal pure returns (uint256 v) {
+        unchecked {
+            uint256 start = k * BYTES_PER_ELEMENT;
+            v = start < data.length ? _element(data, k) : 0;
+            if (k == data.length / BYTES_PER_ELEMENT) v |= 1 << (8 * (data.length - start));
+        }
     }
 
     /// @dev Field element `k` of `data` packed 31 bytes per element, little endian: mload reads

@@ -40,13 +40,25 @@ contract PoseidonT3Test {
         }
     }
 
-    /// hashBytes is hash of the 31-byte little-endian packing, here built byte by byte.
+    /// hashBytes is hash of the 31-byte little-endian packing of the bytes and the length
+    /// marker 1, here built byte by byte.
     function test_hashBytes_equals_hash_of_packing() public pure {
         bytes memory data = new bytes(100);
         for (uint256 i; i < data.length; ++i) data[i] = bytes1(uint8(255 - i));
         uint256[] memory packed = new uint256[](4);
         for (uint256 i; i < data.length; ++i) packed[i / 31] += uint256(uint8(data[i])) << (8 * (i % 31));
+        packed[data.length / 31] += 1 << (8 * (data.length % 31));
         assertEq(PoseidonT3.hashBytes(data), PoseidonT3.hash(packed), "hashBytes(100 bytes)");
+    }
+
+    /// The marker keeps byte strings of different lengths apart: a missing trailing zero byte,
+    /// at every length around an element boundary, changes the hash.
+    function test_hashBytes_binds_the_length() public pure {
+        for (uint256 len = 1; len <= 64; ++len) {
+            assertTrue(
+                PoseidonT3.hashBytes(new bytes(len)) != PoseidonT3.hashBytes(new bytes(len - 1)), "trailing zero byte"
+            );
+        }
     }
 
     /// The padding keeps inputs of different lengths apart: [5] vs [5, 0], [] vs [0, 0].

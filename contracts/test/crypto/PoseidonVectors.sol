@@ -53,14 +53,14 @@ library PoseidonVectors {
         data = new bytes[](5);
         expected = new uint256[](5);
         data[0] = hex"";
-        expected[0] = 0x14b2e5484b232721d64f405caa487febbce835dd07c5de940f2a775dc9aa0da6;
+        expected[0] = 0x0852dd5e76ddcfab001c178a8e3ff6e40ed9c34bf8fd53868704c7ca58042de1;
         data[1] = hex"07";
-        expected[1] = 0x264daa77d09fa945dbb7b86643494e83ce7fc6622091765b61edb8562c36fb87;
+        expected[1] = 0x24e743c280036c4024bbba68d7d5c08c10687738205f637e94fecd982717827c;
         data[2] = hex"0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-        expected[2] = 0x201fe82f541e9864fef5c87d2c90f27b2fa51425f9f3be43bb3cbe7df2681c1f;
+        expected[2] = 0x12c2a2be51d4c4ba89cfad68a83843bbe6b8d8c434c81c8078c9e6c3d3f91c95;
         data[3] = hex"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
-        expected[3] = 0x12da63007dd1c59cc95ca564c6044103b651151a9fed6026e63b28c3cbb59011;
+        expected[3] = 0x11041966337e6e2b068358b14e9f7532118aecbe3817b9f3bc3cfd9599988682;
         data[4] = hex"e037683179bf64346b4a89aebc440c4369bc9596307f854307a5968cada8f3ceeade8a716a85718153b2c3c2b01b0ea11280583a393a7a9e174e62823e61c3c2";
-        expected[4] = 0x2e4428a931e0675fe62a2d72cdc43304c2bf1fb55e0dc95818771362b6cc7922;
+        expected[4] = 0x193a60d728a858704021dfd9f59082af074ce9ae3ca8c6559f3788aebcf81c7b;
     }
 }

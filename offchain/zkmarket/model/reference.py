@@ -176,11 +176,16 @@ def lookup_bits_for(bound: int) -> int:
 # ---------------------------------------------------------------- commitment preimages
 
 
+LENGTH_MARKER = 1  # appended after the bytes, so inputs of different lengths never pack alike
+
+
 def pack_bytes(values: Sequence[int]) -> list[int]:
-    """Field elements from bytes, 31 per element, little endian (byte i of a chunk * 256^i)."""
+    """Field elements from the bytes and the length marker, 31 per element, little endian (byte
+    i of a chunk * 256^i), as `prover/src/commit.rs` packs them."""
     data = [int(v) for v in values]
     if any(not 0 <= v <= 255 for v in data):
         raise ValueError("pack_bytes: every value must be a byte in 0..255")
+    data.append(LENGTH_MARKER)
     return [
         int.from_bytes(bytes(data[i : i + BYTES_PER_ELEMENT]), "little")
         for i in range(0, len(data), BYTES_PER_ELEMENT)
