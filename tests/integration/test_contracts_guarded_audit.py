@@ -201,19 +201,31 @@ def test_provider_proving_other_weights_fails_and_loses_its_escrow(tmp_path, dep
     assert net["provider"] == -(2 * N * PRICES.example_e + PRICES.fee_epsilon)
 
 
+def _reversed(item: bytes) -> bytes:
+    return bytes(reversed(item))
+
+
+def _without_trailing_zero(item: bytes) -> bytes:
+    # The length attack: before commitments bound the length, this 63-byte item shared the
+    # 64-byte item's commitment, MP acknowledged and accepted it, then could not prove it.
+    assert item[-1] == 0
+    return item[:-1]
+
+
+@pytest.mark.parametrize("tamper", [_reversed, _without_trailing_zero], ids=["other-image", "trailing-byte-dropped"])
 def test_consumer_sending_wrong_data_is_caught_by_contest_and_loses_its_escrow(deployed, actors, verifier,
                                                                               test_set, digits_circuit,
-                                                                              digits_keys):
+                                                                              digits_keys, tamper):
     session, c = deployed
     mc = GuardedAuditConsumer(market_for(deployed, actors["consumer"]), test_set)
     mp = GuardedAuditProvider(market_for(deployed, actors["provider"]), DIGITS_MODEL, digits_circuit, digits_keys)
     model_id = register(mp.m, verifier.address)
     audit_id = mc.open(model_id, *TARGET)
     mp.join(audit_id, SEED)
-    # MC encrypts another image in place of subset item 0 (its commitment stays the committed one).
+    # MC encrypts a tampered subset item 0 (its commitment stays the committed one).
     subset = subset_of(SEED, N, N1)
     items = {i: test_set.items[i] for i in subset}
-    items[subset[0]] = bytes(reversed(items[subset[0]]))
+    items[subset[0]] = tamper(items[subset[0]])
     batch = encrypt_batch(items)
     receipt = mc.m.send(mc.m.audits, "sendSubset", [audit_id, batch.root, batch.key_commitment])
     transfer_id = mc.m.event(receipt, mc.m.audits, "SubsetSent")["transferId"]
