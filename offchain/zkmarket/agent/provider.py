@@ -69,7 +69,9 @@ class ProviderAgent:
         audit_id, rest = self._audit_of_transfer(delivery.transfer_id)
         if audit_id is None:
             raise DeliveryError(f"transfer {delivery.transfer_id} belongs to no audit this agent runs")
-        self._role(audit_id).check_delivery(audit_id, delivery, rest)
+        role = self._role(audit_id)
+        role.check_delivery(audit_id, delivery, rest)
+        role.check_item_sizes(delivery)
         self.state.save_delivery(delivery)
         log(self.logger, "delivery stored", audit=audit_id, transfer=delivery.transfer_id,
             items=len(delivery.ciphertexts))

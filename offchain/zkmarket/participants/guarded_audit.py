@@ -135,6 +135,19 @@ class GuardedAuditProvider:
         t = self.m.transfers.functions.getTransfer(delivery.transfer_id).call()
         delivery.check(a[A_ROOT], t[T_CIPHERTEXT_ROOT], self.transfer_items(audit_id, rest))
 
+    def check_item_sizes(self, delivery: Delivery) -> None:
+        """Raises DeliveryError unless every item has exactly the model's input size.
+
+        The cipher keeps lengths, so this is known before the key: an item of another size can
+        never be proved. Refused off chain only (the sender sees why, nothing is acknowledged);
+        once items are published on chain, a missing acknowledgement is MP's fault, so MP
+        acknowledges and wins the contest instead (commitments bind the length)."""
+        h, w, c = self.circuit.settings["model"]["input"]["shape"]
+        for index, ciphertext in sorted(delivery.ciphertexts.items()):
+            if len(ciphertext) != h * w * c:
+                raise DeliveryError(f"item {index} has {len(ciphertext)} bytes; the model takes {h}x{w}x{c} = "
+                                    f"{h * w * c}-byte inputs: delivery refused, nothing acknowledged")
+
     def acknowledge(self, audit_id: int, delivery: Delivery, rest: bool) -> None:
         """Stage 3 of the transfer: only after the delivery matches every on-chain commitment."""
         self.check_delivery(audit_id, delivery, rest)
