@@ -49,7 +49,8 @@ def _srs_for(circuit: zp.CompiledCircuit, srs: str | None, srs_sha256: str | Non
 
 
 _srs_options = [
-    click.option("--srs", type=ExistingFile(), help="powers-of-tau file (halo2 KZG format)"),
+    click.option("--srs", type=ExistingFile(),
+                 help="published powers-of-tau file: halo2 KZG format or snarkjs / Perpetual Powers of Tau .ptau"),
     click.option("--srs-sha256", help="expected SHA-256 of --srs"),
 ]
 

@@ -76,6 +76,16 @@ fn write_dev_srs(py: Python<'_>, k: u32, path: String) -> PyResult<()> {
 }
 
 #[pyfunction]
+fn ptau_to_srs(py: Python<'_>, ptau_path: String, k: u32, out_path: String) -> PyResult<()> {
+    run(py, || srs::write_ptau_as_halo2(Path::new(&ptau_path), k, Path::new(&out_path)))
+}
+
+#[pyfunction]
+fn srs_fingerprint(py: Python<'_>, srs_path: String) -> PyResult<Vec<String>> {
+    run(py, || Ok(srs::s_g2_x_words(Path::new(&srs_path))?.to_vec()))
+}
+
+#[pyfunction]
 fn sha256_file(py: Python<'_>, path: String) -> PyResult<String> {
     run(py, || srs::sha256_file(Path::new(&path)))
 }
@@ -173,6 +183,8 @@ fn zkmarket_prover(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stats, m)?)?;
     m.add_function(wrap_pyfunction!(write_dev_srs, m)?)?;
     m.add_function(wrap_pyfunction!(sha256_file, m)?)?;
+    m.add_function(wrap_pyfunction!(ptau_to_srs, m)?)?;
+    m.add_function(wrap_pyfunction!(srs_fingerprint, m)?)?;
     m.add_function(wrap_pyfunction!(setup, m)?)?;
     m.add_function(wrap_pyfunction!(prove, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;

@@ -250,11 +250,13 @@ def model() -> None:
 @click.option("--verifier", required=True, help="address of the model's deployed halo2 verifier contract")
 @click.option("--uri", default="", help="where consumers find the model's description (metadata URI)")
 @click.option("--token", default="ETH", show_default=True, help="payment token of the stake and the jobs")
+@click.option("--insecure-allow-forgeable-dev-srs", "allow_dev_srs", is_flag=True,
+              help="register a verifier on the development SRS on a non-local network (anyone can forge its proofs)")
 @market_options
-def model_register(model_file, verifier, uri, token, market):
+def model_register(model_file, verifier, uri, token, allow_dev_srs, market):
     """Register MODEL.json: commits its weights (Poseidon, as the circuit does) and pays the stake."""
     client = market.connect()
-    ev = register_model(client, model_file, verifier, uri, parse_token(token))
+    ev = register_model(client, model_file, verifier, uri, parse_token(token), allow_dev_srs=allow_dev_srs)
     _say(_console(), f"registered model {ev['modelId']}: provider {ev['provider']}, verifier {ev['verifier']}, "
                      f"weight commitment 0x{bytes(ev['weightCommitment']).hex()}, stake "
                      f"{format_amount(ev['stake'], ev['token'])}")
@@ -275,7 +277,8 @@ def _model_rows(info: dict) -> list[tuple[str, str]]:
     return [
         ("provider", info["provider"]),
         ("status", f"{info['status']}" + ("" if info["available"] else " (takes no new jobs)")),
-        ("verifier", info["verifier"] + ("" if info["verifier_code_ok"] else "  (CODE CHANGED since registration)")),
+        ("verifier", info["verifier"] + ("" if info["verifier_code_ok"] else "  (CODE CHANGED since registration)")
+                     + ("  (INSECURE development SRS: proofs forgeable)" if info["verifier_uses_dev_srs"] else "")),
         ("weight commitment", info["weight_commitment"]),
         ("payment token", info["token"]),
         ("stake", info["stake_text"]),

@@ -14,14 +14,24 @@ from .client import ConsumerClient, format_amount
 from .errors import ConsumerError
 
 
-def register_model(client: ConsumerClient, model: str | Path, verifier: str, uri: str, token: str) -> dict:
-    """Stakes ``requiredStake(token)`` and registers; returns the ModelRegistered fields."""
+def register_model(client: ConsumerClient, model: str | Path, verifier: str, uri: str, token: str, *,
+                   allow_dev_srs: bool = False) -> dict:
+    """Stakes ``requiredStake(token)`` and registers; returns the ModelRegistered fields.
+
+    Refuses a verifier that trusts the insecure development SRS (anyone can forge its proofs)
+    unless the deployment is on a development chain or ``allow_dev_srs`` overrides."""
     if not Web3.is_address(verifier):
         raise ConsumerError(f"--verifier must be a contract address, got {verifier!r}")
     verifier = Web3.to_checksum_address(verifier)
-    if not bytes(client.w3.eth.get_code(verifier)):
+    code = bytes(client.w3.eth.get_code(verifier))
+    if not code:
         raise ConsumerError(f"no contract at the verifier address {verifier} on chain id {client.deployment.chain_id} "
                             f"(deploy the model's verifier first: `zkmarket prover export-verifier`)")
+    if zp.uses_dev_srs(code) and not client.deployment.local and not allow_dev_srs:
+        raise ConsumerError(f"the verifier at {verifier} trusts the INSECURE development SRS, whose proofs anyone can "
+                            f"forge, and chain id {client.deployment.chain_id} is not a local network: make keys and "
+                            f"the verifier with a published powers of tau (--srs, --srs-sha256), or pass "
+                            f"--insecure-allow-forgeable-dev-srs")
     if not client.call(client.registry, "isAcceptedToken", token):
         accepted = ", ".join("ETH" if int(t, 16) == 0 else t for t in client.call(client.registry, "paymentTokens"))
         raise ConsumerError(f"token {token} is not accepted by this marketplace (accepted: {accepted})")
@@ -46,6 +56,7 @@ def describe_model(client: ConsumerClient, model_id: int) -> dict:
         "token": "ETH" if int(m[2], 16) == 0 else m[2],
         "verifier": m[5],
         "verifier_code_ok": bool(code) and keccak(code) == bytes(m[6]),
+        "verifier_uses_dev_srs": zp.uses_dev_srs(code),
         "weight_commitment": "0x" + bytes(m[7]).hex(),
         "stake": m[8],
         "stake_text": format_amount(m[8], m[2]),

@@ -67,6 +67,7 @@ def deploy(network_name: str, config_path: str | None, out: str | None, force: b
         console = _console()
         console.print(f"network {network_name} (chain id {network.chain_id}) at {shown}; deployer {signer.address}")
         result = ensure_market(w3, signer, network.market, path, chain_id=network.chain_id, network=network_name,
+                               local=network.local,
                                force=force, log=lambda m: console.print(f"  {m}"))
     except (MarketError, ChainError) as e:
         _fail(e)

@@ -114,6 +114,7 @@ class MarketDeployment:
     setup_tx_hash: str  # registry.setProtocols
     network: str | None = None
     deployed_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    local: bool = False  # a development chain (see `is_local_chain`): dev-SRS verifiers allowed
 
     # ------------------------------------------------------------------ addresses
     @property
@@ -170,6 +171,7 @@ class MarketDeployment:
             "format": FILE_FORMAT,
             "version": FILE_VERSION,
             "network": self.network,
+            "local": self.local,
             "chain_id": self.chain_id,
             "deployer": self.deployer,
             "deployed_at": self.deployed_at,
@@ -198,6 +200,7 @@ class MarketDeployment:
                 setup_tx_hash=str(d["setup_tx_hash"]),
                 network=d.get("network"),
                 deployed_at=str(d.get("deployed_at", "")),
+                local=d.get("local") is True,
             )
         except DeploymentFileError:
             raise
@@ -232,10 +235,20 @@ def check_chain_id(w3: Web3, expected: int, *, what: str = "the config") -> int:
     return actual
 
 
+LOCAL_CHAIN_IDS = frozenset({31337, 1337})  # anvil / hardhat, geth --dev / ganache
+
+
+def is_local_chain(chain_id: int, marked_local: bool = False) -> bool:
+    """A development chain: marked ``local = true`` in the networks file, or one of the chain ids
+    only development nodes use. Anywhere else, proofs against the public-seed SRS are forgeable."""
+    return marked_local or chain_id in LOCAL_CHAIN_IDS
+
+
 def deploy_market(w3: Web3, account: Account, params: MarketParams, *, network: str | None = None,
-                  compiled: Mapping[str, CompiledContract] | None = None,
+                  local: bool = False, compiled: Mapping[str, CompiledContract] | None = None,
                   log: Callable[[str], None] | None = None) -> MarketDeployment:
-    """Deploy the six contracts from ``account`` and register the four protocols.
+    """Deploy the six contracts from ``account`` and register the four protocols; ``local``
+    marks a development chain (else decided by `is_local_chain` from the chain id).
 
     Every transaction waits for its receipt and fails on ``status == 0``
     (:class:`~zkmarket.chain.DeploymentError` / :class:`~zkmarket.chain.TransactionError`)."""
@@ -286,7 +299,8 @@ def deploy_market(w3: Web3, account: Account, params: MarketParams, *, network: 
                                        block_number=d.block_number, gas_used=d.gas_used,
                                        code_hash=code_hash(w3, d.address), bytecode_hash=_bytecode_hash(compiled[name]))
     return MarketDeployment(chain_id=chain_id, deployer=deployer, params=params, records=records,
-                            setup_tx_hash=_tx_hex(receipt["transactionHash"]), network=network)
+                            setup_tx_hash=_tx_hex(receipt["transactionHash"]), network=network,
+                            local=is_local_chain(chain_id, local))
 
 
 @dataclass(frozen=True)
@@ -330,7 +344,7 @@ def reuse_problem(w3: Web3, existing: MarketDeployment, params: MarketParams,
 
 
 def ensure_market(w3: Web3, account: Account, params: MarketParams, path: str | os.PathLike[str], *,
-                  chain_id: int | None = None, network: str | None = None, force: bool = False,
+                  chain_id: int | None = None, network: str | None = None, local: bool = False, force: bool = False,
                   compiled: Mapping[str, CompiledContract] | None = None,
                   log: Callable[[str], None] | None = None) -> EnsureResult:
     """Reuse the deployment recorded at ``path`` when it is still valid, else deploy and write it.
@@ -354,6 +368,6 @@ def ensure_market(w3: Web3, account: Account, params: MarketParams, path: str | 
         if problem is None:
             return EnsureResult(deployment=existing, reused=True, reason="all contracts have the recorded code", path=p)
         reason = problem
-    deployment = deploy_market(w3, account, params, network=network, compiled=compiled, log=log)
+    deployment = deploy_market(w3, account, params, network=network, local=local, compiled=compiled, log=log)
     deployment.save(p)
     return EnsureResult(deployment=deployment, reused=False, reason=reason, path=p)

@@ -38,7 +38,8 @@ CONFIG_FILENAME = "networks.toml"
 DEPLOYMENTS_DIR = "deployments"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_NETWORK_KEYS = {"rpc_url", "rpc_url_env", "chain_id", "key_env", "keystore", "password_env", "deployment", "market"}
+_NETWORK_KEYS = {"rpc_url", "rpc_url_env", "chain_id", "key_env", "keystore", "password_env", "deployment", "market",
+                 "local"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Network:
     password_env: str = DEFAULT_PASSWORD_ENV  # env var holding the keystore password (else a prompt)
     deployment: Path | None = None  # the deployment file; None: deployments/<name>.json
     market: MarketParams = field(default_factory=MarketParams)
+    local: bool = False  # a development chain: verifiers on the insecure development SRS are allowed
 
     @property
     def deployment_file(self) -> Path:
@@ -133,6 +135,9 @@ def parse_network(name: str, table: Mapping[str, Any], *, base_dir: Path, source
         raise NetworkConfigError(f"{where}: rpc_url must be an http(s):// or ws(s):// URL, got {rpc_url!r}")
     if rpc_url_env is not None:
         rpc_url_env = _env_name(rpc_url_env, f"{where} rpc_url_env")
+    local = table.get("local", False)
+    if not isinstance(local, bool):
+        raise NetworkConfigError(f"{where}: local must be true or false, got {local!r}")
     try:
         market = MarketParams.from_dict(table.get("market"))
     except ParamsError as e:
@@ -148,6 +153,7 @@ def parse_network(name: str, table: Mapping[str, Any], *, base_dir: Path, source
         deployment=(_path(table["deployment"], f"{where} deployment", base_dir) if "deployment" in table
                     else base_dir / DEPLOYMENTS_DIR / f"{name}.json"),
         market=market,
+        local=local,
     )
 
 

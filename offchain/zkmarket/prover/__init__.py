@@ -26,6 +26,8 @@ from .stages import (
     load_srs,
     prove,
     setup,
+    srs_fingerprint,
+    uses_dev_srs,
     verify,
 )
 
@@ -51,5 +53,7 @@ __all__ = [
     "load_srs",
     "prove",
     "setup",
+    "srs_fingerprint",
+    "uses_dev_srs",
     "verify",
 ]

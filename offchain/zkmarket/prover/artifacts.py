@@ -31,12 +31,14 @@ def _list(value: object) -> list:
 
 @dataclass(frozen=True)
 class Srs:
-    """KZG parameters on disk. ``insecure`` marks the locally generated development SRS."""
+    """KZG parameters on disk (halo2 format). ``insecure`` marks the locally generated
+    development SRS; ``origin`` says where the powers came from (and the published file's hash)."""
 
     path: Path
     sha256: str
     k: int
     insecure: bool
+    origin: str
 
 
 @dataclass(frozen=True)

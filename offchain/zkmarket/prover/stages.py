@@ -84,15 +84,44 @@ def dev_srs(k: int) -> Srs:
     path = cache_dir("srs") / f"insecure-dev-k{k}.srs"
     if not path.exists():
         _atomic_write(path, lambda p: native.write_dev_srs(k, p))
-    return Srs(path=path, sha256=native.sha256_file(str(path)), k=k, insecure=True)
+    return Srs(path=path, sha256=native.sha256_file(str(path)), k=k, insecure=True,
+               origin="INSECURE development SRS (public seed): local chains only")
+
+
+PTAU_MAGIC = b"ptau"
 
 
 def load_srs(path: str | Path, expected_sha256: str, k: int) -> Srs:
-    """A published powers-of-tau file (halo2 KZG format), refused unless its hash matches."""
+    """A published powers-of-tau file, refused unless its SHA-256 is the expected (published) one:
+    halo2 KZG format, or snarkjs / Perpetual Powers of Tau `.ptau` (its first 2^k powers converted
+    once to halo2's format, checked, and cached by the .ptau file's hash)."""
     actual = native.sha256_file(str(path))
     if actual.lower() != expected_sha256.lower().removeprefix("0x"):
         raise SrsError(f"{path} has SHA-256 {actual}, expected {expected_sha256}")
-    return Srs(path=Path(path), sha256=actual, k=k, insecure=False)
+    with open(path, "rb") as f:
+        is_ptau = f.read(len(PTAU_MAGIC)) == PTAU_MAGIC
+    if not is_ptau:
+        return Srs(path=Path(path), sha256=actual, k=k, insecure=False, origin=f"halo2 KZG file, SHA-256 {actual}")
+    converted = cache_dir("srs") / f"ptau-{actual[:16]}-k{k}.srs"
+    if not converted.exists():
+        _atomic_write(converted, lambda p: native.ptau_to_srs(str(path), k, p))
+    return Srs(path=converted, sha256=native.sha256_file(str(converted)), k=k, insecure=False,
+               origin=f".ptau file, SHA-256 {actual}, first 2^{k} powers")
+
+
+def srs_fingerprint(srs: Srs) -> list[str]:
+    """Two 32-byte words (hex) that every verifier made with `srs` carries in its code: the x
+    coordinate of [tau]G2, which its pairing check needs."""
+    return native.srs_fingerprint(str(srs.path))
+
+
+def uses_dev_srs(verifier_code: bytes) -> bool:
+    """Whether a deployed verifier's code trusts the INSECURE development SRS (public seed,
+    forgeable proofs): every dev SRS shares one tau, so one fingerprint serves all k."""
+    return all(bytes.fromhex(w[2:]) in verifier_code for w in srs_fingerprint(dev_srs(DEV_FINGERPRINT_K)))
+
+
+DEV_FINGERPRINT_K = 4  # the smallest dev SRS: its tau is the one of every k
 
 
 def setup(circuit: CompiledCircuit, srs: Srs | None = None) -> Keys:
@@ -127,8 +156,11 @@ def verify(circuit: CompiledCircuit, keys: Keys, proof: Proof) -> bool:
 
 
 def export_verifier(circuit: CompiledCircuit, keys: Keys) -> str:
-    """Solidity source of the on-chain verifier for this circuit."""
-    return native.export_verifier(circuit.settings_json, str(keys.srs.path), keys.srs.sha256, str(keys.vk_path))
+    """Solidity source of the on-chain verifier for this circuit, headed by which SRS made it."""
+    source = native.export_verifier(circuit.settings_json, str(keys.srs.path), keys.srs.sha256, str(keys.vk_path))
+    header = (f"// zkmarket verifier of circuit {circuit.id}\n// SRS: {keys.srs.origin}\n"
+              f"// SRS as halo2 KZG file: SHA-256 {keys.srs.sha256}\n")
+    return header + source
 
 
 def calldata(proof: Proof) -> bytes:
