@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -140,3 +141,13 @@ def test_padded_proof_is_invalid_for_the_cli(tmp_path, digits_circuit, digits_pr
     proof.write_text(json.dumps(padded))
     result = CliRunner(mix_stderr=False).invoke(main, ["prover", "verify", str(circuit), str(proof)])
     assert result.exit_code == 1 and result.stdout.strip() == "INVALID"
+
+
+def test_reduced_mobilenet_inference_is_bit_exact_with_the_reference(tmp_path):
+    from zkmarket.model.mobilenet import benchmark_model
+
+    model = benchmark_model(0.35, 32, classes=10)
+    path = tmp_path / "mobilenet.json"
+    qmodel.save(model, path)
+    for x in np.random.default_rng(11).integers(0, 256, (3, 32, 32, 3)):
+        assert zp.evaluate(path, x) == reference.evaluate(model, x)

@@ -242,7 +242,26 @@ def settlement_text(s: dict, token: str, consumer: str = "MC", provider: str = "
 
 @click.group(cls=_Group)
 def model() -> None:
-    """Register models and inspect registered ones."""
+    """Build benchmark models, register models and inspect registered ones."""
+
+
+@model.command("mobilenet-v2")
+@click.option("--alpha", type=click.FloatRange(min=0, min_open=True), required=True,
+              help="width multiplier (the paper: 0.35, 0.5, 0.75, 1.0)")
+@click.option("--resolution", type=click.IntRange(32), required=True, help="input height and width (e.g. 96, 224)")
+@click.option("--classes", type=click.IntRange(2), default=1000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the random weights")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="quantized model JSON to write")
+def model_mobilenet_v2(alpha, resolution, classes, seed, out):
+    """Build MobileNet v2 (exact architecture, seeded random weights: a benchmark model) and quantize it."""
+    from ..model import qmodel
+    from ..model.mobilenet import benchmark_model, costs, mobilenet_v2
+
+    c = costs(mobilenet_v2(alpha, resolution, classes, seed))
+    built = benchmark_model(alpha, resolution, classes, seed)
+    qmodel.save(built, out)
+    _say(_console(), f"{built.name}: {c.parameters:,} parameters, {c.macs:,} multiply-accumulates, "
+                     f"{c.activations:,} activations, lookup_bits {built.lookup_bits} -> {out}")
 
 
 @model.command("register")
