@@ -69,7 +69,7 @@ def test_pixel_beyond_a_machine_int_is_one_line(tmp_path, circuit, command):
     args = {"infer": ["infer", str(DIGITS_MODEL), str(image)],
             "prove": ["prove", circuit, str(image), "-o", str(tmp_path / "proof.json")],
             "commit": ["commit", "input", str(image)]}[command]
-    fails(_prover(*args), f"input value {2**70} at flat index 3 is not a byte (0..255)")
+    fails(_prover(*args), f"input[3] = {2**70} is not a byte (0..=255)")
 
 
 def test_missing_model_file_is_one_line(tmp_path):

@@ -51,7 +51,7 @@ def flatten_input(values) -> list[int]:
         elif isinstance(v, bool) or not isinstance(v, int):
             raise InputError(f"input values must be integers, got {v!r}")
         elif not 0 <= v <= 255:
-            raise InputError(f"input value {v} at flat index {len(out)} is not a byte (0..255)")
+            raise InputError(f"input[{len(out)}] = {v} is not a byte (0..=255)")
         else:
             out.append(v)
 
