@@ -23,6 +23,7 @@ from .. import prover as zp
 from ..cli_params import ExistingFile
 from ..chain import ChainError
 from ..market.errors import MarketError
+from ..model.qmodel import ModelFormatError
 from ..participants.delivery import DeliveryError
 from .audit import GuardedAuditRun, Reporter, Settlement, describe_audit, finalize_audit, parse_target
 from .simple_audit import KIND as SIMPLE_KIND
@@ -82,7 +83,7 @@ class _Handled:
             return super().invoke(ctx)
         except WaitTimeout as e:
             _fail(str(e), 3)
-        except (ConsumerError, MarketError, ChainError, zp.ProverError, DeliveryError) as e:
+        except (ConsumerError, MarketError, ChainError, zp.ProverError, DeliveryError, ModelFormatError) as e:
             _fail(str(e))
         except OSError as e:
             _fail(str(e))
@@ -262,6 +263,31 @@ def model_mobilenet_v2(alpha, resolution, classes, seed, out):
     qmodel.save(built, out)
     _say(_console(), f"{built.name}: {c.parameters:,} parameters, {c.macs:,} multiply-accumulates, "
                      f"{c.activations:,} activations, lookup_bits {built.lookup_bits} -> {out}")
+
+
+@model.command("import-keras")
+@click.argument("keras_file", metavar="MODEL.h5", type=ExistingFile())
+@click.option("--calibration", type=ExistingFile(), required=True,
+              help="uint8 images (.npy, N x H x W x C) whose activation ranges set the quantization")
+@click.option("--input-range", type=click.Choice(["-1..1", "0..1"]), default="-1..1", show_default=True,
+              help="the float input the model was trained on (-1..1: Keras's MobileNet preprocessing)")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="quantized model JSON to write")
+def model_import_keras(keras_file, calibration, input_range, out):
+    """Import a trained Keras .h5 model (batch norms folded) and quantize it to int8."""
+    import numpy as np
+
+    from ..model import qmodel
+    from ..model.keras_h5 import import_keras
+
+    try:
+        images = np.load(calibration)
+    except (OSError, ValueError) as e:
+        raise ConsumerError(f"{calibration} is not a .npy array of images: {e}") from e
+    if images.ndim != 4 or images.dtype.kind not in "iu" or images.min() < 0 or images.max() > 255:
+        raise ConsumerError(f"{calibration}: need uint8 images N x H x W x C, got {images.dtype} {images.shape}")
+    built = import_keras(keras_file, images, input_range)
+    qmodel.save(built, out)
+    _say(_console(), f"{built.name}: {len(built.layers)} layers, lookup_bits {built.lookup_bits} -> {out}")
 
 
 @model.command("register")

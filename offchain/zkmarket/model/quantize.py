@@ -21,10 +21,13 @@ MAX_LOOKUP_BITS = 16
 MARGIN = 2  # calibration |q| times this must fit the lookup range: one bit of headroom
 
 
-def quantize(net: FloatNet, calibration: np.ndarray, input_scale: float, name: str) -> QModel:
-    """Quantize `net` using uint8 calibration images (N, H, W, C) whose pixel p means p * input_scale."""
-    float_tensors = forward(net, calibration * input_scale).tensors
-    specs = {net.input_name: TensorSpec(net.input_name, f32(input_scale), 0)}
+def quantize(net: FloatNet, calibration: np.ndarray, input_scale: float, name: str,
+             input_zero_point: int = 0) -> QModel:
+    """Quantize `net` using uint8 calibration images (N, H, W, C) whose pixel p means
+    (p - input_zero_point) * input_scale."""
+    calibration = np.asarray(calibration, dtype=np.int64)  # uint8 arithmetic would wrap below the zero point
+    float_tensors = forward(net, (calibration - input_zero_point) * input_scale).tensors
+    specs = {net.input_name: TensorSpec(net.input_name, f32(input_scale), input_zero_point)}
     layers: list[Layer] = []
     for fl in net.layers:
         out = _output_spec(fl.output, fl.activation, float_tensors[fl.output])
@@ -50,7 +53,7 @@ def quantize(net: FloatNet, calibration: np.ndarray, input_scale: float, name: s
             else:
                 layers.append(FullyConnected(fl.inputs[0], len(weights), weights, bias, m, out, fl.activation))
         specs[out.name] = out
-    model_input = InputSpec(net.input_name, specs[net.input_name].scale, 0, net.input_shape)
+    model_input = InputSpec(net.input_name, specs[net.input_name].scale, input_zero_point, net.input_shape)
     model = QModel(name, RESCALE_BITS, MAX_LOOKUP_BITS, model_input, layers, net.output)
     model.lookup_bits = choose_lookup_bits(max_abs_q(model, calibration))
     return validate(model)
