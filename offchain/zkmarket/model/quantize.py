@@ -19,6 +19,7 @@ from .scales import add_multipliers, conv_multipliers, f32, gap_multiplier
 RESCALE_BITS = 16
 MAX_LOOKUP_BITS = 16
 MARGIN = 2  # calibration |q| times this must fit the lookup range: one bit of headroom
+INT32_MAX = 2**31 - 1
 
 
 def quantize(net: FloatNet, calibration: np.ndarray, input_scale: float, name: str,
@@ -40,7 +41,10 @@ def quantize(net: FloatNet, calibration: np.ndarray, input_scale: float, name: s
             m = gap_multiplier(s_in, h * w, out.scale, RESCALE_BITS)
             layers.append(GlobalAvgPool(fl.inputs[0], m, out, fl.activation))
         else:
-            s_w = np.abs(fl.weight).reshape(len(fl.weight), -1).max(axis=1) / 127
+            # Per channel: int8 weights, and an int32 bias even where trained weights are ~0 (a
+            # channel a batch norm switched off) but the bias is not.
+            s_w = np.maximum(np.abs(fl.weight).reshape(len(fl.weight), -1).max(axis=1) / 127,
+                             np.abs(fl.bias) / (s_in * INT32_MAX))
             s_w[s_w == 0] = 1.0
             w_shape = (-1,) + (1,) * (fl.weight.ndim - 1)
             weights = np.clip(np.round(fl.weight / s_w.reshape(w_shape)), -127, 127).astype(np.int64)
