@@ -180,3 +180,13 @@ def test_cli_imports_and_quantizes(tmp_path: Path) -> None:
     refused = runner.invoke(main, ["model", "import-keras", str(keras_file), "--calibration",
                                    str(tmp_path / "small.npy"), "-o", str(out)])
     assert refused.exit_code == 1 and refused.stderr.startswith("error: calibration images have shape (4, 8, 3)")
+
+
+def test_model_with_an_unknown_layout_is_refused_in_one_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "model.h5", _weights(np.random.default_rng(1)), True)
+    with h5py.File(path, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        del config["config"]["output_layers"]
+        f.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(ModelFormatError, match="unexpected Keras model layout"):
+        load_keras_h5(path)

@@ -53,10 +53,15 @@ def load_keras_h5(path: str | Path) -> FloatNet:
     with f:
         if "model_config" not in f.attrs or "model_weights" not in f:
             raise ModelFormatError(f"{path} is not a Keras model file (no model_config / model_weights)")
-        config = json.loads(f.attrs["model_config"])
-        walk = _Walk(f["model_weights"])
-        _count_consumers(config, walk.consumers)
-        outputs = _model(config, walk, [], None)
+        try:
+            config = json.loads(f.attrs["model_config"])
+            walk = _Walk(f["model_weights"])
+            _count_consumers(config, walk.consumers)
+            outputs = _model(config, walk, [], None)
+        except ModelFormatError:
+            raise
+        except (KeyError, ValueError, TypeError, IndexError) as e:  # a layout this reader does not know
+            raise ModelFormatError(f"{path}: unexpected Keras model layout ({type(e).__name__}: {e})") from e
     if len(outputs) != 1:
         raise ModelFormatError(f"{path}: expected one output, got {len(outputs)}")
     shape = walk.shapes[INPUT]
