@@ -89,6 +89,7 @@ def dev_srs(k: int) -> Srs:
 
 
 PTAU_MAGIC = b"ptau"
+DEV_FINGERPRINT_K = 4  # the smallest dev SRS: its tau is the one of every k
 
 
 def load_srs(path: str | Path, expected_sha256: str, k: int) -> Srs:
@@ -120,8 +121,6 @@ def uses_dev_srs(verifier_code: bytes) -> bool:
     forgeable proofs): every dev SRS shares one tau, so one fingerprint serves all k."""
     return all(bytes.fromhex(w[2:]) in verifier_code for w in srs_fingerprint(dev_srs(DEV_FINGERPRINT_K)))
 
-
-DEV_FINGERPRINT_K = 4  # the smallest dev SRS: its tau is the one of every k
 
 
 def setup(circuit: CompiledCircuit, srs: Srs | None = None) -> Keys:
