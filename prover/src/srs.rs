@@ -5,7 +5,6 @@ use ff::PrimeField;
 use halo2_base::halo2_proofs::{
     halo2curves::{
         bn256::{Bn256, Fq, Fq2, G1Affine, G2Affine},
-        group::prime::PrimeCurveAffine,
         pairing::Engine,
         serde::SerdeObject,
         CurveAffine,
