@@ -1,6 +1,6 @@
 # Pinned Ethereum toolchain: anvil + forge (Foundry 1.7.1), solc 0.8.28 (solcjs behind tools/solc),
-# OpenZeppelin Contracts, and snarkjs (the tests make a .ptau powers-of-tau file with it). Versions live in package.json / package-lock.json; everything installs
-# into node_modules/ with the npm cache under .cache/npm (nothing in $HOME, nothing fetched later).
+# OpenZeppelin Contracts, and snarkjs (the tests make a .ptau powers-of-tau file with it). Versions
+# live in package.json / package-lock.json; everything installs into node_modules/ with the npm cache under .cache/npm (nothing in $HOME, nothing fetched later).
 #
 # tools/npm_locked_install.py runs `npm install` with the committed lock and refuses any package
 # installed here whose version or integrity the lock does not pin (and a package.json the lock does

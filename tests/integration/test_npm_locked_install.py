@@ -68,7 +68,8 @@ SOLC = {"version": "0.8.28", "integrity": "sha512-a"}
 
 def test_other_platforms_entries_do_not_matter() -> None:
     installed = {"packages": {"node_modules/solc": SOLC}}
-    committed = _lock(**{"node_modules/solc": SOLC})
+    darwin = {"version": "1.7.1", "integrity": "sha512-c", "optional": True, "os": ["darwin"]}
+    committed = _lock(**{"node_modules/solc": SOLC, "node_modules/@foundry-rs/anvil-darwin-arm64": darwin})
     assert locked.lock_problems({"devDependencies": {"solc": "0.8.28"}}, committed, installed) == []
 
 

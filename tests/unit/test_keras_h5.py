@@ -146,6 +146,18 @@ def test_unsupported_layer_is_named(tmp_path: Path) -> None:
         load_keras_h5(path)
 
 
+def test_padding_read_by_two_layers_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "model.h5", _weights(np.random.default_rng(1)), True)
+    with h5py.File(path, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        backbone = config["config"]["layers"][1]["config"]["layers"]
+        residual = next(l for l in backbone if l["config"]["name"] == "residual")
+        residual["inbound_nodes"] = _node(["pad", "project_bn"], True)
+        f.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(ModelFormatError, match="layer 'pad': padding that feeds 2 layers cannot be merged"):
+        load_keras_h5(path)
+
+
 def test_not_an_h5_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "model.h5"
     path.write_text("{}")

@@ -147,7 +147,9 @@ def _layer(layer: dict, walk: _Walk, scope: list[str], outer_input: str | None) 
     elif kind == "ZeroPadding2D":
         (source,) = sources
         (top, bottom), (left, right) = cfg["padding"]
-        _only_consumer(walk, inbound[0], name, "padding")
+        if walk.consumers[name] != 1:  # merged into one convolution: nothing else may read it
+            raise ModelFormatError(f"layer {name!r}: padding that feeds {walk.consumers[name]} layers cannot be merged "
+                                   "into one convolution")
         walk.padding[name] = (source, (top, left, bottom, right))
     elif kind in ("Conv2D", "DepthwiseConv2D"):
         _conv(layer, walk, scope, inbound[0])

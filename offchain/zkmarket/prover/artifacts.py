@@ -25,10 +25,6 @@ def _describe(data: object) -> str:
     return f"the fields {', '.join(sorted(map(str, data)))}"
 
 
-def _list(value: object) -> list:
-    return value if isinstance(value, list) else [None]
-
-
 @dataclass(frozen=True)
 class Srs:
     """KZG parameters on disk (halo2 format). ``insecure`` marks the locally generated
@@ -135,7 +131,7 @@ class Proof:
             raise ArtifactError(f"{what}: it holds {_describe(data)}; a proof holds {', '.join(expected)}")
         if not (isinstance(data["proof"], str) and isinstance(data["circuit_id"], str)
                 and isinstance(data["predicted_class"], int)
-                and all(isinstance(x, str) for x in _list(data["instances"]))
-                and all(isinstance(x, int) for x in _list(data["logits"]))):
+                and isinstance(data["instances"], list) and all(isinstance(x, str) for x in data["instances"])
+                and isinstance(data["logits"], list) and all(isinstance(x, int) for x in data["logits"])):
             raise ArtifactError(f"{what}: its fields do not have a proof's types (hex strings, integers)")
         return cls(**data)

@@ -122,7 +122,6 @@ def uses_dev_srs(verifier_code: bytes) -> bool:
     return all(bytes.fromhex(w[2:]) in verifier_code for w in srs_fingerprint(dev_srs(DEV_FINGERPRINT_K)))
 
 
-
 def setup(circuit: CompiledCircuit, srs: Srs | None = None) -> Keys:
     """Generates (or reuses from the cache) the proving and verifying keys."""
     srs = srs or dev_srs(circuit.k)
