@@ -4,7 +4,7 @@ use crate::circuit::{CircuitParams, CnnCircuit, Visibility};
 use crate::commit::commit_native;
 use crate::error::{io_err, ProverError, Result};
 use crate::model::QModel;
-use crate::plan::{layer_bias_of, layer_weights_flat, plan, OutputKind, WEIGHT_OFFSET};
+use crate::plan::{freivalds_layers, layer_bias_of, layer_weights_flat, plan, MatmulCheck, OutputKind, WEIGHT_OFFSET};
 use halo2_base::halo2_proofs::{
     halo2curves::bn256::{Bn256, Fr, G1Affine},
     plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, Circuit, ConstraintSystem, ProvingKey, VerifyingKey},
@@ -29,8 +29,9 @@ use std::io::{self, BufReader, BufWriter, Cursor};
 use std::path::Path;
 
 /// Version of the circuit settings; part of the circuit id, so keys cached for circuits of an
-/// older version are never reused. 2: commitments bind the byte length (marker byte).
-pub const SETTINGS_VERSION: u32 = 2;
+/// older version are never reused. 2: commitments bind the byte length (marker byte). 3: top-1
+/// class in O(classes) rows; matrix products optionally checked by Freivalds' test.
+pub const SETTINGS_VERSION: u32 = 3;
 
 /// Dot-product width used when none is given: products per row (2*m+4 advice columns).
 pub const DEFAULT_DOT_WIDTH: usize = 2;
@@ -42,6 +43,8 @@ pub struct Settings {
     pub model: serde_json::Value,
     pub visibility: Visibility,
     pub output: String,
+    /// How matrix products are checked (per layer under `auto`).
+    pub matmul: MatmulCheck,
     pub params: CircuitParams,
     pub num_instances: usize,
     /// Poseidon commitment to the weights (hex, big endian): the second public instance.
@@ -63,6 +66,9 @@ pub struct Stats {
     pub instances: usize,
     pub degree: usize,
     pub parameters: usize,
+    /// Layers whose products Freivalds' test checks, and the challenge phases.
+    pub freivalds_layers: usize,
+    pub phases: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -134,7 +140,7 @@ impl Settings {
     pub fn circuit(&self, input: &[i64]) -> Result<CnnCircuit> {
         let model = self.model()?;
         let public = (!self.visibility.weights_hidden()).then(|| fr_from_hex(&self.weight_commitment)).transpose()?;
-        let p = plan(&model, input, self.params.m, self.output_kind()?, public)?;
+        let p = plan(&model, input, self.params.m, self.output_kind()?, public, self.matmul)?;
         let circuit = CnnCircuit::new(p, Some(self.params.k));
         if circuit.params != self.params {
             return Err(ProverError::Artifact("circuit shape differs from the compiled settings".into()));
@@ -157,13 +163,19 @@ pub fn input_commitment(input: &[i64]) -> Result<Fr> {
     Ok(commit_native(input, &[]))
 }
 
-/// Compiles a model into circuit settings for a visibility mode and an output kind.
-pub fn compile(model_json: &str, vis: Visibility, output: &str, dot_width: usize) -> Result<Settings> {
+pub fn matmul_check(s: &str) -> Result<MatmulCheck> {
+    serde_json::from_value(serde_json::Value::String(s.into()))
+        .map_err(|_| ProverError::Input(format!("matmul check must be auto, direct or freivalds, got '{s}'")))
+}
+
+/// Compiles a model into circuit settings for a visibility mode, an output kind, a dot-product
+/// width and a way of checking matrix products.
+pub fn compile(model_json: &str, vis: Visibility, output: &str, dot_width: usize, matmul: MatmulCheck) -> Result<Settings> {
     let model = QModel::from_json(model_json)?;
     let kind = output_kind(output)?;
     let zero_input = vec![model.input.zero_point; model.input_len()];
     let wc = weight_commitment(&model);
-    let p = plan(&model, &zero_input, dot_width, kind, (!vis.weights_hidden()).then_some(wc))?;
+    let p = plan(&model, &zero_input, dot_width, kind, (!vis.weights_hidden()).then_some(wc), matmul)?;
     let circuit = CnnCircuit::new(p, None);
     let mut cs = ConstraintSystem::<Fr>::default();
     CnnCircuit::configure_with_params(&mut cs, circuit.params.clone());
@@ -174,6 +186,7 @@ pub fn compile(model_json: &str, vis: Visibility, output: &str, dot_width: usize
         model: serde_json::from_str(model_json).expect("validated above"),
         visibility: vis,
         output: output.to_string(),
+        matmul,
         num_instances: circuit.instances.len(),
         params: circuit.params.clone(),
         weight_commitment: fr_to_hex(&wc),
@@ -199,6 +212,8 @@ pub fn stats(settings: &Settings) -> Result<Stats> {
         instances: settings.num_instances,
         degree: cs.degree(),
         parameters,
+        freivalds_layers: freivalds_layers(&model, settings.params.m, settings.matmul)?.iter().filter(|f| **f).count(),
+        phases: if settings.params.two_phase { 2 } else { 1 },
     })
 }
 
@@ -371,6 +386,6 @@ pub fn calldata(instances: &[Fr], proof: &[u8]) -> Vec<u8> {
 
 pub fn evaluate(model_json: &str, input: &[i64]) -> Result<(Vec<i64>, usize)> {
     let model = QModel::from_json(model_json)?;
-    let p = plan(&model, input, DEFAULT_DOT_WIDTH, OutputKind::Logits, None)?;
+    let p = plan(&model, input, DEFAULT_DOT_WIDTH, OutputKind::Logits, None, MatmulCheck::Direct)?;
     Ok((p.logits, p.class))
 }

@@ -1,14 +1,20 @@
 //! The halo2 circuit: custom CNN gates over one shared ClipAndScale table (paper section 4) and
-//! a Poseidon round gate for the commitments, all in one region laid out by `plan`.
+//! a Poseidon round gate for the commitments, all in one region laid out by `plan`. Circuits that
+//! check matrix products with Freivalds' test have a second phase: four advice columns assigned
+//! after the first phase is committed and two challenges drawn (halo2-axiom's `next_phase`).
 use crate::plan::{
-    Plan, Slot, Vid, B, SEL_ABSORB, SEL_CONST, SEL_DOT, SEL_FULL_ROUND, SEL_PACK, SEL_PARTIAL_ROUND,
-    SEL_RESCALE, WEIGHT_OFFSET,
+    P2Op, Plan, Slot, Vid, B, FLAG_CONT_A, FLAG_CONT_C, SEL_ABSORB, SEL_CONST, SEL_DOT, SEL_FOLD_U,
+    SEL_FULL_ROUND, SEL_HORNER_U, SEL_HORNER_V, SEL_MAC, SEL_PACK, SEL_PARTIAL_ROUND, SEL_RESCALE,
+    WEIGHT_OFFSET,
 };
 use crate::poseidon;
 use halo2_base::halo2_proofs::{
     circuit::{Cell, Layouter, SimpleFloorPlanner, Value},
     halo2curves::bn256::Fr,
-    plonk::{Advice, Circuit, Column, ConstraintSystem, Error, Expression, Fixed, Instance, Selector, TableColumn},
+    plonk::{
+        Advice, Challenge, Circuit, Column, ConstraintSystem, Error, Expression, FirstPhase, Fixed, Instance, SecondPhase,
+        Selector, TableColumn,
+    },
     poly::Rotation,
 };
 use serde::{Deserialize, Serialize};
@@ -41,6 +47,9 @@ pub struct CircuitParams {
     pub k: u32,
     pub m: usize,
     pub lookup_bits: u32,
+    /// Some layer uses Freivalds' test: phase-2 columns and challenges exist.
+    #[serde(default)]
+    pub two_phase: bool,
 }
 
 pub fn fr(v: i64) -> Fr {
@@ -55,6 +64,10 @@ pub fn fr(v: i64) -> Fr {
 pub struct CnnConfig {
     advice: Vec<Column<Advice>>,
     fixed: [Column<Fixed>; 3],
+    /// Continue flags of the lane-A folds and lane-C chains (two-phase circuits only).
+    flags: Vec<(u16, Column<Fixed>)>,
+    /// Challenges u and v (two-phase circuits only).
+    challenges: Vec<Challenge>,
     selectors: Vec<(u16, Selector)>,
     table: [TableColumn; 2],
     lookup_bits: u32,
@@ -63,18 +76,22 @@ pub struct CnnConfig {
 type Cells<'a> = halo2_base::halo2_proofs::plonk::VirtualCells<'a, Fr>;
 
 impl CnnConfig {
-    fn configure(meta: &mut ConstraintSystem<Fr>, m: usize, lookup_bits: u32) -> Self {
-        let cols = crate::plan::Columns { m };
+    fn configure(meta: &mut ConstraintSystem<Fr>, m: usize, lookup_bits: u32, two_phase: bool) -> Self {
+        let cols = crate::plan::Columns { m, two_phase };
+        let phase1 = crate::plan::Columns { m, two_phase: false }.count();
         let advice: Vec<Column<Advice>> = (0..cols.count())
-            .map(|_| {
-                let c = meta.advice_column();
+            .map(|i| {
+                let c = if i < phase1 { meta.advice_column() } else { meta.advice_column_in(SecondPhase) };
                 meta.enable_equality(c);
                 c
             })
             .collect();
         let fixed = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
         let table = [meta.lookup_table_column(), meta.lookup_table_column()];
-        let bits = [SEL_DOT, SEL_RESCALE, SEL_PACK, SEL_FULL_ROUND, SEL_PARTIAL_ROUND, SEL_ABSORB, SEL_CONST];
+        let mut bits = vec![SEL_DOT, SEL_RESCALE, SEL_PACK, SEL_FULL_ROUND, SEL_PARTIAL_ROUND, SEL_ABSORB, SEL_CONST];
+        if two_phase {
+            bits.extend([SEL_HORNER_U, SEL_HORNER_V, SEL_FOLD_U, SEL_MAC]);
+        }
         let selectors: Vec<(u16, Selector)> = bits.iter().map(|b| (*b, meta.selector())).collect();
         let sel = |b: u16| selectors.iter().find(|(x, _)| *x == b).unwrap().1;
         let a = |vc: &mut Cells, i: u16, rot: i32| vc.query_advice(advice[i as usize], Rotation(rot));
@@ -142,6 +159,41 @@ impl CnnConfig {
             }
             out
         });
+        let mut flags = vec![];
+        let mut challenges = vec![];
+        if two_phase {
+            flags = vec![(FLAG_CONT_A, meta.fixed_column()), (FLAG_CONT_C, meta.fixed_column())];
+            challenges = vec![meta.challenge_usable_after(FirstPhase), meta.challenge_usable_after(FirstPhase)];
+            let (cont_a, cont_c) = (flags[0].1, flags[1].1);
+            let n = 2 * m;
+            for (bit, ch, name) in [(SEL_HORNER_U, 0, "fold by u (Horner)"), (SEL_HORNER_V, 1, "fold by v (Horner)")] {
+                let challenge = challenges[ch];
+                meta.create_gate(name, |vc| {
+                    let s = vc.query_selector(sel(bit));
+                    let c = vc.query_challenge(challenge);
+                    let cont = vc.query_fixed(cont_a, Rotation::cur());
+                    let z = f(vc, 0);
+                    let mut h = cont * a(vc, cols.fold(), -1);
+                    for j in 0..n {
+                        h = h * c.clone() + a(vc, j as u16, 0) - z.clone();
+                    }
+                    vec![s * (a(vc, cols.fold(), 0) - h)]
+                });
+            }
+            let u = challenges[0];
+            meta.create_gate("lane C: fold by u", |vc| {
+                let s = vc.query_selector(sel(SEL_FOLD_U));
+                let cont = vc.query_fixed(cont_c, Rotation::cur());
+                let next = cont * a(vc, cols.c_acc(), -1) * vc.query_challenge(u) + a(vc, cols.c_op(0), 0);
+                vec![s * (a(vc, cols.c_acc(), 0) - next)]
+            });
+            meta.create_gate("lane C: multiply-accumulate", |vc| {
+                let s = vc.query_selector(sel(SEL_MAC));
+                let cont = vc.query_fixed(cont_c, Rotation::cur());
+                let next = cont * a(vc, cols.c_acc(), -1) + a(vc, cols.c_op(0), 0) * a(vc, cols.c_op(1), 0);
+                vec![s * (a(vc, cols.c_acc(), 0) - next)]
+            });
+        }
         meta.create_gate("constant cell", |vc| {
             let s = vc.query_selector(sel(SEL_CONST));
             vec![s * (a(vc, cols.a(), 0) - f(vc, 1))]
@@ -151,7 +203,7 @@ impl CnnConfig {
         meta.lookup("clip and scale", |vc| {
             vec![(a(vc, cols.clip_x(), 0), table[0]), (a(vc, cols.clip_y(), 0), table[1])]
         });
-        Self { advice, fixed, selectors, table, lookup_bits }
+        Self { advice, fixed, flags, challenges, selectors, table, lookup_bits }
     }
 
     /// The one table: (q, clip(q, 0, 255)) for q in [-2^(L-1), 2^(L-1)).
@@ -169,17 +221,24 @@ impl CnnConfig {
         )
     }
 
-    /// Lays the planned rows out; returns each value's canonical cell.
+    /// Lays the planned rows out; returns each value's canonical cell. Phase-2 cells are
+    /// assigned after `next_phase` commits the first phase and the challenges are drawn.
     fn assign(&self, layouter: &mut impl Layouter<Fr>, plan: &Plan) -> Result<Vec<Option<Cell>>, Error> {
         layouter.assign_region(
             || "cnn",
             |mut region| {
                 let mut cells: Vec<Option<Cell>> = vec![None; plan.values.len()];
                 let mut copies: Vec<(Cell, Vid)> = vec![];
+                let mut later: Vec<(usize, u16, Slot)> = vec![];
                 for (r, row) in plan.rows.iter().enumerate() {
                     for (bit, sel) in &self.selectors {
                         if row.sel & bit != 0 {
                             sel.enable(&mut region, r)?;
+                        }
+                    }
+                    for (bit, col) in &self.flags {
+                        if row.sel & bit != 0 {
+                            region.assign_fixed(*col, r, Fr::one());
                         }
                     }
                     for (col, v) in self.fixed.iter().zip(row.fixed) {
@@ -191,18 +250,46 @@ impl CnnConfig {
                         let value = match slot {
                             Slot::Def(v) | Slot::Copy(v) => plan.values[*v as usize],
                             Slot::Plain(x) => *x,
+                            Slot::Def2(_) | Slot::Copy2(_) => {
+                                later.push((r, *col, *slot));
+                                continue;
+                            }
                         };
                         let cell = region.assign_advice(self.advice[*col as usize], r, Value::known(value)).cell();
                         match slot {
                             Slot::Def(v) => cells[*v as usize] = Some(cell),
                             Slot::Copy(v) => copies.push((cell, *v)),
-                            Slot::Plain(_) => {}
+                            _ => {}
                         }
                     }
                 }
                 for (cell, vid) in copies {
                     let canonical = cells[vid as usize].expect("planner defines every value it copies");
                     region.constrain_equal(canonical, cell);
+                }
+                if !self.challenges.is_empty() {
+                    region.next_phase();
+                    let (u, v) = (region.get_challenge(self.challenges[0]), region.get_challenge(self.challenges[1]));
+                    // Unknown while generating keys: then only the layout matters.
+                    let values = u.zip(v).map(|(u, v)| P2Op::evaluate_all(&plan.phase2, &plan.values, [u, v]));
+                    let mut defined: Vec<Option<Cell>> = vec![None; plan.phase2.len()];
+                    let mut copies2: Vec<(Cell, u32)> = vec![];
+                    for (r, col, slot) in later {
+                        let id = match slot {
+                            Slot::Def2(id) | Slot::Copy2(id) => id,
+                            _ => unreachable!("only phase-2 slots wait"),
+                        };
+                        let value = values.as_ref().map(|vals| vals[id as usize]);
+                        let cell = region.assign_advice(self.advice[col as usize], r, value).cell();
+                        match slot {
+                            Slot::Def2(id) => defined[id as usize] = Some(cell),
+                            _ => copies2.push((cell, id)),
+                        }
+                    }
+                    for (cell, id) in copies2 {
+                        let canonical = defined[id as usize].expect("planner defines every phase-2 value it copies");
+                        region.constrain_equal(canonical, cell);
+                    }
                 }
                 Ok(cells)
             },
@@ -230,7 +317,7 @@ impl CnnCircuit {
         let rows = plan.rows.len().max(1 << plan.lookup_bits);
         let k = k.unwrap_or_else(|| ((rows + MIN_ROWS).next_power_of_two().trailing_zeros()).max(8));
         let instances = plan.instance_vids.iter().map(|v| plan.values[*v as usize]).collect();
-        let params = CircuitParams { k, m: plan.cols.m, lookup_bits: plan.lookup_bits };
+        let params = CircuitParams { k, m: plan.cols.m, lookup_bits: plan.lookup_bits, two_phase: plan.cols.two_phase };
         Self { params, plan, instances }
     }
 
@@ -254,7 +341,7 @@ impl Circuit<Fr> for CnnCircuit {
     }
 
     fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: CircuitParams) -> ZkConfig {
-        let cnn = CnnConfig::configure(meta, params.m, params.lookup_bits);
+        let cnn = CnnConfig::configure(meta, params.m, params.lookup_bits, params.two_phase);
         // Degree 5 keeps the same extended domain as 4 (both need 4x) but packs three columns
         // per permutation product instead of two: fewer commitments, less verifier gas.
         meta.set_minimum_degree(5);

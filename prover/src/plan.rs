@@ -9,6 +9,12 @@
 //! adds residuals. Lane B requantizes (rescale by the shared divisor, then the ClipAndScale
 //! lookup) and range-checks bytes through the same lookup. Poseidon rounds use the full width
 //! below both lanes, one row per round.
+//!
+//! Convolutions and fully connected layers whose products are many can instead be checked with
+//! Freivalds' test (`freivalds_layer`): the accumulators are committed as witnesses in the first
+//! phase, then two challenges u, v drawn after that commitment fold the claimed outputs, the
+//! inputs and the weights by Horner's rule (phase-2 cells), and one product of the folds must
+//! match. The cost follows inputs + weights + outputs instead of multiply-accumulates.
 use crate::circuit::fr;
 use crate::error::{ProverError, Result};
 use crate::model::{Layer, QModel};
@@ -30,6 +36,62 @@ pub const SEL_FULL_ROUND: u16 = 8;
 pub const SEL_PARTIAL_ROUND: u16 = 16;
 pub const SEL_ABSORB: u16 = 32;
 pub const SEL_CONST: u16 = 64;
+/// Horner folds over the lane-A cells by challenge u or v (phase 2).
+pub const SEL_HORNER_U: u16 = 128;
+pub const SEL_HORNER_V: u16 = 256;
+/// Lane C (phase 2): a Horner fold by u over copied cells, and a multiply-accumulate.
+pub const SEL_FOLD_U: u16 = 512;
+pub const SEL_MAC: u16 = 1024;
+/// Not selectors: fixed 0/1 flags saying a lane-A fold (or a lane-C chain) continues the row above.
+pub const FLAG_CONT_A: u16 = 2048;
+pub const FLAG_CONT_C: u16 = 4096;
+
+/// How a convolution or fully connected layer's products are checked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MatmulCheck {
+    /// Per layer, whichever of the two takes fewer rows.
+    #[default]
+    Auto,
+    /// Every product in a dot-product chain.
+    Direct,
+    /// Freivalds' test wherever it applies (convolutions with groups = 1, fully connected).
+    Freivalds,
+}
+
+/// Index of a phase-2 value in `Plan::phase2`.
+pub type P2 = u32;
+
+/// A value computed after the challenges are drawn, in definition order.
+#[derive(Clone, Debug)]
+pub enum P2Op {
+    /// h = [prev * c^n] + sum_j c^(n-1-j) (x_j - z) over the n = 2m lane-A cells of its row.
+    Horner { ch: usize, prev: Option<P2>, cells: Vec<Vid>, z: Fr },
+    /// acc = [prev * u] + term (lane C).
+    FoldU { prev: Option<P2>, term: P2 },
+    /// acc = [prev] + a * b (lane C).
+    Mac { prev: Option<P2>, a: P2, b: P2 },
+}
+
+impl P2Op {
+    /// Evaluates every phase-2 value once the challenges (u, v) are known.
+    pub fn evaluate_all(ops: &[P2Op], values: &[Fr], challenges: [Fr; 2]) -> Vec<Fr> {
+        let mut out: Vec<Fr> = Vec::with_capacity(ops.len());
+        for op in ops {
+            let v = match op {
+                P2Op::Horner { ch, prev, cells, z } => {
+                    let c = challenges[*ch];
+                    let start = prev.map_or(Fr::ZERO, |p| out[p as usize]);
+                    cells.iter().fold(start, |h, x| h * c + values[*x as usize] - z)
+                }
+                P2Op::FoldU { prev, term } => prev.map_or(Fr::ZERO, |p| out[p as usize] * challenges[0]) + out[*term as usize],
+                P2Op::Mac { prev, a, b } => prev.map_or(Fr::ZERO, |p| out[p as usize]) + out[*a as usize] * out[*b as usize],
+            };
+            out.push(v);
+        }
+        out
+    }
+}
 
 /// What the proof exposes after the two commitments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +111,10 @@ pub enum Slot {
     Copy(Vid),
     /// A value constrained only by this row's gates and lookups.
     Plain(Fr),
+    /// The canonical cell of a phase-2 value.
+    Def2(P2),
+    /// A copy of a phase-2 value's canonical cell.
+    Copy2(P2),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -61,10 +127,12 @@ pub struct Row {
     pub cells: Vec<(u16, Slot)>,
 }
 
-/// Column indices for a dot-product width `m` (multiply-accumulates per row).
+/// Column indices for a dot-product width `m` (multiply-accumulates per row); circuits that use
+/// Freivalds' test have four phase-2 columns after the phase-1 ones.
 #[derive(Clone, Copy, Debug)]
 pub struct Columns {
     pub m: usize,
+    pub two_phase: bool,
 }
 
 impl Columns {
@@ -100,8 +168,19 @@ impl Columns {
     pub fn absorbed(&self, i: usize) -> u16 {
         self.cube(i)
     }
+    /// Phase 2, lane A: the Horner fold of the row's 2m cells.
+    pub fn fold(&self) -> u16 {
+        (2 * self.m + 4) as u16
+    }
+    /// Phase 2, lane C: accumulator and two operands.
+    pub fn c_acc(&self) -> u16 {
+        (2 * self.m + 5) as u16
+    }
+    pub fn c_op(&self, i: usize) -> u16 {
+        (2 * self.m + 6 + i) as u16
+    }
     pub fn count(&self) -> usize {
-        2 * self.m + 4
+        2 * self.m + 4 + if self.two_phase { 4 } else { 0 }
     }
 }
 
@@ -117,6 +196,8 @@ pub struct Plan {
     pub weight_vids: Vec<Vid>,
     pub logits: Vec<i64>,
     pub class: usize,
+    /// Phase-2 values (Freivalds folds), computed once the challenges are known.
+    pub phase2: Vec<P2Op>,
 }
 
 struct Tensor {
@@ -129,6 +210,8 @@ struct Planner {
     plan: Plan,
     lane_a: usize,
     lane_b: usize,
+    /// Lane C (phase-2 columns only): folds over copied phase-2 values.
+    lane_c: usize,
     consts: HashMap<[u8; 32], Vid>,
     ints: Vec<i64>,
 }
@@ -261,13 +344,13 @@ impl Planner {
         (acc_vid, acc)
     }
 
-    /// Proves `class` is the first index of the largest logit with dot chains and byte range
-    /// checks: one-hot bytes e_j summing to 1, class = sum j e_j, best = sum y_j e_j, and
-    /// best - y_j - [j < class] >= 0 for every j.
+    /// Proves `class` is the first index of the largest logit in O(classes) rows: one-hot bytes
+    /// e_j summing to 1, class = sum j e_j, best = sum y_j e_j, suffix sums s_j = sum_{i > j} e_i,
+    /// and best - y_j - s_j >= 0 for every j (s_j is 1 exactly for j < class).
     fn first_argmax(&mut self, logits: &[Vid], class: usize) -> Vid {
         let n = logits.len();
-        let onehot: Vec<i64> = (0..n).map(|j| WEIGHT_OFFSET + i64::from(j == class)).collect();
-        let e = self.range_checked(&onehot.iter().map(|v| v - WEIGHT_OFFSET).collect::<Vec<_>>());
+        let onehot: Vec<i64> = (0..n).map(|j| i64::from(j == class)).collect();
+        let e = self.range_checked(&onehot);
         // The byte e_j is used as a weight e_j + 128: shift by a dot chain per entry.
         let zero = self.constant(0);
         let one = self.constant(1);
@@ -280,16 +363,137 @@ impl Planner {
         let indices: Vec<(Vid, Vid)> = (0..n).map(|j| (self.constant(j as i64), w[j])).collect();
         let class_vid = self.dot(&indices, zero, 0, None).0;
         let best = self.dot(&logits.iter().zip(&w).map(|(y, wj)| (*y, *wj)).collect::<Vec<_>>(), zero, 0, None).0;
-        // gap_j = best - y_j - sum_{i > j} e_i, with zero point 2: (y - 2)(127 - 128) = 2 - y,
-        // (1 - 2)(w_i - 128) = -e_i, and (1 - 2)(130 - 128) = -2 cancels the 2.
-        let (minus_one, plus_two) = (self.constant(WEIGHT_OFFSET - 1), self.constant(WEIGHT_OFFSET + 2));
-        for j in 0..n {
-            let mut taps = vec![(logits[j], minus_one), (one, plus_two)];
-            taps.extend(w[j + 1..].iter().map(|wi| (one, *wi)));
-            let gap = self.dot(&taps, best, 2, None).0;
+        // (v - 0)(127 - 128) = -v: gap_j = best - y_j - s_j, with s_{n-1} = 0, s_j = s_{j+1} + e_{j+1}.
+        let minus_one = self.constant(WEIGHT_OFFSET - 1);
+        let mut suffix = zero;
+        for j in (0..n).rev() {
+            let gap = self.dot(&[(logits[j], minus_one), (suffix, minus_one)], best, 0, None).0;
             self.range_row(Slot::Copy(gap), gap);
+            if j > 0 {
+                suffix = self.dot(&[(one, w[j])], suffix, 0, None).0;
+            }
         }
         class_vid
+    }
+
+    fn push_phase2(&mut self, op: P2Op) -> P2 {
+        self.plan.phase2.push(op);
+        (self.plan.phase2.len() - 1) as P2
+    }
+
+    /// Lane A, phase 2: folds `vals` by challenge `ch` (0: u, 1: v) with Horner's rule, 2m cells
+    /// per row, zero point `z`. The cells copy the values, or define them where `define`; the
+    /// first row is padded in front with copies of the constant z (terms of zero).
+    fn horner(&mut self, ch: usize, vals: &[Vid], define: bool, z: i64) -> P2 {
+        let c = self.plan.cols;
+        let n = 2 * c.m;
+        let z_const = self.constant(z);
+        let pad = (n - vals.len() % n) % n;
+        let cells: Vec<(Vid, bool)> =
+            std::iter::repeat((z_const, false)).take(pad).chain(vals.iter().map(|v| (*v, define))).collect();
+        let mut prev = None;
+        for chunk in cells.chunks(n) {
+            let id = self.push_phase2(P2Op::Horner { ch, prev, cells: chunk.iter().map(|(v, _)| *v).collect(), z: fr(z) });
+            let r = self.lane_a;
+            self.lane_a += 1;
+            let row = self.row(r);
+            row.sel |= if ch == 0 { SEL_HORNER_U } else { SEL_HORNER_V };
+            if prev.is_some() {
+                row.sel |= FLAG_CONT_A;
+            }
+            row.fixed[0] = fr(z);
+            for (j, (v, def)) in chunk.iter().enumerate() {
+                row.cells.push((j as u16, if *def { Slot::Def(*v) } else { Slot::Copy(*v) }));
+            }
+            row.cells.push((c.fold(), Slot::Def2(id)));
+            prev = Some(id);
+        }
+        prev.expect("a fold of at least one value")
+    }
+
+    fn lane_c_row(&mut self, sel: u16, continues: bool, cells: Vec<(u16, Slot)>) {
+        let r = self.lane_c;
+        self.lane_c += 1;
+        let row = self.row(r);
+        row.sel |= sel;
+        if continues {
+            row.sel |= FLAG_CONT_C;
+        }
+        row.cells.extend(cells);
+    }
+
+    /// Lane C: sum_k u^(n-1-k) terms[k] over phase-2 values.
+    fn fold_u(&mut self, terms: &[P2]) -> P2 {
+        let c = self.plan.cols;
+        let mut prev = None;
+        for t in terms {
+            let id = self.push_phase2(P2Op::FoldU { prev, term: *t });
+            self.lane_c_row(SEL_FOLD_U, prev.is_some(), vec![(c.c_op(0), Slot::Copy2(*t)), (c.c_acc(), Slot::Def2(id))]);
+            prev = Some(id);
+        }
+        prev.expect("a fold of at least one value")
+    }
+
+    /// Lane C: sum_k a_k b_k, whose last accumulator is a copy of `expect` (the check).
+    fn mac_equals(&mut self, pairs: &[(P2, P2)], expect: P2) {
+        let c = self.plan.cols;
+        let mut prev = None;
+        for (k, (a, b)) in pairs.iter().enumerate() {
+            let acc = if k + 1 == pairs.len() {
+                Slot::Copy2(expect)
+            } else {
+                let id = self.push_phase2(P2Op::Mac { prev, a: *a, b: *b });
+                prev = Some(id);
+                Slot::Def2(id)
+            };
+            let continues = k > 0;
+            self.lane_c_row(SEL_MAC, continues, vec![(c.c_op(0), Slot::Copy2(*a)), (c.c_op(1), Slot::Copy2(*b)), (c.c_acc(), acc)]);
+        }
+    }
+
+    /// Freivalds' test for acc[p][o] = bias[o] + sum_i (x[p][i] - z)(w[o][i] - 128), then each
+    /// acc requantized. `x[p]` lists position p's inputs (the zero point's constant where a
+    /// convolution pads), `w[o]` output o's weights. With challenges u, v drawn after the
+    /// accumulators, inputs and weights are committed:
+    ///   sum_p u^p' sum_o v^o' acc[p][o] = sum_i (sum_p u^p' (x[p][i] - z)) (sum_o v^o' (w[o][i] - 128))
+    ///                                     + (sum_p u^p') (sum_o v^o' bias[o])
+    /// (p' = P-1-p, o' = O-1-o); a wrong accumulator makes the two sides differ as polynomials of
+    /// degree below P + O, so they agree with probability at most (P + O) / |F|.
+    #[allow(clippy::too_many_arguments)]
+    fn freivalds_layer(&mut self, layer: usize, x: &[Vec<Vid>], w: &[Vec<Vid>], bias: &[Vid], z: i64, mult: &[i64], offset: i64) -> Result<Vec<Vid>> {
+        const U: usize = 0;
+        const V: usize = 1;
+        let (np, no, ni) = (x.len(), w.len(), w[0].len());
+        let mut accs: Vec<(Vid, i128)> = Vec::with_capacity(np * no);
+        for xp in x {
+            for (o, wo) in w.iter().enumerate() {
+                let mut acc = self.int(bias[o]) as i128;
+                for (xi, wi) in xp.iter().zip(wo) {
+                    acc += (self.int(*xi) - z) as i128 * (self.int(*wi) - WEIGHT_OFFSET) as i128;
+                }
+                accs.push((self.define(acc as i64), acc));
+            }
+        }
+        let per_position: Vec<P2> = accs
+            .chunks(no)
+            .map(|row| self.horner(V, &row.iter().map(|a| a.0).collect::<Vec<_>>(), true, 0))
+            .collect();
+        let claimed = self.fold_u(&per_position);
+        let mut pairs = Vec::with_capacity(ni + 1);
+        for i in 0..ni {
+            let inputs = self.horner(U, &x.iter().map(|xp| xp[i]).collect::<Vec<_>>(), false, z);
+            let weights = self.horner(V, &w.iter().map(|wo| wo[i]).collect::<Vec<_>>(), false, WEIGHT_OFFSET);
+            pairs.push((inputs, weights));
+        }
+        let one = self.constant(1);
+        let ones = self.horner(U, &vec![one; np], false, 0);
+        let biases = self.horner(V, bias, false, 0);
+        pairs.push((ones, biases));
+        self.mac_equals(&pairs, claimed);
+        accs.iter()
+            .enumerate()
+            .map(|(k, (vid, acc))| self.requant(layer, *vid, *acc, mult[k % no], offset))
+            .collect()
     }
 
     /// Lane B: q = floor((acc * mult + offset) / B), y = clip(q, 0, 255), remainder bytes in
@@ -386,7 +590,7 @@ impl Planner {
         let values: Vec<Fr> = inputs.iter().map(|v| self.plan.values[*v as usize]).collect();
         let chunks = poseidon::absorb_chunks(&values);
         let mut input_iter = inputs.chunks(poseidon::RATE);
-        let mut r = self.plan.rows.len().max(self.lane_a).max(self.lane_b);
+        let mut r = self.plan.rows.len().max(self.lane_a).max(self.lane_b).max(self.lane_c);
         // The initial state, pinned to constants: capacity 2^64, then zeros.
         let row = self.row(r);
         row.cells.push((c.state(0), Slot::Copy(cap)));
@@ -437,7 +641,7 @@ impl Planner {
         row.cells.push((c.state(0), Slot::Plain(state[0])));
         row.cells.push((c.state(1), Slot::Def(out)));
         row.cells.push((c.state(2), Slot::Plain(state[2])));
-        (self.lane_a, self.lane_b) = (r + 1, r + 1);
+        (self.lane_a, self.lane_b, self.lane_c) = (r + 1, r + 1, r + 1);
         out
     }
 }
@@ -468,11 +672,74 @@ pub fn first_argmax(v: &[i64]) -> usize {
     best
 }
 
+/// A matrix product's dimensions: positions, outputs and inputs per output.
+#[derive(Clone, Copy, Debug)]
+pub struct MatmulShape {
+    pub positions: usize,
+    pub outputs: usize,
+    pub inputs: usize,
+}
+
+impl MatmulShape {
+    /// The layer as a matrix product, if it is one (convolutions with groups = 1, fully connected).
+    pub fn of(layer: &Layer, in_shape: [usize; 3], out_shape: [usize; 3]) -> Option<Self> {
+        match layer {
+            Layer::Conv2d { kernel, groups: 1, .. } => Some(Self {
+                positions: out_shape[0] * out_shape[1],
+                outputs: out_shape[2],
+                inputs: kernel[0] * kernel[1] * in_shape[2],
+            }),
+            Layer::FullyConnected { out_features, .. } => {
+                Some(Self { positions: 1, outputs: *out_features, inputs: in_shape.iter().product() })
+            }
+            _ => None,
+        }
+    }
+    /// Lane-A rows of dot-product chains (a start row and ceil(inputs / m) rows per output).
+    pub fn direct_rows(&self, m: usize) -> usize {
+        self.positions * self.outputs * (self.inputs.div_ceil(m) + 1)
+    }
+    /// Rows of Freivalds' test: the lane-A folds plus the lane-C rows.
+    pub fn freivalds_rows(&self, m: usize) -> usize {
+        let rows = |n: usize| n.div_ceil(2 * m);
+        let (p, o, i) = (self.positions, self.outputs, self.inputs);
+        p * rows(o) + i * (rows(p) + rows(o)) + rows(p) + rows(o) + p + i + 1
+    }
+    pub fn uses_freivalds(&self, check: MatmulCheck, m: usize) -> bool {
+        match check {
+            MatmulCheck::Direct => false,
+            MatmulCheck::Freivalds => true,
+            MatmulCheck::Auto => self.freivalds_rows(m) < self.direct_rows(m),
+        }
+    }
+}
+
+/// Which layers are checked by Freivalds' test (true) under `check`.
+pub fn freivalds_layers(model: &QModel, m: usize, check: MatmulCheck) -> Result<Vec<bool>> {
+    let infos = model.tensors()?;
+    Ok(model
+        .layers
+        .iter()
+        .map(|layer| {
+            let in_shape = layer_input(layer).map_or([0; 3], |name| infos[name].shape);
+            MatmulShape::of(layer, in_shape, infos[&layer.output().name].shape).is_some_and(|s| s.uses_freivalds(check, m))
+        })
+        .collect())
+}
+
+fn layer_input(layer: &Layer) -> Option<&String> {
+    match layer {
+        Layer::Conv2d { input, .. } | Layer::FullyConnected { input, .. } | Layer::GlobalAvgPool { input, .. } => Some(input),
+        Layer::Add { .. } => None,
+    }
+}
+
 /// Plans the circuit for `model` on `input` (uint8, HWC, flattened) with `m` products per row.
 /// `public_weights` holds the weight commitment when the weights are public: every weight and
 /// bias is then a circuit constant and the commitment instance is pinned to that value; when
-/// `None`, the weights are private witnesses hashed inside the circuit.
-pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, public_weights: Option<Fr>) -> Result<Plan> {
+/// `None`, the weights are private witnesses hashed inside the circuit. `check` says how matrix
+/// products are checked.
+pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, public_weights: Option<Fr>, check: MatmulCheck) -> Result<Plan> {
     let infos = model.tensors()?;
     if input.len() != model.input_len() {
         return Err(ProverError::Input(format!(
@@ -488,8 +755,9 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, public_
     if m < 2 {
         return Err(ProverError::Model("dot-product width must be at least 2".into()));
     }
+    let freivalds = freivalds_layers(model, m, check)?;
     let plan = Plan {
-        cols: Columns { m },
+        cols: Columns { m, two_phase: freivalds.contains(&true) },
         lookup_bits: model.lookup_bits,
         rows: vec![],
         values: vec![],
@@ -497,8 +765,9 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, public_
         weight_vids: vec![],
         logits: vec![],
         class: 0,
+        phase2: vec![],
     };
-    let mut p = Planner { plan, lane_a: 0, lane_b: 0, consts: HashMap::new(), ints: vec![] };
+    let mut p = Planner { plan, lane_a: 0, lane_b: 0, lane_c: 0, consts: HashMap::new(), ints: vec![] };
     let input_vids = p.range_checked(input);
 
     // Parameters in commitment order: all weights (as bytes w + 128), then all biases.
@@ -538,46 +807,76 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, public_
                 let depthwise = *groups != 1;
                 let per_out = kh * kw * if depthwise { 1 } else { cin };
                 let (xv, z) = (x.vids.clone(), x.zero_point);
-                let mut out = vec![0; oh * ow * oc];
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        for o in 0..oc {
-                            let mut taps = Vec::with_capacity(per_out);
+                // The input feeding tap (ky, kx) of output position (oy, ox), None where padded.
+                let tap = |oy: usize, ox: usize, ky: usize, kx: usize| {
+                    let iy = (oy * stride + ky) as isize - padding[0] as isize;
+                    let ix = (ox * stride + kx) as isize - padding[1] as isize;
+                    (iy >= 0 && ix >= 0 && iy < h as isize && ix < w as isize).then(|| (iy as usize * w + ix as usize) * cin)
+                };
+                if freivalds[li] {
+                    let z_const = p.constant(z);
+                    let mut columns = Vec::with_capacity(oh * ow);
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let mut col = Vec::with_capacity(per_out);
                             for ky in 0..kh {
                                 for kx in 0..kw {
-                                    let iy = (oy * stride + ky) as isize - padding[0] as isize;
-                                    let ix = (ox * stride + kx) as isize - padding[1] as isize;
-                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
-                                        continue; // padding holds the zero point: contributes 0
-                                    }
-                                    let base = (iy as usize * w + ix as usize) * cin;
-                                    if depthwise {
-                                        taps.push((xv[base + o], layer_weights[li][o * per_out + ky * kw + kx]));
-                                    } else {
-                                        for ci in 0..cin {
-                                            let wi = o * per_out + (ky * kw + kx) * cin + ci;
-                                            taps.push((xv[base + ci], layer_weights[li][wi]));
-                                        }
+                                    match tap(oy, ox, ky, kx) {
+                                        Some(base) => col.extend(&xv[base..base + cin]),
+                                        None => col.extend(std::iter::repeat(z_const).take(cin)),
                                     }
                                 }
                             }
-                            out[(oy * ow + ox) * oc + o] =
-                                p.dot_requant(li, &taps, layer_bias[li][o], z, multiplier[o], requant_offset(z_out))?;
+                            columns.push(col);
                         }
                     }
+                    let weights: Vec<Vec<Vid>> = layer_weights[li].chunks(per_out).map(<[Vid]>::to_vec).collect();
+                    let bias = layer_bias[li].clone();
+                    p.freivalds_layer(li, &columns, &weights, &bias, z, multiplier, requant_offset(z_out))?
+                } else {
+                    let mut out = vec![0; oh * ow * oc];
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            for o in 0..oc {
+                                let mut taps = Vec::with_capacity(per_out);
+                                for ky in 0..kh {
+                                    for kx in 0..kw {
+                                        // Padding holds the zero point: contributes 0.
+                                        let Some(base) = tap(oy, ox, ky, kx) else { continue };
+                                        if depthwise {
+                                            taps.push((xv[base + o], layer_weights[li][o * per_out + ky * kw + kx]));
+                                        } else {
+                                            for ci in 0..cin {
+                                                let wi = o * per_out + (ky * kw + kx) * cin + ci;
+                                                taps.push((xv[base + ci], layer_weights[li][wi]));
+                                            }
+                                        }
+                                    }
+                                }
+                                out[(oy * ow + ox) * oc + o] =
+                                    p.dot_requant(li, &taps, layer_bias[li][o], z, multiplier[o], requant_offset(z_out))?;
+                            }
+                        }
+                    }
+                    out
                 }
-                out
             }
             Layer::FullyConnected { input, out_features, multiplier, .. } => {
                 let x = &tensors[input];
                 let (xv, z) = (x.vids.clone(), x.zero_point);
                 let n = xv.len();
-                let mut out = vec![];
-                for o in 0..*out_features {
-                    let taps: Vec<(Vid, Vid)> = (0..n).map(|i| (xv[i], layer_weights[li][o * n + i])).collect();
-                    out.push(p.dot_requant(li, &taps, layer_bias[li][o], z, multiplier[o], requant_offset(z_out))?);
+                if freivalds[li] {
+                    let weights: Vec<Vec<Vid>> = layer_weights[li].chunks(n).map(<[Vid]>::to_vec).collect();
+                    let bias = layer_bias[li].clone();
+                    p.freivalds_layer(li, &[xv], &weights, &bias, z, multiplier, requant_offset(z_out))?
+                } else {
+                    let mut out = vec![];
+                    for o in 0..*out_features {
+                        let taps: Vec<(Vid, Vid)> = (0..n).map(|i| (xv[i], layer_weights[li][o * n + i])).collect();
+                        out.push(p.dot_requant(li, &taps, layer_bias[li][o], z, multiplier[o], requant_offset(z_out))?);
+                    }
+                    out
                 }
-                out
             }
             Layer::GlobalAvgPool { input, multiplier, .. } => {
                 let x = &tensors[input];

@@ -61,8 +61,12 @@ fn instances(values: &[String]) -> Result<Vec<halo2_base::halo2_proofs::halo2cur
 }
 
 #[pyfunction]
-fn compile(py: Python<'_>, model_json: String, visibility: String, output: String, dot_width: usize) -> PyResult<String> {
-    run(py, || Ok(api::compile(&model_json, api::visibility(&visibility)?, &output, dot_width)?.to_json()))
+#[pyo3(signature = (model_json, visibility, output, dot_width, matmul = "auto".to_string()))]
+fn compile(py: Python<'_>, model_json: String, visibility: String, output: String, dot_width: usize, matmul: String) -> PyResult<String> {
+    run(py, || {
+        let check = api::matmul_check(&matmul)?;
+        Ok(api::compile(&model_json, api::visibility(&visibility)?, &output, dot_width, check)?.to_json())
+    })
 }
 
 #[pyfunction]

@@ -3,13 +3,14 @@
 mod common;
 use common::{tiny_input, tiny_model};
 use halo2_base::halo2_proofs::{dev::MockProver, halo2curves::bn256::Fr};
+use zkmarket_prover::plan::MatmulCheck;
 use zkmarket_prover::api::{compile, input_commitment, weight_commitment};
 use zkmarket_prover::circuit::{CnnCircuit, Visibility};
 use zkmarket_prover::model::QModel;
 use zkmarket_prover::plan::{plan, OutputKind};
 
 fn circuit(vis: Visibility, output: &str, input: &[i64]) -> CnnCircuit {
-    let settings = compile(&tiny_model(), vis, output, 4).unwrap();
+    let settings = compile(&tiny_model(), vis, output, 4, MatmulCheck::Auto).unwrap();
     settings.circuit(input).unwrap()
 }
 
@@ -82,16 +83,16 @@ fn out_of_range_requantization_is_a_clear_error() {
     let mut model: serde_json::Value = serde_json::from_str(&tiny_model()).unwrap();
     model["layers"][0]["multiplier"] = serde_json::json!([16000000, 16000000]);
     let model = QModel::from_json(&model.to_string()).unwrap();
-    let err = plan(&model, &vec![255; 16], 4, OutputKind::Logits, None).unwrap_err();
+    let err = plan(&model, &vec![255; 16], 4, OutputKind::Logits, None, MatmulCheck::Direct).unwrap_err();
     assert!(err.to_string().contains("lookup table"), "{err}");
 }
 
 #[test]
 fn bad_inputs_are_clear_errors() {
     let model = QModel::from_json(&tiny_model()).unwrap();
-    let short = plan(&model, &[1, 2, 3], 4, OutputKind::Logits, None).unwrap_err();
+    let short = plan(&model, &[1, 2, 3], 4, OutputKind::Logits, None, MatmulCheck::Direct).unwrap_err();
     assert!(short.to_string().contains("expects"), "{short}");
-    let big = plan(&model, &vec![256; 16], 4, OutputKind::Logits, None).unwrap_err();
+    let big = plan(&model, &vec![256; 16], 4, OutputKind::Logits, None, MatmulCheck::Direct).unwrap_err();
     assert!(big.to_string().contains("not a byte"), "{big}");
     let malformed = QModel::from_json("{\"format\": 1}").unwrap_err();
     assert!(malformed.to_string().contains("malformed"), "{malformed}");
@@ -121,5 +122,99 @@ fn native_poseidon_equals_halo2_base_hasher() {
         let assigned = ctx.assign_witnesses(inputs.clone());
         let expected = *hasher.hash_fix_len_array(ctx, &gate, &assigned).value();
         assert_eq!(zkmarket_prover::poseidon::hash(&inputs), expected, "length {len}");
+    }
+}
+
+fn circuit_with(check: MatmulCheck, vis: Visibility, output: &str, input: &[i64]) -> CnnCircuit {
+    compile(&tiny_model(), vis, output, 2, check).unwrap().circuit(input).unwrap()
+}
+
+#[test]
+fn freivalds_circuit_is_two_phase_and_satisfied_in_every_mode() {
+    for vis in [Visibility::HiddenInput, Visibility::HiddenWeights, Visibility::HiddenBoth] {
+        for output in ["logits", "class"] {
+            let c = circuit_with(MatmulCheck::Freivalds, vis, output, &tiny_input(11));
+            assert!(c.params.two_phase);
+            assert!(mock(&c, c.instances.clone()), "{vis:?} {output}");
+            // Same outputs as checking every product directly.
+            let direct = circuit_with(MatmulCheck::Direct, vis, output, &tiny_input(11));
+            assert!(!direct.params.two_phase);
+            assert_eq!(c.instances, direct.instances, "{vis:?} {output}");
+        }
+    }
+}
+
+/// Changes one accumulator of a matrix product by one and its requantization remainder to
+/// match, so that the rescale row still holds: only the product check can notice.
+fn shift_one_accumulator(c: &mut CnnCircuit) -> bool {
+    use zkmarket_prover::plan::{Columns, Slot, B, SEL_RESCALE};
+    let cols = Columns { m: c.params.m, two_phase: c.params.two_phase };
+    let value = |c: &CnnCircuit, v: u32| -> i64 {
+        let bytes = c.plan.values[v as usize].to_bytes();
+        i64::from_le_bytes(bytes[..8].try_into().unwrap())
+    };
+    let rows = c.plan.rows.clone();
+    for (r, row) in rows.iter().enumerate() {
+        if row.sel & SEL_RESCALE == 0 {
+            continue;
+        }
+        let Some(Slot::Copy(acc)) = row.cells.iter().find(|(col, _)| *col == cols.a()).map(|(_, s)| *s) else { continue };
+        let mult = i64::from_le_bytes(row.fixed[1].to_bytes()[..8].try_into().unwrap());
+        let rem_vid = |k: usize| match rows[r + k].cells.iter().find(|(col, _)| *col == cols.clip_x()).unwrap().1 {
+            Slot::Def(v) => v,
+            _ => unreachable!(),
+        };
+        let (lo, hi) = (rem_vid(1), rem_vid(2));
+        let rem = value(c, lo) + 256 * value(c, hi);
+        for step in [1i64, -1] {
+            let shifted = rem + step * mult;
+            if (0..B as i64).contains(&shifted) && value(c, acc) > 0 {
+                c.plan.values[acc as usize] += if step > 0 { Fr::one() } else { -Fr::one() };
+                c.plan.values[lo as usize] = Fr::from((shifted & 255) as u64);
+                c.plan.values[hi as usize] = Fr::from((shifted >> 8) as u64);
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[test]
+fn wrong_accumulator_is_rejected_by_either_product_check() {
+    for check in [MatmulCheck::Freivalds, MatmulCheck::Direct] {
+        let mut c = circuit_with(check, Visibility::HiddenBoth, "logits", &tiny_input(12));
+        let instances = c.instances.clone();
+        assert!(shift_one_accumulator(&mut c), "{check:?}: no accumulator to shift");
+        assert!(!mock(&c, instances), "{check:?}");
+    }
+}
+
+#[test]
+fn fold_over_a_wrong_weight_is_rejected() {
+    use zkmarket_prover::plan::{P2Op, Slot, SEL_HORNER_V};
+    for vis in [Visibility::HiddenInput, Visibility::HiddenBoth] {
+        let mut c = circuit_with(MatmulCheck::Freivalds, vis, "logits", &tiny_input(13));
+        let instances = c.instances.clone();
+        // A weight fold (zero point 128) whose first weight is not the committed one and not
+        // even copied from it: the accumulators stay honest, so only the product check can fail.
+        let offset = Fr::from(128u64);
+        let r = c.plan.rows.iter().position(|r| r.sel & SEL_HORNER_V != 0 && r.fixed[0] == offset).unwrap();
+        let row = &mut c.plan.rows[r];
+        let fold = row.cells.iter().find_map(|(_, s)| match s {
+            Slot::Def2(id) => Some(*id),
+            _ => None,
+        });
+        let (_, slot) = row.cells.iter_mut().find(|(col, _)| *col == 0).unwrap();
+        let Slot::Copy(w) = *slot else { panic!("weights are copied into folds") };
+        let wrong = c.plan.values[w as usize] + Fr::one();
+        *slot = Slot::Plain(wrong);
+        // The fold itself is computed over the wrong weight, so its own row holds.
+        c.plan.values.push(wrong);
+        let wrong_vid = (c.plan.values.len() - 1) as u32;
+        match &mut c.plan.phase2[fold.unwrap() as usize] {
+            P2Op::Horner { cells, .. } => cells[0] = wrong_vid,
+            other => panic!("expected a fold, got {other:?}"),
+        }
+        assert!(!mock(&c, instances), "{vis:?}");
     }
 }

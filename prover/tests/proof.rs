@@ -3,6 +3,7 @@
 mod common;
 use common::{tiny_input, tiny_model};
 use halo2_base::halo2_proofs::{halo2curves::bn256::Fr, plonk::ProvingKey};
+use zkmarket_prover::plan::MatmulCheck;
 use zkmarket_prover::api::{compile, fr_from_hex, keygen, proof_len, prove, read_vk, solidity_verifier, verify, write_vk};
 use zkmarket_prover::circuit::Visibility;
 use zkmarket_prover::srs::{load_srs, sha256_file, write_dev_srs};
@@ -11,7 +12,7 @@ use zkmarket_prover::srs::{load_srs, sha256_file, write_dev_srs};
 fn proof_verifies_and_tampering_is_rejected() {
     let dir = std::env::temp_dir().join(format!("zkm-proof-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let settings = compile(&tiny_model(), Visibility::HiddenBoth, "class", 2).unwrap();
+    let settings = compile(&tiny_model(), Visibility::HiddenBoth, "class", 2, MatmulCheck::Auto).unwrap();
     let k = settings.params.k;
     let srs = dir.join("srs");
     write_dev_srs(k + 1, &srs).unwrap();
@@ -45,7 +46,7 @@ fn proof_verifies_and_tampering_is_rejected() {
     }
     assert!(verify(&settings, &params, &vk, &proof, &instances[..2]).is_err());
 
-    let other = compile(&tiny_model(), Visibility::HiddenInput, "class", 4).unwrap();
+    let other = compile(&tiny_model(), Visibility::HiddenInput, "class", 4, MatmulCheck::Auto).unwrap();
     let other_pk = keygen(&other, &load_srs(&srs, None, other.params.k).unwrap()).unwrap();
     assert!(!verify(&other, &params, other_pk.get_vk(), &proof, &instances).unwrap(), "proof for another circuit");
 
