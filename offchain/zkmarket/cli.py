@@ -67,14 +67,18 @@ def srs_options(f):
 @click.option("--output", "output_kind", type=click.Choice(["class", "logits"]), default="class", show_default=True)
 @click.option("--dot-width", type=int, default=zkmarket_prover.DEFAULT_DOT_WIDTH, show_default=True,
               help="multiply-accumulates per row (wider: fewer rows, more columns, more verifier gas)")
+@click.option("--matmul", type=click.Choice(stages.MATMUL_CHECKS), default="auto", show_default=True,
+              help="how convolutions and fully connected layers are checked: every product, Freivalds' "
+                   "test (a second proof phase), or per layer whichever takes fewer rows")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="circuit settings file to write")
-def compile_cmd(model, visibility, output_kind, dot_width, out):
+def compile_cmd(model, visibility, output_kind, dot_width, matmul, out):
     """Compile a quantized MODEL (docs/model-format.md) into a circuit."""
-    circuit = zp.compile_model(model, visibility, output_kind, dot_width)
+    circuit = zp.compile_model(model, visibility, output_kind, dot_width, matmul)
     circuit.save(Path(out))
     s = stages.stats(circuit)
+    checked = f", {s['freivalds_layers']} layers by Freivalds' test" if s["freivalds_layers"] else ""
     click.echo(f"circuit {circuit.id}: 2^{s['k']} rows, {s['advice_columns']} advice columns, "
-               f"{s['lookup_tables']} lookup table, {s['instances']} public instances -> {out}")
+               f"{s['lookup_tables']} lookup table, {s['instances']} public instances{checked} -> {out}")
 
 
 @prover.command()

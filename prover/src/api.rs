@@ -1,10 +1,10 @@
 //! The prover's stages with typed artifacts: compile a model into circuit settings, generate
 //! keys, prove, verify, export the Solidity verifier, and compute commitments.
-use crate::circuit::{CircuitParams, CnnCircuit, Visibility};
+use crate::circuit::{k_for_rows, CircuitParams, CnnCircuit, Visibility};
 use crate::commit::commit_native;
 use crate::error::{io_err, ProverError, Result};
 use crate::model::QModel;
-use crate::plan::{freivalds_layers, layer_bias_of, layer_weights_flat, plan, MatmulCheck, OutputKind, WEIGHT_OFFSET};
+use crate::plan::{freivalds_layers, layer_bias_of, layer_weights_flat, plan, MatmulCheck, MatmulShape, OutputKind, WEIGHT_OFFSET};
 use halo2_base::halo2_proofs::{
     halo2curves::bn256::{Bn256, Fr, G1Affine},
     plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, Circuit, ConstraintSystem, ProvingKey, VerifyingKey},
@@ -175,7 +175,17 @@ pub fn compile(model_json: &str, vis: Visibility, output: &str, dot_width: usize
     let kind = output_kind(output)?;
     let zero_input = vec![model.input.zero_point; model.input_len()];
     let wc = weight_commitment(&model);
-    let p = plan(&model, &zero_input, dot_width, kind, (!vis.weights_hidden()).then_some(wc), matmul)?;
+    let public = (!vis.weights_hidden()).then_some(wc);
+    let mut matmul = matmul;
+    let mut p = plan(&model, &zero_input, dot_width, kind, public, matmul)?;
+    // The second phase costs columns and verifier work: only worth it when the circuit shrinks.
+    // Where the estimate cannot tell, the direct plan is made and compared.
+    if matmul == MatmulCheck::Auto && p.cols.two_phase && direct_k_at_most(&model, &p, dot_width)? <= 1 {
+        let direct = plan(&model, &zero_input, dot_width, kind, public, MatmulCheck::Direct)?;
+        if k_for_rows(direct.rows.len(), direct.lookup_bits) <= k_for_rows(p.rows.len(), p.lookup_bits) {
+            (matmul, p) = (MatmulCheck::Direct, direct);
+        }
+    }
     let circuit = CnnCircuit::new(p, None);
     let mut cs = ConstraintSystem::<Fr>::default();
     CnnCircuit::configure_with_params(&mut cs, circuit.params.clone());
@@ -191,6 +201,25 @@ pub fn compile(model_json: &str, vis: Visibility, output: &str, dot_width: usize
         params: circuit.params.clone(),
         weight_commitment: fr_to_hex(&wc),
     })
+}
+
+/// By how much k could at most grow if the Freivalds layers of plan `p` checked their products
+/// directly: their extra rows, estimated from the layer shapes, all added to the height.
+fn direct_k_at_most(model: &QModel, p: &crate::plan::Plan, m: usize) -> Result<u32> {
+    let infos = model.tensors()?;
+    let mut extra = 0usize;
+    for (layer, freivalds) in model.layers.iter().zip(freivalds_layers(model, m, MatmulCheck::Auto)?) {
+        if !freivalds {
+            continue;
+        }
+        let input = match layer {
+            crate::model::Layer::Conv2d { input, .. } | crate::model::Layer::FullyConnected { input, .. } => input,
+            _ => unreachable!("only matrix products use Freivalds' test"),
+        };
+        let shape = MatmulShape::of(layer, infos[input].shape, infos[&layer.output().name].shape, m).expect("a matrix product");
+        extra += shape.direct_rows().saturating_sub(shape.freivalds_rows(m));
+    }
+    Ok(k_for_rows(p.rows.len() + extra, p.lookup_bits) - k_for_rows(p.rows.len(), p.lookup_bits))
 }
 
 pub fn stats(settings: &Settings) -> Result<Stats> {

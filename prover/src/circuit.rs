@@ -1,9 +1,9 @@
 //! The halo2 circuit: custom CNN gates over one shared ClipAndScale table (paper section 4) and
 //! a Poseidon round gate for the commitments, all in one region laid out by `plan`. Circuits that
-//! check matrix products with Freivalds' test have a second phase: four advice columns assigned
+//! check matrix products with Freivalds' test have a second phase: one advice column assigned
 //! after the first phase is committed and two challenges drawn (halo2-axiom's `next_phase`).
 use crate::plan::{
-    P2Op, Plan, Slot, Vid, B, FLAG_CONT_A, FLAG_CONT_C, SEL_ABSORB, SEL_CONST, SEL_DOT, SEL_FOLD_U,
+    P2Op, Plan, Slot, Vid, B, FLAG_CONTINUES, SEL_ABSORB, SEL_CONST, SEL_DOT, SEL_FOLD_U,
     SEL_FULL_ROUND, SEL_HORNER_U, SEL_HORNER_V, SEL_MAC, SEL_PACK, SEL_PARTIAL_ROUND, SEL_RESCALE,
     WEIGHT_OFFSET,
 };
@@ -64,7 +64,7 @@ pub fn fr(v: i64) -> Fr {
 pub struct CnnConfig {
     advice: Vec<Column<Advice>>,
     fixed: [Column<Fixed>; 3],
-    /// Continue flags of the lane-A folds and lane-C chains (two-phase circuits only).
+    /// The flag saying a fold continues the one above (two-phase circuits only).
     flags: Vec<(u16, Column<Fixed>)>,
     /// Challenges u and v (two-phase circuits only).
     challenges: Vec<Challenge>,
@@ -162,36 +162,34 @@ impl CnnConfig {
         let mut flags = vec![];
         let mut challenges = vec![];
         if two_phase {
-            flags = vec![(FLAG_CONT_A, meta.fixed_column()), (FLAG_CONT_C, meta.fixed_column())];
+            flags = vec![(FLAG_CONTINUES, meta.fixed_column())];
             challenges = vec![meta.challenge_usable_after(FirstPhase), meta.challenge_usable_after(FirstPhase)];
-            let (cont_a, cont_c) = (flags[0].1, flags[1].1);
+            let cont = flags[0].1;
             let n = 2 * m;
+            let fold = |vc: &mut Cells, rot: i32| a(vc, cols.fold(), rot);
             for (bit, ch, name) in [(SEL_HORNER_U, 0, "fold by u (Horner)"), (SEL_HORNER_V, 1, "fold by v (Horner)")] {
                 let challenge = challenges[ch];
                 meta.create_gate(name, |vc| {
                     let s = vc.query_selector(sel(bit));
                     let c = vc.query_challenge(challenge);
-                    let cont = vc.query_fixed(cont_a, Rotation::cur());
                     let z = f(vc, 0);
-                    let mut h = cont * a(vc, cols.fold(), -1);
+                    let mut h = vc.query_fixed(cont, Rotation::cur()) * fold(vc, -1);
                     for j in 0..n {
                         h = h * c.clone() + a(vc, j as u16, 0) - z.clone();
                     }
-                    vec![s * (a(vc, cols.fold(), 0) - h)]
+                    vec![s * (fold(vc, 0) - h)]
                 });
             }
             let u = challenges[0];
-            meta.create_gate("lane C: fold by u", |vc| {
+            meta.create_gate("fold by u over the fold column (term one row up)", |vc| {
                 let s = vc.query_selector(sel(SEL_FOLD_U));
-                let cont = vc.query_fixed(cont_c, Rotation::cur());
-                let next = cont * a(vc, cols.c_acc(), -1) * vc.query_challenge(u) + a(vc, cols.c_op(0), 0);
-                vec![s * (a(vc, cols.c_acc(), 0) - next)]
+                let next = vc.query_fixed(cont, Rotation::cur()) * fold(vc, -2) * vc.query_challenge(u) + fold(vc, -1);
+                vec![s * (fold(vc, 0) - next)]
             });
-            meta.create_gate("lane C: multiply-accumulate", |vc| {
+            meta.create_gate("multiply-accumulate over the fold column (operands one and two rows up)", |vc| {
                 let s = vc.query_selector(sel(SEL_MAC));
-                let cont = vc.query_fixed(cont_c, Rotation::cur());
-                let next = cont * a(vc, cols.c_acc(), -1) + a(vc, cols.c_op(0), 0) * a(vc, cols.c_op(1), 0);
-                vec![s * (a(vc, cols.c_acc(), 0) - next)]
+                let next = vc.query_fixed(cont, Rotation::cur()) * fold(vc, -3) + fold(vc, -2) * fold(vc, -1);
+                vec![s * (fold(vc, 0) - next)]
             });
         }
         meta.create_gate("constant cell", |vc| {
@@ -303,6 +301,12 @@ pub struct ZkConfig {
     instance: Column<Instance>,
 }
 
+/// The smallest k whose 2^k rows hold `rows` planned rows, the lookup table and the blinding rows.
+pub fn k_for_rows(rows: usize, lookup_bits: u32) -> u32 {
+    let rows = rows.max(1 << lookup_bits);
+    ((rows + MIN_ROWS).next_power_of_two().trailing_zeros()).max(8)
+}
+
 /// A CNN inference circuit for one input: the planned rows and the public instances.
 #[derive(Clone)]
 pub struct CnnCircuit {
@@ -314,8 +318,7 @@ pub struct CnnCircuit {
 impl CnnCircuit {
     /// Builds the circuit. `k = None` picks the smallest k that fits (used at compile time).
     pub fn new(plan: Plan, k: Option<u32>) -> Self {
-        let rows = plan.rows.len().max(1 << plan.lookup_bits);
-        let k = k.unwrap_or_else(|| ((rows + MIN_ROWS).next_power_of_two().trailing_zeros()).max(8));
+        let k = k.unwrap_or_else(|| k_for_rows(plan.rows.len(), plan.lookup_bits));
         let instances = plan.instance_vids.iter().map(|v| plan.values[*v as usize]).collect();
         let params = CircuitParams { k, m: plan.cols.m, lookup_bits: plan.lookup_bits, two_phase: plan.cols.two_phase };
         Self { params, plan, instances }

@@ -39,12 +39,13 @@ pub const SEL_CONST: u16 = 64;
 /// Horner folds over the lane-A cells by challenge u or v (phase 2).
 pub const SEL_HORNER_U: u16 = 128;
 pub const SEL_HORNER_V: u16 = 256;
-/// Lane C (phase 2): a Horner fold by u over copied cells, and a multiply-accumulate.
+/// Phase-2 chains over copies in the fold column alone: a Horner step by u (term one row up,
+/// previous accumulator two rows up) and a multiply-accumulate (operands one and two rows up,
+/// previous accumulator three rows up).
 pub const SEL_FOLD_U: u16 = 512;
 pub const SEL_MAC: u16 = 1024;
-/// Not selectors: fixed 0/1 flags saying a lane-A fold (or a lane-C chain) continues the row above.
-pub const FLAG_CONT_A: u16 = 2048;
-pub const FLAG_CONT_C: u16 = 4096;
+/// Not a selector: a fixed 0/1 flag saying a fold or chain continues the one above.
+pub const FLAG_CONTINUES: u16 = 2048;
 
 /// How a convolution or fully connected layer's products are checked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -67,9 +68,9 @@ pub type P2 = u32;
 pub enum P2Op {
     /// h = [prev * c^n] + sum_j c^(n-1-j) (x_j - z) over the n = 2m lane-A cells of its row.
     Horner { ch: usize, prev: Option<P2>, cells: Vec<Vid>, z: Fr },
-    /// acc = [prev * u] + term (lane C).
+    /// acc = [prev * u] + term.
     FoldU { prev: Option<P2>, term: P2 },
-    /// acc = [prev] + a * b (lane C).
+    /// acc = [prev] + a * b.
     Mac { prev: Option<P2>, a: P2, b: P2 },
 }
 
@@ -128,7 +129,8 @@ pub struct Row {
 }
 
 /// Column indices for a dot-product width `m` (multiply-accumulates per row); circuits that use
-/// Freivalds' test have four phase-2 columns after the phase-1 ones.
+/// Freivalds' test have one phase-2 column (the fold) after the phase-1 ones: every phase-2
+/// column costs verifier code, and the generated verifier must stay under the contract size limit.
 #[derive(Clone, Copy, Debug)]
 pub struct Columns {
     pub m: usize,
@@ -168,19 +170,12 @@ impl Columns {
     pub fn absorbed(&self, i: usize) -> u16 {
         self.cube(i)
     }
-    /// Phase 2, lane A: the Horner fold of the row's 2m cells.
+    /// Phase 2, lane A: the Horner fold of the row's 2m cells, and the folds' own chains.
     pub fn fold(&self) -> u16 {
         (2 * self.m + 4) as u16
     }
-    /// Phase 2, lane C: accumulator and two operands.
-    pub fn c_acc(&self) -> u16 {
-        (2 * self.m + 5) as u16
-    }
-    pub fn c_op(&self, i: usize) -> u16 {
-        (2 * self.m + 6 + i) as u16
-    }
     pub fn count(&self) -> usize {
-        2 * self.m + 4 + if self.two_phase { 4 } else { 0 }
+        2 * self.m + 4 + usize::from(self.two_phase)
     }
 }
 
@@ -210,8 +205,6 @@ struct Planner {
     plan: Plan,
     lane_a: usize,
     lane_b: usize,
-    /// Lane C (phase-2 columns only): folds over copied phase-2 values.
-    lane_c: usize,
     consts: HashMap<[u8; 32], Vid>,
     ints: Vec<i64>,
 }
@@ -399,7 +392,7 @@ impl Planner {
             let row = self.row(r);
             row.sel |= if ch == 0 { SEL_HORNER_U } else { SEL_HORNER_V };
             if prev.is_some() {
-                row.sel |= FLAG_CONT_A;
+                row.sel |= FLAG_CONTINUES;
             }
             row.fixed[0] = fr(z);
             for (j, (v, def)) in chunk.iter().enumerate() {
@@ -411,32 +404,37 @@ impl Planner {
         prev.expect("a fold of at least one value")
     }
 
-    fn lane_c_row(&mut self, sel: u16, continues: bool, cells: Vec<(u16, Slot)>) {
-        let r = self.lane_c;
-        self.lane_c += 1;
+    /// Lane A rows holding only fold-column cells: copies, then the step whose gate reads them.
+    fn fold_step(&mut self, copies: &[P2], sel: u16, continues: bool, result: Slot) {
+        let col = self.plan.cols.fold();
+        for id in copies {
+            let r = self.lane_a;
+            self.lane_a += 1;
+            self.row(r).cells.push((col, Slot::Copy2(*id)));
+        }
+        let r = self.lane_a;
+        self.lane_a += 1;
         let row = self.row(r);
         row.sel |= sel;
         if continues {
-            row.sel |= FLAG_CONT_C;
+            row.sel |= FLAG_CONTINUES;
         }
-        row.cells.extend(cells);
+        row.cells.push((col, result));
     }
 
-    /// Lane C: sum_k u^(n-1-k) terms[k] over phase-2 values.
+    /// sum_k u^(n-1-k) terms[k] over phase-2 values.
     fn fold_u(&mut self, terms: &[P2]) -> P2 {
-        let c = self.plan.cols;
         let mut prev = None;
         for t in terms {
             let id = self.push_phase2(P2Op::FoldU { prev, term: *t });
-            self.lane_c_row(SEL_FOLD_U, prev.is_some(), vec![(c.c_op(0), Slot::Copy2(*t)), (c.c_acc(), Slot::Def2(id))]);
+            self.fold_step(&[*t], SEL_FOLD_U, prev.is_some(), Slot::Def2(id));
             prev = Some(id);
         }
         prev.expect("a fold of at least one value")
     }
 
-    /// Lane C: sum_k a_k b_k, whose last accumulator is a copy of `expect` (the check).
+    /// sum_k a_k b_k, whose last accumulator is a copy of `expect` (the check).
     fn mac_equals(&mut self, pairs: &[(P2, P2)], expect: P2) {
-        let c = self.plan.cols;
         let mut prev = None;
         for (k, (a, b)) in pairs.iter().enumerate() {
             let acc = if k + 1 == pairs.len() {
@@ -446,8 +444,7 @@ impl Planner {
                 prev = Some(id);
                 Slot::Def2(id)
             };
-            let continues = k > 0;
-            self.lane_c_row(SEL_MAC, continues, vec![(c.c_op(0), Slot::Copy2(*a)), (c.c_op(1), Slot::Copy2(*b)), (c.c_acc(), acc)]);
+            self.fold_step(&[*a, *b], SEL_MAC, k > 0, acc);
         }
     }
 
@@ -590,7 +587,7 @@ impl Planner {
         let values: Vec<Fr> = inputs.iter().map(|v| self.plan.values[*v as usize]).collect();
         let chunks = poseidon::absorb_chunks(&values);
         let mut input_iter = inputs.chunks(poseidon::RATE);
-        let mut r = self.plan.rows.len().max(self.lane_a).max(self.lane_b).max(self.lane_c);
+        let mut r = self.plan.rows.len().max(self.lane_a).max(self.lane_b);
         // The initial state, pinned to constants: capacity 2^64, then zeros.
         let row = self.row(r);
         row.cells.push((c.state(0), Slot::Copy(cap)));
@@ -641,7 +638,7 @@ impl Planner {
         row.cells.push((c.state(0), Slot::Plain(state[0])));
         row.cells.push((c.state(1), Slot::Def(out)));
         row.cells.push((c.state(2), Slot::Plain(state[2])));
-        (self.lane_a, self.lane_b, self.lane_c) = (r + 1, r + 1, r + 1);
+        (self.lane_a, self.lane_b) = (r + 1, r + 1);
         out
     }
 }
@@ -672,44 +669,56 @@ pub fn first_argmax(v: &[i64]) -> usize {
     best
 }
 
-/// A matrix product's dimensions: positions, outputs and inputs per output.
+/// A matrix product's dimensions (positions, outputs, inputs per output) and the lane-A rows of
+/// its dot-product chains at width `m`.
 #[derive(Clone, Copy, Debug)]
 pub struct MatmulShape {
     pub positions: usize,
     pub outputs: usize,
     pub inputs: usize,
+    direct_rows: usize,
 }
 
 impl MatmulShape {
     /// The layer as a matrix product, if it is one (convolutions with groups = 1, fully connected).
-    pub fn of(layer: &Layer, in_shape: [usize; 3], out_shape: [usize; 3]) -> Option<Self> {
+    pub fn of(layer: &Layer, in_shape: [usize; 3], out_shape: [usize; 3], m: usize) -> Option<Self> {
         match layer {
-            Layer::Conv2d { kernel, groups: 1, .. } => Some(Self {
-                positions: out_shape[0] * out_shape[1],
-                outputs: out_shape[2],
-                inputs: kernel[0] * kernel[1] * in_shape[2],
-            }),
+            Layer::Conv2d { kernel, groups: 1, stride, padding, .. } => {
+                let [h, w, cin] = in_shape;
+                let [oh, ow, oc] = out_shape;
+                // A start row and one row per m products; padded taps are skipped.
+                let inside = |o: usize, k: usize, pad: usize, n: usize| {
+                    (0..k).filter(|j| (o * stride + j).checked_sub(pad).is_some_and(|i| i < n)).count()
+                };
+                let per_output: usize = (0..oh)
+                    .flat_map(|oy| (0..ow).map(move |ox| (oy, ox)))
+                    .map(|(oy, ox)| (inside(oy, kernel[0], padding[0], h) * inside(ox, kernel[1], padding[1], w) * cin).div_ceil(m) + 1)
+                    .sum();
+                Some(Self { positions: oh * ow, outputs: oc, inputs: kernel[0] * kernel[1] * cin, direct_rows: per_output * oc })
+            }
             Layer::FullyConnected { out_features, .. } => {
-                Some(Self { positions: 1, outputs: *out_features, inputs: in_shape.iter().product() })
+                let inputs = in_shape.iter().product::<usize>();
+                Some(Self { positions: 1, outputs: *out_features, inputs, direct_rows: out_features * (inputs.div_ceil(m) + 1) })
             }
             _ => None,
         }
     }
-    /// Lane-A rows of dot-product chains (a start row and ceil(inputs / m) rows per output).
-    pub fn direct_rows(&self, m: usize) -> usize {
-        self.positions * self.outputs * (self.inputs.div_ceil(m) + 1)
+    /// Lane-A rows of dot-product chains.
+    pub fn direct_rows(&self) -> usize {
+        self.direct_rows
     }
-    /// Rows of Freivalds' test: the lane-A folds plus the lane-C rows.
+    /// Lane-A rows of Freivalds' test: the folds, the fold by u over positions (two rows a
+    /// step) and the products of the folds (three rows a step).
     pub fn freivalds_rows(&self, m: usize) -> usize {
         let rows = |n: usize| n.div_ceil(2 * m);
         let (p, o, i) = (self.positions, self.outputs, self.inputs);
-        p * rows(o) + i * (rows(p) + rows(o)) + rows(p) + rows(o) + p + i + 1
+        p * rows(o) + i * (rows(p) + rows(o)) + rows(p) + rows(o) + 2 * p + 3 * (i + 1)
     }
     pub fn uses_freivalds(&self, check: MatmulCheck, m: usize) -> bool {
         match check {
             MatmulCheck::Direct => false,
             MatmulCheck::Freivalds => true,
-            MatmulCheck::Auto => self.freivalds_rows(m) < self.direct_rows(m),
+            MatmulCheck::Auto => self.freivalds_rows(m) < self.direct_rows,
         }
     }
 }
@@ -722,7 +731,7 @@ pub fn freivalds_layers(model: &QModel, m: usize, check: MatmulCheck) -> Result<
         .iter()
         .map(|layer| {
             let in_shape = layer_input(layer).map_or([0; 3], |name| infos[name].shape);
-            MatmulShape::of(layer, in_shape, infos[&layer.output().name].shape).is_some_and(|s| s.uses_freivalds(check, m))
+            MatmulShape::of(layer, in_shape, infos[&layer.output().name].shape, m).is_some_and(|s| s.uses_freivalds(check, m))
         })
         .collect())
 }
@@ -767,7 +776,7 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, public_
         class: 0,
         phase2: vec![],
     };
-    let mut p = Planner { plan, lane_a: 0, lane_b: 0, lane_c: 0, consts: HashMap::new(), ints: vec![] };
+    let mut p = Planner { plan, lane_a: 0, lane_b: 0, consts: HashMap::new(), ints: vec![] };
     let input_vids = p.range_checked(input);
 
     // Parameters in commitment order: all weights (as bytes w + 128), then all biases.

@@ -151,3 +151,26 @@ def test_reduced_mobilenet_inference_is_bit_exact_with_the_reference(tmp_path):
     qmodel.save(model, path)
     for x in np.random.default_rng(11).integers(0, 256, (3, 32, 32, 3)):
         assert zp.evaluate(path, x) == reference.evaluate(model, x)
+
+
+def test_freivalds_two_phase_proof_verifies_on_chain_and_its_mutants_do_not(anvil, digits_split):
+    """Freivalds' test draws its challenges in a second proof phase: the generated EVM verifier
+    must replay that phase (commitments, then challenges) exactly as the native verifier does."""
+    from zkmarket.chain import deploy_verifier
+
+    circuit = zp.compile_model(MODEL, "hidden-both", "class", matmul="freivalds")
+    s = stages.stats(circuit)
+    assert s["phases"] == 2 and s["freivalds_layers"] == 5
+    keys = zp.setup(circuit)
+    image = digits_split.test_inputs[2]
+    proof = zp.prove(circuit, keys, image)
+    assert proof.outputs == [reference.evaluate(qmodel.load(MODEL), image)[1]]
+    assert zp.verify(circuit, keys, proof)
+    verifier = deploy_verifier(anvil.w3(), zp.export_verifier(circuit, keys),
+                               private_key=anvil.accounts[0].private_key)
+    assert verify_onchain(anvil.w3(), verifier.address, stages.calldata(proof)).accepted
+    accepted = [(where, kind) for kind, mutant in _mutants(proof, 40, seed=3)
+                for where, ok in (("native", zp.verify(circuit, keys, mutant)),
+                                  ("on chain", verify_onchain(anvil.w3(), verifier.address,
+                                                              stages.calldata(mutant)).accepted)) if ok]
+    assert accepted == []

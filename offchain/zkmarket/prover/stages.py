@@ -68,10 +68,19 @@ def _model_json(model: str | Path | dict) -> str:
         raise InputError(f"cannot read model file {model}: {e}") from e
 
 
+MATMUL_CHECKS = ("auto", "direct", "freivalds")
+
+
 def compile_model(model: str | Path | dict, visibility: Visibility | str = Visibility.HIDDEN_BOTH,
-                  output: str = "class", dot_width: int = native.DEFAULT_DOT_WIDTH) -> CompiledCircuit:
-    """Compiles a quantized model (docs/model-format.md) into circuit settings."""
-    return CompiledCircuit(native.compile(_model_json(model), Visibility(visibility).value, output, dot_width))
+                  output: str = "class", dot_width: int = native.DEFAULT_DOT_WIDTH,
+                  matmul: str = "auto") -> CompiledCircuit:
+    """Compiles a quantized model (docs/model-format.md) into circuit settings.
+
+    `matmul` says how convolutions and fully connected layers are checked: every product in a
+    dot-product chain ("direct"), Freivalds' test with challenges from a second proof phase
+    ("freivalds"), or per layer whichever takes fewer rows ("auto").
+    """
+    return CompiledCircuit(native.compile(_model_json(model), Visibility(visibility).value, output, dot_width, matmul))
 
 
 def stats(circuit: CompiledCircuit) -> dict:
