@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import queue
 import resource
 import statistics
 import time
@@ -17,37 +18,75 @@ import time
 MODES = [("hidden-input", "class"), ("hidden-weights", "class"), ("hidden-both", "class"), ("hidden-both", "logits")]
 
 
-def _in_child(fn, *args):
-    """Runs fn(*args) in a fresh process; returns (result, seconds, peak RSS in MiB)."""
+class StepFailed(Exception):
+    """A benchmark step that failed or ran out of its memory budget; the message says how."""
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+    except (OSError, StopIteration):
+        return 0.0
+
+
+def _in_child(fn, *args, limit_mib: float | None = None):
+    """Runs fn(*args) in a fresh process; returns (result, seconds, peak RSS in MiB).
+
+    With `limit_mib`, the child is killed as soon as its resident memory passes the limit
+    (sampled every 0.2 s) and StepFailed says so; any exception in the child is StepFailed too.
+    """
     def target(q, *a):
         start = time.perf_counter()
         try:
             out = fn(*a)
-        except Exception as e:  # reported by the parent, which stops the benchmark
+        except Exception as e:  # reported by the parent
             q.put(e)
             return
         q.put((out, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
     q: mp.Queue = mp.Queue()
     p = mp.get_context("fork").Process(target=target, args=(q, *args))
+    started = time.perf_counter()
     p.start()
-    result = q.get()
+    peak = 0.0
+    while True:
+        try:
+            result = q.get(timeout=0.2)
+            break
+        except queue.Empty:
+            peak = max(peak, _rss_mib(p.pid))
+            if limit_mib is not None and peak > limit_mib:
+                p.kill()
+                p.join()
+                raise StepFailed(f"{fn.__name__.strip('_')} exceeded {limit_mib / 1024:.0f} GiB after "
+                                 f"{time.perf_counter() - started:.0f} s") from None
+            if not p.is_alive() and q.empty():
+                raise StepFailed(f"{fn.__name__.strip('_')} died (exit code {p.exitcode})")
     p.join()
     if isinstance(result, Exception):
-        raise SystemExit(f"benchmark step {fn.__name__} failed: {result}")
+        raise StepFailed(f"{fn.__name__.strip('_')} failed: {result}")
     return result
 
 
 def _setup(visibility, output, width):
     from zkmarket import prover as zp
     from zkmarket.model.data import DIGITS_MODEL
-    from zkmarket.prover import stages
 
     circuit = zp.compile_model(DIGITS_MODEL, visibility, output, width)
-    keys_dir = stages.cache_dir("bench-keys", circuit.id)
-    srs = zp.dev_srs(circuit.k)
+    return _keygen(circuit.settings_json)
+
+
+def _keygen(settings_json):
+    """Proving and verifying keys for a compiled circuit, under the benchmark's key cache."""
     import zkmarket_prover as native
-    native.setup(circuit.settings_json, str(srs.path), srs.sha256, str(keys_dir / "pk"), str(keys_dir / "vk"))
-    return circuit.settings_json, str(keys_dir)
+    from zkmarket.prover import stages
+    from zkmarket.prover.artifacts import CompiledCircuit
+
+    circuit = CompiledCircuit(settings_json)
+    keys_dir = stages.cache_dir("bench-keys", circuit.id)
+    srs = stages.dev_srs(circuit.k)
+    native.setup(settings_json, str(srs.path), srs.sha256, str(keys_dir / "pk"), str(keys_dir / "vk"))
+    return settings_json, str(keys_dir)
 
 
 def _prove(settings_json, keys_dir, image):
@@ -96,7 +135,13 @@ def main() -> None:
     ap.add_argument("--dot-width", type=int, nargs="*", default=[2])
     ap.add_argument("--repeat", type=int, default=3, help="proofs per mode (median reported)")
     args = ap.parse_args()
+    try:
+        _table(args)
+    except StepFailed as e:
+        raise SystemExit(f"benchmark step failed: {e}") from None
 
+
+def _table(args) -> None:
     from zkmarket.model.data import load_digits_split
     from zkmarket.prover import stages
     from zkmarket.prover.artifacts import CompiledCircuit

@@ -69,6 +69,9 @@ pub struct Stats {
     /// Layers whose products Freivalds' test checks, and the challenge phases.
     pub freivalds_layers: usize,
     pub phases: usize,
+    /// Rows of lane A (products, folds, packing), lane B (requantization, range checks) and of
+    /// the Poseidon rows below them.
+    pub lane_rows: [usize; 3],
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -243,6 +246,7 @@ pub fn stats(settings: &Settings) -> Result<Stats> {
         parameters,
         freivalds_layers: freivalds_layers(&model, settings.params.m, settings.matmul)?.iter().filter(|f| **f).count(),
         phases: if settings.params.two_phase { 2 } else { 1 },
+        lane_rows: circuit.plan.lane_rows,
     })
 }
 

@@ -193,6 +193,9 @@ pub struct Plan {
     pub class: usize,
     /// Phase-2 values (Freivalds folds), computed once the challenges are known.
     pub phase2: Vec<P2Op>,
+    /// Rows used by lane A (products, folds, packing), lane B (requantization, range checks,
+    /// constants) and the Poseidon rows below both: what sets the circuit's height.
+    pub lane_rows: [usize; 3],
 }
 
 struct Tensor {
@@ -775,6 +778,7 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, public_
         logits: vec![],
         class: 0,
         phase2: vec![],
+        lane_rows: [0; 3],
     };
     let mut p = Planner { plan, lane_a: 0, lane_b: 0, consts: HashMap::new(), ints: vec![] };
     let input_vids = p.range_checked(input);
@@ -923,12 +927,15 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, public_
         preimage.extend(bias_vids.clone());
         preimage
     });
+    p.plan.lane_rows = [p.lane_a, p.lane_b, 0];
+    let hashing_from = p.plan.rows.len().max(p.lane_a).max(p.lane_b);
     let input_commitment = p.poseidon(&packed_input);
     let weight_commitment = match (weight_preimage, public_weights) {
         (Some(preimage), _) => p.poseidon(&preimage),
         (None, Some(wc)) => p.constant_fr(wc, 0),
         (None, None) => unreachable!("hidden weights always have a preimage"),
     };
+    p.plan.lane_rows[2] = p.plan.rows.len().saturating_sub(hashing_from);
     p.plan.instance_vids = [input_commitment, weight_commitment].into_iter().chain(outputs).collect();
     p.plan.logits = logits;
     p.plan.class = class;

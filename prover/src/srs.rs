@@ -29,15 +29,79 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// The development SRS of 2^k points: the same points `ParamsKZG::setup` makes from the public
+/// seed, computed as fixed-base multiples [s^i]G and [L_i(s)]G (a byte-window table of G)
+/// instead of a scalar multiplication per point and an FFT over curve points, which took most of
+/// an hour at 2^24 on two cores.
+pub fn dev_params(k: u32) -> ParamsKZG<Bn256> {
+    use ff::Field;
+    use halo2_base::halo2_proofs::arithmetic::parallelize;
+    use halo2_base::halo2_proofs::halo2curves::bn256::{Fr, G1};
+    use halo2_base::halo2_proofs::halo2curves::group::{prime::PrimeCurveAffine, Curve, Group};
+
+    let s = Fr::random(ChaCha20Rng::seed_from_u64(INSECURE_DEV_SEED));
+    let n = 1usize << k;
+    // table[j][d] = d * 256^j * G: a scalar's 32 little-endian bytes pick one point per row.
+    let mut table = vec![[G1Affine::identity(); 256]; 32];
+    let mut base = G1::generator();
+    for row in table.iter_mut() {
+        let mut multiples = vec![G1::identity(); 256];
+        for d in 1..256 {
+            multiples[d] = multiples[d - 1] + base;
+        }
+        G1::batch_normalize(&multiples, row);
+        base = multiples[255] + base;
+    }
+    let times_g = |x: &Fr| -> G1 { x.to_repr().iter().zip(&table).fold(G1::identity(), |acc, (b, row)| acc + row[*b as usize]) };
+    let affine = |points: Vec<G1>| {
+        let mut out = vec![G1Affine::identity(); points.len()];
+        parallelize(&mut out, |chunk, start| G1::batch_normalize(&points[start..start + chunk.len()], chunk));
+        out
+    };
+    let mut g = vec![G1::identity(); n];
+    parallelize(&mut g, |chunk, start| {
+        let mut power = s.pow_vartime([start as u64]);
+        for p in chunk.iter_mut() {
+            *p = times_g(&power);
+            power *= s;
+        }
+    });
+    // L_i(s) = omega^i (s^n - 1) / (n (s - omega^i)), omega the domain's 2^k-th root of unity.
+    let omega = (k..Fr::S).fold(Fr::ROOT_OF_UNITY, |w, _| w.square());
+    let scale = (s.pow_vartime([n as u64]) - Fr::ONE) * Fr::from(n as u64).invert().unwrap();
+    let mut lagrange = vec![G1::identity(); n];
+    parallelize(&mut lagrange, |chunk, start| {
+        let mut w = omega.pow_vartime([start as u64]);
+        for p in chunk.iter_mut() {
+            *p = times_g(&(w * scale * (s - w).invert().unwrap()));
+            w *= omega;
+        }
+    });
+    let g2 = G2Affine::generator();
+    let s_g2 = (g2 * s).to_affine();
+    // from_parts needs an instance; a 2-point setup costs nothing and is discarded.
+    let scaffold = ParamsKZG::<Bn256>::setup(1, ChaCha20Rng::seed_from_u64(0));
+    scaffold.from_parts(k, affine(g), Some(affine(lagrange)), g2, s_g2)
+}
+
 /// Writes an insecure development SRS of 2^k points to `path` (halo2 raw format).
 pub fn write_dev_srs(k: u32, path: &Path) -> Result<()> {
     if !(4..=26).contains(&k) {
         return Err(ProverError::Srs(format!("k must be in 4..=26, got {k}")));
     }
-    let params = ParamsKZG::<Bn256>::setup(k, ChaCha20Rng::seed_from_u64(INSECURE_DEV_SEED));
+    let params = dev_params(k);
     let mut buf = vec![];
     params.write(&mut buf).map_err(io_err(path))?;
     fs::write(path, buf).map_err(io_err(path))
+}
+
+/// Writes the first 2^k points of a larger SRS file (same tau) to `out`: much faster than
+/// generating a development SRS again, which costs a scalar multiplication per point.
+pub fn write_downsized(path: &Path, k: u32, out: &Path) -> Result<()> {
+    let params = load_srs(path, None, k)?;
+    let mut buf = vec![];
+    params.write(&mut buf).map_err(io_err(out))?;
+    fs::write(out, buf).map_err(io_err(out))
 }
 
 /// Reads an SRS in halo2's KZG format, checks its SHA-256 when given, and shrinks it to 2^k.

@@ -56,3 +56,16 @@ fn proof_verifies_and_tampering_is_rejected() {
     assert!(sol.contains(&format!("if iszero(eq(calldatasize(), {calldata_len}))")), "length check expected");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn fast_dev_srs_equals_halo2_setup_from_the_same_seed() {
+    use halo2_base::halo2_proofs::{halo2curves::bn256::Bn256, poly::{commitment::Params, kzg::commitment::ParamsKZG}};
+    use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+    use zkmarket_prover::srs::{dev_params, INSECURE_DEV_SEED};
+    for k in [4, 7] {
+        let (mut fast, mut reference) = (vec![], vec![]);
+        dev_params(k).write(&mut fast).unwrap();
+        ParamsKZG::<Bn256>::setup(k, ChaCha20Rng::seed_from_u64(INSECURE_DEV_SEED)).write(&mut reference).unwrap();
+        assert!(fast == reference, "k = {k}");
+    }
+}
