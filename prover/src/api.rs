@@ -1,10 +1,10 @@
 //! The prover's stages with typed artifacts: compile a model into circuit settings, generate
 //! keys, prove, verify, export the Solidity verifier, and compute commitments.
-use crate::circuit::{k_for_rows, CircuitParams, CnnCircuit, Visibility};
+use crate::circuit::{k_for_rows, table_rows, CircuitParams, CnnCircuit, Visibility};
 use crate::commit::commit_native;
 use crate::error::{io_err, ProverError, Result};
 use crate::model::QModel;
-use crate::plan::{freivalds_layers, layer_bias_of, layer_weights_flat, plan, MatmulCheck, MatmulShape, OutputKind, WEIGHT_OFFSET};
+use crate::plan::{freivalds_layers, layer_bias_of, layer_weights_flat, plan, MatmulCheck, OutputKind, WEIGHT_OFFSET};
 use halo2_base::halo2_proofs::{
     halo2curves::bn256::{Bn256, Fr, G1Affine},
     plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, Circuit, ConstraintSystem, ProvingKey, VerifyingKey},
@@ -143,7 +143,7 @@ impl Settings {
     pub fn circuit(&self, input: &[i64]) -> Result<CnnCircuit> {
         let model = self.model()?;
         let public = (!self.visibility.weights_hidden()).then(|| fr_from_hex(&self.weight_commitment)).transpose()?;
-        let p = plan(&model, input, self.params.m, self.output_kind()?, public, self.matmul)?;
+        let p = plan(&model, input, self.params.m, self.output_kind()?, public, self.matmul, self.params.pairs)?;
         let circuit = CnnCircuit::new(p, Some(self.params.k));
         if circuit.params != self.params {
             return Err(ProverError::Artifact("circuit shape differs from the compiled settings".into()));
@@ -179,16 +179,31 @@ pub fn compile(model_json: &str, vis: Visibility, output: &str, dot_width: usize
     let zero_input = vec![model.input.zero_point; model.input_len()];
     let wc = weight_commitment(&model);
     let public = (!vis.weights_hidden()).then_some(wc);
-    let mut matmul = matmul;
-    let mut p = plan(&model, &zero_input, dot_width, kind, public, matmul)?;
-    // The second phase costs columns and verifier work: only worth it when the circuit shrinks.
-    // Where the estimate cannot tell, the direct plan is made and compared.
-    if matmul == MatmulCheck::Auto && p.cols.two_phase && direct_k_at_most(&model, &p, dot_width)? <= 1 {
-        let direct = plan(&model, &zero_input, dot_width, kind, public, MatmulCheck::Direct)?;
-        if k_for_rows(direct.rows.len(), direct.lookup_bits) <= k_for_rows(p.rows.len(), p.lookup_bits) {
-            (matmul, p) = (MatmulCheck::Direct, direct);
+    let plan_with = |check: MatmulCheck, pairs: bool| plan(&model, &zero_input, dot_width, kind, public, check, pairs);
+    let k_of = |p: &crate::plan::Plan| k_for_rows(p.rows.len(), table_rows(p.lookup_bits, p.cols.pairs));
+    // Freivalds' test (a second phase) and byte pairs (2^16 more table rows, a table column and
+    // a tag) each cost verifier work: the layouts are tried from the plainest, and a costlier
+    // one is kept only if it lowers k.
+    let checks = match matmul {
+        MatmulCheck::Auto if freivalds_layers(&model, dot_width, MatmulCheck::Auto)?.contains(&true) => {
+            vec![MatmulCheck::Direct, MatmulCheck::Auto]
+        }
+        MatmulCheck::Auto => vec![MatmulCheck::Direct],
+        other => vec![other],
+    };
+    let mut best: Option<(MatmulCheck, crate::plan::Plan)> = None;
+    for pairs in [false, true] {
+        for check in &checks {
+            if pairs && best.as_ref().is_some_and(|(_, p)| k_of(p) < 17) {
+                continue; // the byte pairs alone need 2^17 rows
+            }
+            let candidate = plan_with(*check, pairs)?;
+            if best.as_ref().is_none_or(|(_, p)| k_of(&candidate) < k_of(p)) {
+                best = Some((*check, candidate));
+            }
         }
     }
+    let (matmul, p) = best.expect("at least one layout");
     let circuit = CnnCircuit::new(p, None);
     let mut cs = ConstraintSystem::<Fr>::default();
     CnnCircuit::configure_with_params(&mut cs, circuit.params.clone());
@@ -204,25 +219,6 @@ pub fn compile(model_json: &str, vis: Visibility, output: &str, dot_width: usize
         params: circuit.params.clone(),
         weight_commitment: fr_to_hex(&wc),
     })
-}
-
-/// By how much k could at most grow if the Freivalds layers of plan `p` checked their products
-/// directly: their extra rows, estimated from the layer shapes, all added to the height.
-fn direct_k_at_most(model: &QModel, p: &crate::plan::Plan, m: usize) -> Result<u32> {
-    let infos = model.tensors()?;
-    let mut extra = 0usize;
-    for (layer, freivalds) in model.layers.iter().zip(freivalds_layers(model, m, MatmulCheck::Auto)?) {
-        if !freivalds {
-            continue;
-        }
-        let input = match layer {
-            crate::model::Layer::Conv2d { input, .. } | crate::model::Layer::FullyConnected { input, .. } => input,
-            _ => unreachable!("only matrix products use Freivalds' test"),
-        };
-        let shape = MatmulShape::of(layer, infos[input].shape, infos[&layer.output().name].shape, m).expect("a matrix product");
-        extra += shape.direct_rows().saturating_sub(shape.freivalds_rows(m));
-    }
-    Ok(k_for_rows(p.rows.len() + extra, p.lookup_bits) - k_for_rows(p.rows.len(), p.lookup_bits))
 }
 
 pub fn stats(settings: &Settings) -> Result<Stats> {
@@ -419,6 +415,6 @@ pub fn calldata(instances: &[Fr], proof: &[u8]) -> Vec<u8> {
 
 pub fn evaluate(model_json: &str, input: &[i64]) -> Result<(Vec<i64>, usize)> {
     let model = QModel::from_json(model_json)?;
-    let p = plan(&model, input, DEFAULT_DOT_WIDTH, OutputKind::Logits, None, MatmulCheck::Direct)?;
+    let p = plan(&model, input, DEFAULT_DOT_WIDTH, OutputKind::Logits, None, MatmulCheck::Direct, false)?;
     Ok((p.logits, p.class))
 }

@@ -4,7 +4,7 @@
 //! after the first phase is committed and two challenges drawn (halo2-axiom's `next_phase`).
 use crate::plan::{
     P2Op, Plan, Slot, Vid, B, FLAG_CONTINUES, SEL_ABSORB, SEL_CONST, SEL_DOT, SEL_FOLD_U,
-    SEL_FULL_ROUND, SEL_HORNER_U, SEL_HORNER_V, SEL_MAC, SEL_PACK, SEL_PARTIAL_ROUND, SEL_RESCALE,
+    SEL_FULL_ROUND, SEL_HORNER_U, SEL_HORNER_V, SEL_MAC, SEL_PACK, SEL_PAIR, SEL_RESCALE, SEL_ROUND,
     WEIGHT_OFFSET,
 };
 use crate::poseidon;
@@ -50,6 +50,10 @@ pub struct CircuitParams {
     /// Some layer uses Freivalds' test: phase-2 columns and challenges exist.
     #[serde(default)]
     pub two_phase: bool,
+    /// The lookup table also holds every pair of bytes (tagged 1): lane B checks and packs
+    /// bytes two per row.
+    #[serde(default)]
+    pub pairs: bool,
 }
 
 pub fn fr(v: i64) -> Fr {
@@ -69,16 +73,18 @@ pub struct CnnConfig {
     /// Challenges u and v (two-phase circuits only).
     challenges: Vec<Challenge>,
     selectors: Vec<(u16, Selector)>,
-    table: [TableColumn; 2],
+    /// q, clip(q); with byte pairs also the tag (0: clip entries, 1: byte pairs).
+    table: Vec<TableColumn>,
     lookup_bits: u32,
 }
 
 type Cells<'a> = halo2_base::halo2_proofs::plonk::VirtualCells<'a, Fr>;
 
 impl CnnConfig {
-    fn configure(meta: &mut ConstraintSystem<Fr>, m: usize, lookup_bits: u32, two_phase: bool) -> Self {
-        let cols = crate::plan::Columns { m, two_phase };
-        let phase1 = crate::plan::Columns { m, two_phase: false }.count();
+    fn configure(meta: &mut ConstraintSystem<Fr>, params: &CircuitParams) -> Self {
+        let (m, lookup_bits, two_phase, pairs) = (params.m, params.lookup_bits, params.two_phase, params.pairs);
+        let cols = crate::plan::Columns { m, two_phase, pairs };
+        let phase1 = crate::plan::Columns { m, two_phase: false, pairs }.count();
         let advice: Vec<Column<Advice>> = (0..cols.count())
             .map(|i| {
                 let c = if i < phase1 { meta.advice_column() } else { meta.advice_column_in(SecondPhase) };
@@ -87,12 +93,20 @@ impl CnnConfig {
             })
             .collect();
         let fixed = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
-        let table = [meta.lookup_table_column(), meta.lookup_table_column()];
-        let mut bits = vec![SEL_DOT, SEL_RESCALE, SEL_PACK, SEL_FULL_ROUND, SEL_PARTIAL_ROUND, SEL_ABSORB, SEL_CONST];
+        let table: Vec<TableColumn> = (0..if pairs { 3 } else { 2 }).map(|_| meta.lookup_table_column()).collect();
+        let mut bits = vec![SEL_DOT, SEL_RESCALE, SEL_PACK, SEL_ROUND, SEL_ABSORB, SEL_CONST];
         if two_phase {
             bits.extend([SEL_HORNER_U, SEL_HORNER_V, SEL_FOLD_U, SEL_MAC]);
         }
-        let selectors: Vec<(u16, Selector)> = bits.iter().map(|b| (*b, meta.selector())).collect();
+        let mut selectors: Vec<(u16, Selector)> = bits.iter().map(|b| (*b, meta.selector())).collect();
+        // Used inside the round gate's expression, so not a simple (combinable) selector.
+        let full_round = meta.complex_selector();
+        selectors.push((SEL_FULL_ROUND, full_round));
+        // Part of the lookup's input (the tag), so not a simple selector either.
+        let pair = pairs.then(|| meta.complex_selector());
+        if let Some(pair) = pair {
+            selectors.push((SEL_PAIR, pair));
+        }
         let sel = |b: u16| selectors.iter().find(|(x, _)| *x == b).unwrap().1;
         let a = |vc: &mut Cells, i: u16, rot: i32| vc.query_advice(advice[i as usize], Rotation(rot));
         let f = |vc: &mut Cells, i: usize| vc.query_fixed(fixed[i], Rotation::cur());
@@ -111,44 +125,52 @@ impl CnnConfig {
         meta.create_gate("rescale by the shared divisor (remainder bytes in the next two rows)", |vc| {
             let s = vc.query_selector(sel(SEL_RESCALE));
             let lhs = a(vc, cols.a(), 0) * f(vc, 1) + f(vc, 2);
-            let rhs = a(vc, cols.clip_x(), 0) * k(B as i64) + a(vc, cols.clip_x(), 1) + a(vc, cols.clip_x(), 2) * k(256);
+            let (lo, hi) = if pairs {
+                (a(vc, cols.clip_x(), 1), a(vc, cols.clip_y(), 1))
+            } else {
+                (a(vc, cols.clip_x(), 1), a(vc, cols.clip_x(), 2))
+            };
+            let rhs = a(vc, cols.clip_x(), 0) * k(B as i64) + lo + hi * k(256);
             vec![s * (lhs - rhs)]
         });
-        let digits = |vc: &mut Cells| {
-            (0..m).fold(k(0), |acc, i| acc * k(256) + a(vc, cols.x(i), 0))
-        };
-        meta.create_gate("pack bytes (Horner step; shift 0 on a chunk's first row)", |vc| {
-            let s = vc.query_selector(sel(SEL_PACK));
-            vec![s * (a(vc, cols.acc(), 0) - a(vc, cols.acc(), -1) * f(vc, 0) - digits(vc))]
-        });
-        let mds = poseidon::constants().mds;
-        for (bit, name, full) in [(SEL_FULL_ROUND, "poseidon full round", true), (SEL_PARTIAL_ROUND, "poseidon partial round", false)] {
-            meta.create_gate(name, |vc| {
-                let s = vc.query_selector(sel(bit));
-                let added: Vec<Expression<Fr>> = (0..poseidon::WIDTH).map(|i| a(vc, cols.state(i), 0) + f(vc, i)).collect();
-                let boxed = |vc: &mut Cells, i: usize| {
-                    if i == 0 || full {
-                        a(vc, cols.cube(i), 0) * added[i].clone() * added[i].clone()
-                    } else {
-                        added[i].clone()
-                    }
-                };
-                let mut out = vec![];
-                for i in 0..poseidon::WIDTH {
-                    if i == 0 || full {
-                        out.push(s.clone() * (a(vc, cols.cube(i), 0) - added[i].clone() * added[i].clone() * added[i].clone()));
-                    }
-                }
-                for j in 0..poseidon::WIDTH {
-                    let mut mixed = k(0);
-                    for kk in 0..poseidon::WIDTH {
-                        mixed = mixed + kf(mds[j][kk]) * boxed(vc, kk);
-                    }
-                    out.push(s.clone() * (a(vc, cols.state(j), 1) - mixed));
-                }
-                out
+        if pairs {
+            meta.create_gate("pack a byte pair (shift 0 on a chunk's first row)", |vc| {
+                let s = vc.query_selector(sel(SEL_PACK));
+                let pair = a(vc, cols.clip_x(), 0) * k(256) + a(vc, cols.clip_y(), 0);
+                vec![s * (a(vc, cols.a(), 0) - a(vc, cols.a(), -1) * f(vc, 1) - pair)]
+            });
+        } else {
+            let digits = |vc: &mut Cells| (0..m).fold(k(0), |acc, i| acc * k(256) + a(vc, cols.x(i), 0));
+            meta.create_gate("pack bytes (Horner step; shift 0 on a chunk's first row)", |vc| {
+                let s = vc.query_selector(sel(SEL_PACK));
+                vec![s * (a(vc, cols.acc(), 0) - a(vc, cols.acc(), -1) * f(vc, 0) - digits(vc))]
             });
         }
+        let mds = poseidon::constants().mds;
+        // One gate for both kinds of round, so the MDS mix appears once in the verifier's code:
+        // a full round's S-box covers every lane, a partial round's lane 0 only. Every round row
+        // enables the (simple) round selector; full rounds also the complex `full_round` one.
+        meta.create_gate("poseidon round", |vc| {
+            let round = vc.query_selector(sel(SEL_ROUND));
+            let full = vc.query_selector(full_round);
+            let added: Vec<Expression<Fr>> = (0..poseidon::WIDTH).map(|i| a(vc, cols.state(i), 0) + f(vc, i)).collect();
+            let cubed = |i: usize| added[i].clone() * added[i].clone() * added[i].clone();
+            let mut out = vec![round.clone() * (a(vc, cols.cube(0), 0) - cubed(0))];
+            for i in 1..poseidon::WIDTH {
+                out.push(round.clone() * full.clone() * (a(vc, cols.cube(i), 0) - cubed(i)));
+            }
+            let boxed: Vec<Expression<Fr>> = (0..poseidon::WIDTH)
+                .map(|i| {
+                    let fifth = a(vc, cols.cube(i), 0) * added[i].clone() * added[i].clone();
+                    if i == 0 { fifth } else { full.clone() * fifth + (k(1) - full.clone()) * added[i].clone() }
+                })
+                .collect();
+            for j in 0..poseidon::WIDTH {
+                let mixed = (0..poseidon::WIDTH).fold(k(0), |acc, kk| acc + kf(mds[j][kk]) * boxed[kk].clone());
+                out.push(round.clone() * (a(vc, cols.state(j), 1) - mixed));
+            }
+            out
+        });
         meta.create_gate("poseidon absorb", |vc| {
             let s = vc.query_selector(sel(SEL_ABSORB));
             let mut out = vec![s.clone() * (a(vc, cols.state(0), 1) - a(vc, cols.state(0), 0))];
@@ -199,20 +221,30 @@ impl CnnConfig {
         // Two table columns, not one packed q * 512 + clip(q): nothing else bounds clip(q), so a
         // packed entry could be met by (q - 1, clip(q) + 512).
         meta.lookup("clip and scale", |vc| {
-            vec![(a(vc, cols.clip_x(), 0), table[0]), (a(vc, cols.clip_y(), 0), table[1])]
+            let mut pairs_of = vec![(a(vc, cols.clip_x(), 0), table[0]), (a(vc, cols.clip_y(), 0), table[1])];
+            if let Some(pair) = pair {
+                pairs_of.push((vc.query_selector(pair), table[2]));
+            }
+            pairs_of
         });
         Self { advice, fixed, flags, challenges, selectors, table, lookup_bits }
     }
 
-    /// The one table: (q, clip(q, 0, 255)) for q in [-2^(L-1), 2^(L-1)).
+    /// The one table: (q, clip(q, 0, 255)) for q in [-2^(L-1), 2^(L-1)), tagged 0; with byte
+    /// pairs also (lo, hi) for every two bytes, tagged 1.
     fn load_table(&self, layouter: &mut impl Layouter<Fr>) -> Result<(), Error> {
         let half = 1i64 << (self.lookup_bits - 1);
+        let clip = (-half..half).map(|q| (q, q.clamp(0, 255), 0));
+        let pairs = (0..65536i64).map(|v| (v & 255, v >> 8, 1)).filter(|_| self.table.len() == 3);
         layouter.assign_table(
             || "clip and scale",
             |mut table| {
-                for (i, q) in (-half..half).enumerate() {
-                    table.assign_cell(|| "q", self.table[0], i, || Value::known(fr(q)))?;
-                    table.assign_cell(|| "clip(q)", self.table[1], i, || Value::known(fr(q.clamp(0, 255))))?;
+                for (i, (x, y, tag)) in clip.clone().chain(pairs.clone()).enumerate() {
+                    table.assign_cell(|| "x", self.table[0], i, || Value::known(fr(x)))?;
+                    table.assign_cell(|| "y", self.table[1], i, || Value::known(fr(y)))?;
+                    if self.table.len() == 3 {
+                        table.assign_cell(|| "tag", self.table[2], i, || Value::known(fr(tag)))?;
+                    }
                 }
                 Ok(())
             },
@@ -301,10 +333,15 @@ pub struct ZkConfig {
     instance: Column<Instance>,
 }
 
-/// The smallest k whose 2^k rows hold `rows` planned rows, the lookup table and the blinding rows.
-pub fn k_for_rows(rows: usize, lookup_bits: u32) -> u32 {
-    let rows = rows.max(1 << lookup_bits);
-    ((rows + MIN_ROWS).next_power_of_two().trailing_zeros()).max(8)
+/// Rows of the lookup table: the clip entries, and with byte pairs 2^16 more.
+pub fn table_rows(lookup_bits: u32, pairs: bool) -> usize {
+    (1 << lookup_bits) + if pairs { 1 << 16 } else { 0 }
+}
+
+/// The smallest k whose 2^k rows hold `rows` planned rows, a table of `table` rows and the
+/// blinding rows.
+pub fn k_for_rows(rows: usize, table: usize) -> u32 {
+    ((rows.max(table) + MIN_ROWS).next_power_of_two().trailing_zeros()).max(8)
 }
 
 /// A CNN inference circuit for one input: the planned rows and the public instances.
@@ -318,9 +355,15 @@ pub struct CnnCircuit {
 impl CnnCircuit {
     /// Builds the circuit. `k = None` picks the smallest k that fits (used at compile time).
     pub fn new(plan: Plan, k: Option<u32>) -> Self {
-        let k = k.unwrap_or_else(|| k_for_rows(plan.rows.len(), plan.lookup_bits));
+        let k = k.unwrap_or_else(|| k_for_rows(plan.rows.len(), table_rows(plan.lookup_bits, plan.cols.pairs)));
         let instances = plan.instance_vids.iter().map(|v| plan.values[*v as usize]).collect();
-        let params = CircuitParams { k, m: plan.cols.m, lookup_bits: plan.lookup_bits, two_phase: plan.cols.two_phase };
+        let params = CircuitParams {
+            k,
+            m: plan.cols.m,
+            lookup_bits: plan.lookup_bits,
+            two_phase: plan.cols.two_phase,
+            pairs: plan.cols.pairs,
+        };
         Self { params, plan, instances }
     }
 
@@ -344,7 +387,7 @@ impl Circuit<Fr> for CnnCircuit {
     }
 
     fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: CircuitParams) -> ZkConfig {
-        let cnn = CnnConfig::configure(meta, params.m, params.lookup_bits, params.two_phase);
+        let cnn = CnnConfig::configure(meta, &params);
         // Degree 5 keeps the same extended domain as 4 (both need 4x) but packs three columns
         // per permutation product instead of two: fewer commitments, less verifier gas.
         meta.set_minimum_degree(5);

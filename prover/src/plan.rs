@@ -31,9 +31,12 @@ pub const BYTES_PER_ELEMENT: usize = 31;
 
 pub const SEL_DOT: u16 = 1;
 pub const SEL_RESCALE: u16 = 2;
+/// Packing bytes into commitment elements: lane A's Horner rows, or with the byte-pair table
+/// lane B's pair rows.
 pub const SEL_PACK: u16 = 4;
+/// Every Poseidon round row; full rounds (S-box on every lane) also carry SEL_FULL_ROUND.
 pub const SEL_FULL_ROUND: u16 = 8;
-pub const SEL_PARTIAL_ROUND: u16 = 16;
+pub const SEL_ROUND: u16 = 16;
 pub const SEL_ABSORB: u16 = 32;
 pub const SEL_CONST: u16 = 64;
 /// Horner folds over the lane-A cells by challenge u or v (phase 2).
@@ -46,6 +49,9 @@ pub const SEL_FOLD_U: u16 = 512;
 pub const SEL_MAC: u16 = 1024;
 /// Not a selector: a fixed 0/1 flag saying a fold or chain continues the one above.
 pub const FLAG_CONTINUES: u16 = 2048;
+/// A lane-B row whose lookup pair is two bytes (the table's byte-pair part), also packing them
+/// into the running commitment element (circuits with the byte-pair table only).
+pub const SEL_PAIR: u16 = 4096;
 
 /// How a convolution or fully connected layer's products are checked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -135,6 +141,9 @@ pub struct Row {
 pub struct Columns {
     pub m: usize,
     pub two_phase: bool,
+    /// The lookup table also holds every pair of bytes (tagged): two bytes are range-checked
+    /// and packed per lane-B row. Worth its 2^16 table rows only in large circuits.
+    pub pairs: bool,
 }
 
 impl Columns {
@@ -520,9 +529,19 @@ impl Planner {
         row.cells.push((c.clip_x(), Slot::Plain(fr(q as i64))));
         row.cells.push((c.clip_y(), Slot::Def(y)));
         self.lane_b += 1;
-        for byte in [rem & 255, rem >> 8] {
-            let vid = self.define(byte as i64);
-            self.range_row(Slot::Def(vid), vid);
+        if c.pairs {
+            // Low byte, high byte in one byte-pair row.
+            let r = self.lane_b;
+            self.lane_b += 1;
+            let row = self.row(r);
+            row.sel |= SEL_PAIR;
+            row.cells.push((c.clip_x(), Slot::Plain(fr((rem & 255) as i64))));
+            row.cells.push((c.clip_y(), Slot::Plain(fr((rem >> 8) as i64))));
+        } else {
+            for byte in [rem & 255, rem >> 8] {
+                let vid = self.define(byte as i64);
+                self.range_row(Slot::Def(vid), vid);
+            }
         }
         Ok(y)
     }
@@ -538,6 +557,51 @@ impl Planner {
             out.push(self.dot_requant(layer, &[(*va, wa), (*vb, wb)], zero, 0, 1, offset as i64)?);
         }
         Ok(out)
+    }
+
+    /// Defines byte values and packs them with the length marker (`commit::pack_bytes`), 31 per
+    /// field element, in lane-B byte-pair rows: each row range-checks two bytes through the
+    /// table and adds them to the running element, `a = a_above * shift + 256 * hi + lo`.
+    fn packed_bytes(&mut self, values: &[i64]) -> (Vec<Vid>, Vec<Vid>) {
+        let c = self.plan.cols;
+        let zero = self.constant(0);
+        let marker = self.constant(crate::commit::LENGTH_MARKER);
+        let vids: Vec<Vid> = values.iter().map(|v| self.define(*v)).collect();
+        let mut slots: Vec<Slot> = vids.iter().map(|v| Slot::Def(*v)).collect();
+        slots.push(Slot::Copy(marker));
+        let mut elements = vec![];
+        for chunk in slots.chunks(BYTES_PER_ELEMENT) {
+            // Most significant byte first; one zero byte in front when the count is odd.
+            let mut digits: Vec<Slot> = chunk.iter().rev().copied().collect();
+            if digits.len() % 2 == 1 {
+                digits.insert(0, Slot::Copy(zero));
+            }
+            let value = |p: &Planner, s: &Slot| match s {
+                Slot::Def(v) | Slot::Copy(v) => p.plan.values[*v as usize],
+                _ => unreachable!("bytes are values"),
+            };
+            let mut acc = Fr::ZERO;
+            let rows = digits.len() / 2;
+            for (i, pair) in digits.chunks(2).enumerate() {
+                acc = acc * Fr::from(65536) + value(self, &pair[0]) * Fr::from(256) + value(self, &pair[1]);
+                let slot = if i + 1 == rows {
+                    let element = self.define_fr(acc, 0); // packed elements have no integer view
+                    elements.push(element);
+                    Slot::Def(element)
+                } else {
+                    Slot::Plain(acc)
+                };
+                let r = self.lane_b;
+                self.lane_b += 1;
+                let row = self.row(r);
+                row.sel |= SEL_PAIR | SEL_PACK;
+                row.fixed[1] = if i == 0 { Fr::ZERO } else { Fr::from(65536) };
+                row.cells.push((c.clip_x(), pair[0]));
+                row.cells.push((c.clip_y(), pair[1]));
+                row.cells.push((c.a(), slot));
+            }
+        }
+        (vids, elements)
     }
 
     /// Packs bytes and the length marker (`commit::pack_bytes`) little endian, 31 per field
@@ -625,7 +689,7 @@ impl Planner {
                 let (next, cubes) = poseidon::round(state, round);
                 let rc = poseidon::constants().round[round];
                 let row = self.row(r);
-                row.sel |= if poseidon::is_full_round(round) { SEL_FULL_ROUND } else { SEL_PARTIAL_ROUND };
+                row.sel |= if poseidon::is_full_round(round) { SEL_ROUND | SEL_FULL_ROUND } else { SEL_ROUND };
                 row.fixed[..3].copy_from_slice(&rc);
                 for i in 0..poseidon::WIDTH {
                     row.cells.push((c.state(i), Slot::Plain(state[i])));
@@ -750,8 +814,18 @@ fn layer_input(layer: &Layer) -> Option<&String> {
 /// `public_weights` holds the weight commitment when the weights are public: every weight and
 /// bias is then a circuit constant and the commitment instance is pinned to that value; when
 /// `None`, the weights are private witnesses hashed inside the circuit. `check` says how matrix
-/// products are checked.
-pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, public_weights: Option<Fr>, check: MatmulCheck) -> Result<Plan> {
+/// products are checked; `pairs` whether the table's byte-pair part range-checks and packs bytes
+/// two per row.
+#[allow(clippy::too_many_arguments)]
+pub fn plan(
+    model: &QModel,
+    input: &[i64],
+    m: usize,
+    output: OutputKind,
+    public_weights: Option<Fr>,
+    check: MatmulCheck,
+    pairs: bool,
+) -> Result<Plan> {
     let infos = model.tensors()?;
     if input.len() != model.input_len() {
         return Err(ProverError::Input(format!(
@@ -769,7 +843,7 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, public_
     }
     let freivalds = freivalds_layers(model, m, check)?;
     let plan = Plan {
-        cols: Columns { m, two_phase: freivalds.contains(&true) },
+        cols: Columns { m, two_phase: freivalds.contains(&true), pairs },
         lookup_bits: model.lookup_bits,
         rows: vec![],
         values: vec![],
@@ -781,18 +855,38 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, public_
         lane_rows: [0; 3],
     };
     let mut p = Planner { plan, lane_a: 0, lane_b: 0, consts: HashMap::new(), ints: vec![] };
-    let input_vids = p.range_checked(input);
+    // With byte pairs, bytes are range-checked and packed in one place; else packed later.
+    let (input_vids, packed_input) = if pairs {
+        let (vids, elements) = p.packed_bytes(input);
+        (vids, Some(elements))
+    } else {
+        (p.range_checked(input), None)
+    };
 
     // Parameters in commitment order: all weights (as bytes w + 128), then all biases.
     let mut layer_weights: Vec<Vec<Vid>> = vec![];
-    for layer in &model.layers {
-        let shifted: Vec<i64> = layer_weights_flat(layer).iter().map(|v| v + WEIGHT_OFFSET).collect();
-        let vids = match public_weights {
-            Some(_) => shifted.iter().map(|v| p.constant(*v)).collect(),
-            None => p.range_checked(&shifted),
-        };
-        p.plan.weight_vids.extend(&vids);
-        layer_weights.push(vids);
+    let mut packed_weights = None;
+    if public_weights.is_none() && pairs {
+        let all: Vec<i64> = model.layers.iter().flat_map(layer_weights_flat).map(|v| v + WEIGHT_OFFSET).collect();
+        let (vids, elements) = p.packed_bytes(&all);
+        packed_weights = Some(elements);
+        let mut rest = &vids[..];
+        for layer in &model.layers {
+            let (mine, tail) = rest.split_at(layer_weights_flat(layer).len());
+            layer_weights.push(mine.to_vec());
+            rest = tail;
+        }
+        p.plan.weight_vids = vids;
+    } else {
+        for layer in &model.layers {
+            let shifted: Vec<i64> = layer_weights_flat(layer).iter().map(|v| v + WEIGHT_OFFSET).collect();
+            let vids = match public_weights {
+                Some(_) => shifted.iter().map(|v| p.constant(*v)).collect(),
+                None => p.range_checked(&shifted),
+            };
+            p.plan.weight_vids.extend(&vids);
+            layer_weights.push(vids);
+        }
     }
     let mut layer_bias: Vec<Vec<Vid>> = vec![];
     let mut bias_vids: Vec<Vid> = vec![];
@@ -921,9 +1015,9 @@ pub fn plan(model: &QModel, input: &[i64], m: usize, output: OutputKind, public_
     };
 
     // Commitments: bytes packed in lane A, then the Poseidon sponges below everything.
-    let packed_input = p.pack(&input_vids);
+    let packed_input = packed_input.unwrap_or_else(|| p.pack(&input_vids));
     let weight_preimage = public_weights.is_none().then(|| {
-        let mut preimage = p.pack(&p.plan.weight_vids.clone());
+        let mut preimage = packed_weights.clone().unwrap_or_else(|| p.pack(&p.plan.weight_vids.clone()));
         preimage.extend(bias_vids.clone());
         preimage
     });

@@ -83,16 +83,16 @@ fn out_of_range_requantization_is_a_clear_error() {
     let mut model: serde_json::Value = serde_json::from_str(&tiny_model()).unwrap();
     model["layers"][0]["multiplier"] = serde_json::json!([16000000, 16000000]);
     let model = QModel::from_json(&model.to_string()).unwrap();
-    let err = plan(&model, &vec![255; 16], 4, OutputKind::Logits, None, MatmulCheck::Direct).unwrap_err();
+    let err = plan(&model, &vec![255; 16], 4, OutputKind::Logits, None, MatmulCheck::Direct, false).unwrap_err();
     assert!(err.to_string().contains("lookup table"), "{err}");
 }
 
 #[test]
 fn bad_inputs_are_clear_errors() {
     let model = QModel::from_json(&tiny_model()).unwrap();
-    let short = plan(&model, &[1, 2, 3], 4, OutputKind::Logits, None, MatmulCheck::Direct).unwrap_err();
+    let short = plan(&model, &[1, 2, 3], 4, OutputKind::Logits, None, MatmulCheck::Direct, false).unwrap_err();
     assert!(short.to_string().contains("expects"), "{short}");
-    let big = plan(&model, &vec![256; 16], 4, OutputKind::Logits, None, MatmulCheck::Direct).unwrap_err();
+    let big = plan(&model, &vec![256; 16], 4, OutputKind::Logits, None, MatmulCheck::Direct, false).unwrap_err();
     assert!(big.to_string().contains("not a byte"), "{big}");
     let malformed = QModel::from_json("{\"format\": 1}").unwrap_err();
     assert!(malformed.to_string().contains("malformed"), "{malformed}");
@@ -148,7 +148,7 @@ fn freivalds_circuit_is_two_phase_and_satisfied_in_every_mode() {
 /// match, so that the rescale row still holds: only the product check can notice.
 fn shift_one_accumulator(c: &mut CnnCircuit) -> bool {
     use zkmarket_prover::plan::{Columns, Slot, B, SEL_RESCALE};
-    let cols = Columns { m: c.params.m, two_phase: c.params.two_phase };
+    let cols = Columns { m: c.params.m, two_phase: c.params.two_phase, pairs: c.params.pairs };
     let value = |c: &CnnCircuit, v: u32| -> i64 {
         let bytes = c.plan.values[v as usize].to_bytes();
         i64::from_le_bytes(bytes[..8].try_into().unwrap())
@@ -217,4 +217,75 @@ fn fold_over_a_wrong_weight_is_rejected() {
         }
         assert!(!mock(&c, instances), "{vis:?}");
     }
+}
+
+fn paired_circuit(check: MatmulCheck, vis: Visibility, output: &str, input: &[i64]) -> CnnCircuit {
+    use zkmarket_prover::api::weight_commitment;
+    let model = QModel::from_json(&tiny_model()).unwrap();
+    let public = (!vis.weights_hidden()).then(|| weight_commitment(&model));
+    let kind = if output == "class" { OutputKind::Class } else { OutputKind::Logits };
+    CnnCircuit::new(plan(&model, input, 2, kind, public, check, true).unwrap(), None)
+}
+
+#[test]
+fn byte_pair_table_circuit_is_satisfied_and_agrees_with_the_plain_one() {
+    for check in [MatmulCheck::Direct, MatmulCheck::Freivalds] {
+        for vis in [Visibility::HiddenInput, Visibility::HiddenWeights, Visibility::HiddenBoth] {
+            let c = paired_circuit(check, vis, "logits", &tiny_input(21));
+            assert!(c.params.pairs && c.params.k >= 17);
+            assert!(mock(&c, c.instances.clone()), "{check:?} {vis:?}");
+            let plain = circuit_with(check, vis, "logits", &tiny_input(21));
+            assert_eq!(c.instances, plain.instances, "{check:?} {vis:?}");
+        }
+    }
+}
+
+#[test]
+fn byte_pair_rows_refuse_a_non_byte_and_a_changed_packed_byte() {
+    use zkmarket_prover::plan::{Columns, Slot, SEL_PACK, SEL_PAIR};
+    let c = paired_circuit(MatmulCheck::Direct, Visibility::HiddenBoth, "class", &tiny_input(22));
+    let cols = Columns { m: c.params.m, two_phase: c.params.two_phase, pairs: true };
+    // A remainder pair row holding 256 and 0 instead of 0 and 1 (same 16-bit value): the
+    // rescale gate still holds, only the table can refuse it.
+    let mut bad = c.clone();
+    let r = bad.plan.rows.iter().position(|r| r.sel & SEL_PAIR != 0 && r.sel & SEL_PACK == 0 && {
+        let hi = r.cells.iter().find(|(col, _)| *col == cols.clip_y()).unwrap().1;
+        matches!(hi, Slot::Plain(v) if v != Fr::zero())
+    });
+    let row = &mut bad.plan.rows[r.expect("a remainder with a non-zero high byte")];
+    for (col, slot) in row.cells.iter_mut() {
+        if let Slot::Plain(v) = slot {
+            *v = if *col == cols.clip_x() { *v + Fr::from(256) } else { *v - Fr::one() };
+        }
+    }
+    assert!(!mock(&bad, c.instances.clone()));
+    // An input byte changed in its pair row: the packed element (and commitment) disagree.
+    let mut bad = c.clone();
+    let v = bad.plan.rows.iter().filter(|r| r.sel & SEL_PACK != 0).find_map(|r| {
+        match r.cells.iter().find(|(col, _)| *col == cols.clip_y()).unwrap().1 {
+            Slot::Def(v) => Some(v),
+            _ => None, // the marker byte and zero padding are copies of constants
+        }
+    });
+    let v = v.expect("packed bytes are defined in their pair rows");
+    bad.plan.values[v as usize] += Fr::one();
+    assert!(!mock(&bad, c.instances.clone()));
+}
+
+#[test]
+fn requantized_output_cannot_borrow_a_byte_pair_entry() {
+    use zkmarket_prover::plan::{Columns, Slot, SEL_RESCALE};
+    // The last rescale row is a logit: moving it to (q, y + 1), an entry of the byte-pair part
+    // but not of the clip part, and publishing y + 1, must be refused by the tag.
+    let c = paired_circuit(MatmulCheck::Direct, Visibility::HiddenBoth, "logits", &tiny_input(23));
+    let cols = Columns { m: c.params.m, two_phase: c.params.two_phase, pairs: true };
+    let mut bad = c.clone();
+    let row = bad.plan.rows.iter().rev().find(|r| r.sel & SEL_RESCALE != 0).unwrap();
+    let Slot::Def(y) = row.cells.iter().find(|(col, _)| *col == cols.clip_y()).unwrap().1 else { panic!() };
+    assert!(bad.plan.values[y as usize] < Fr::from(255u64), "pick an input whose last logit is below 255");
+    bad.plan.values[y as usize] += Fr::one();
+    let mut instances = c.instances.clone();
+    let at = instances.iter().rposition(|v| *v == c.plan.values[y as usize]).unwrap();
+    instances[at] += Fr::one();
+    assert!(!mock(&bad, instances));
 }

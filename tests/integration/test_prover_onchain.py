@@ -143,14 +143,44 @@ def test_padded_proof_is_invalid_for_the_cli(tmp_path, digits_circuit, digits_pr
     assert result.exit_code == 1 and result.stdout.strip() == "INVALID"
 
 
-def test_reduced_mobilenet_inference_is_bit_exact_with_the_reference(tmp_path):
+@pytest.fixture(scope="module")
+def reduced_mobilenet(tmp_path_factory):
+    """MobileNet v2 at width 0.35 on 32x32 inputs with 10 classes: the full architecture (17
+    blocks, 52 convolutions) at a size a test can prove."""
     from zkmarket.model.mobilenet import benchmark_model
 
     model = benchmark_model(0.35, 32, classes=10)
-    path = tmp_path / "mobilenet.json"
+    path = tmp_path_factory.mktemp("mobilenet") / "mobilenet.json"
     qmodel.save(model, path)
+    return model, path
+
+
+def test_reduced_mobilenet_inference_is_bit_exact_with_the_reference(reduced_mobilenet):
+    model, path = reduced_mobilenet
     for x in np.random.default_rng(11).integers(0, 256, (3, 32, 32, 3)):
         assert zp.evaluate(path, x) == reference.evaluate(model, x)
+
+
+def test_reduced_mobilenet_proves_with_freivalds_and_verifies_on_chain(anvil, reduced_mobilenet):
+    from zkmarket.chain import deploy_verifier
+
+    model, path = reduced_mobilenet
+    circuit = zp.compile_model(path, "hidden-input", "class")
+    s = stages.stats(circuit)
+    assert s["freivalds_layers"] == 35 and s["phases"] == 2
+    keys = zp.setup(circuit)
+    image = np.random.default_rng(12).integers(0, 256, (32, 32, 3))
+    proof = zp.prove(circuit, keys, image)
+    assert proof.outputs == [reference.evaluate(model, image)[1]]
+    assert proof.instances[:2] == [zp.commit_input(image), zp.commit_weights(path)]
+    assert zp.verify(circuit, keys, proof)
+    verifier = deploy_verifier(anvil.w3(), zp.export_verifier(circuit, keys),
+                               private_key=anvil.accounts[0].private_key)
+    assert verify_onchain(anvil.w3(), verifier.address, stages.calldata(proof)).accepted
+    forged = zp.Proof(proof.proof, [proof.instances[0], proof.instances[1], hex((proof.outputs[0] + 1) % 10)],
+                      proof.logits, proof.predicted_class, proof.circuit_id)
+    assert not zp.verify(circuit, keys, forged)
+    assert not verify_onchain(anvil.w3(), verifier.address, stages.calldata(forged)).accepted
 
 
 def test_freivalds_two_phase_proof_verifies_on_chain_and_its_mutants_do_not(anvil, digits_split):
