@@ -19,7 +19,7 @@ include mk/kubo.mk
 
 PROVER_SOURCES := $(shell find prover/src -name '*.rs') prover/Cargo.toml prover/Cargo.lock
 
-.PHONY: setup demo test test-rust test-forge test-slither test-python bench clean
+.PHONY: setup demo test test-rust test-forge test-slither test-python bench bench-mobilenet clean
 setup: $(VENV)/.installed $(VENV)/.prover-built node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -64,6 +64,11 @@ test-python: setup
 
 bench: setup
 	$(PY) benchmarks/prover_bench.py
+
+# The paper's Table 1 on this machine: MobileNet v2 configurations (hours for all of them; e.g.
+# `make bench-mobilenet ARGS="--config 0.35,96"`).
+bench-mobilenet: setup
+	$(PY) benchmarks/mobilenet_bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(SLITHER_VENV) node_modules .cache/zkmarket .cache/solc

@@ -5,8 +5,8 @@ time, peak memory, proof size, verifier code size and gas.
 Models are the exact architecture with seeded random weights (benchmark models), quantized by
 the project's quantizer; the input is a seeded random image. Every stage runs in a fresh child
 process whose resident memory is watched: a stage that passes the memory budget is killed and
-reported with where it stopped, never skipped silently. Stages after the first failure of a
-configuration are not run. Development SRS files are generated once per k and cached.
+reported with where it stopped, never skipped silently; the row's later stages are then not
+run. Progress goes to stderr. Development SRS files are generated once per k and cached.
 
 Usage: python benchmarks/mobilenet_bench.py [--config 0.35,96 ...] [--mode hidden-input ...]
        [--classes 1000] [--memory-gib 22] [--compile-only]
@@ -15,8 +15,8 @@ Usage: python benchmarks/mobilenet_bench.py [--config 0.35,96 ...] [--mode hidde
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -54,13 +54,18 @@ def _image(resolution: int) -> list[int]:
     return np.random.default_rng(0).integers(0, 256, resolution * resolution * 3).tolist()
 
 
+def _progress(what: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {what}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", nargs="*", default=PAPER_CONFIGS, help="alpha,resolution pairs")
     ap.add_argument("--mode", nargs="*", default=["hidden-input", "hidden-both"])
     ap.add_argument("--output", default="class", choices=["class", "logits"])
     ap.add_argument("--classes", type=int, default=1000)
-    ap.add_argument("--memory-gib", type=float, default=22.0, help="memory budget per stage")
+    ap.add_argument("--memory-gib", type=float, default=20.0,
+                    help="memory budget per stage (this machine has 23 GiB and no swap)")
     ap.add_argument("--compile-only", action="store_true", help="circuit sizes only (no keys or proofs)")
     args = ap.parse_args()
     limit = args.memory_gib * 1024
@@ -74,6 +79,7 @@ def main() -> None:
         for mode in args.mode:
             row = f"{config:<10}{mode:<14}{c.parameters:>10,}{c.macs:>12,}"
             try:
+                _progress(f"{config} {mode}: compiling")
                 (settings_json, s), t_compile, peak = _in_child(_compile, path, mode, args.output, limit_mib=limit)
                 lanes = "/".join(f"{r / 1e6:.2f}M" for r in s["lane_rows"])
                 row += (f"{s['k']:>4}{s['rows_used']:>11,}{lanes:>24}{s['advice_columns']:>4}{s['fixed_columns']:>4}"
@@ -81,10 +87,13 @@ def main() -> None:
                 if args.compile_only:
                     print(f"{row}{'(compile only)':>20}  peak {peak:.0f} MiB", flush=True)
                     continue
+                _progress(f"{config} {mode}: 2^{s['k']} rows; generating keys")
                 (_, keys_dir), t_keygen, p = _in_child(_keygen, settings_json, limit_mib=limit)
                 peak = max(peak, p)
                 row += f"{t_keygen:>9.1f}"
+                _progress(f"{config} {mode}: keys in {t_keygen:.0f} s; proving")
                 proof, t_prove, p = _in_child(_prove, settings_json, keys_dir, _image(resolution), limit_mib=limit)
+                _progress(f"{config} {mode}: proved in {t_prove:.0f} s; verifying natively and on anvil")
                 peak = max(peak, p)
                 ok, t_verify, _ = _in_child(_verify, settings_json, keys_dir, proof, limit_mib=limit)
                 if not ok:

@@ -80,11 +80,6 @@ fn write_dev_srs(py: Python<'_>, k: u32, path: String) -> PyResult<()> {
 }
 
 #[pyfunction]
-fn downsize_srs(py: Python<'_>, path: String, k: u32, out_path: String) -> PyResult<()> {
-    run(py, || srs::write_downsized(Path::new(&path), k, Path::new(&out_path)))
-}
-
-#[pyfunction]
 fn ptau_to_srs(py: Python<'_>, ptau_path: String, k: u32, out_path: String) -> PyResult<()> {
     run(py, || srs::write_ptau_as_halo2(Path::new(&ptau_path), k, Path::new(&out_path)))
 }
@@ -193,7 +188,6 @@ fn zkmarket_prover(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write_dev_srs, m)?)?;
     m.add_function(wrap_pyfunction!(sha256_file, m)?)?;
     m.add_function(wrap_pyfunction!(ptau_to_srs, m)?)?;
-    m.add_function(wrap_pyfunction!(downsize_srs, m)?)?;
     m.add_function(wrap_pyfunction!(srs_fingerprint, m)?)?;
     m.add_function(wrap_pyfunction!(setup, m)?)?;
     m.add_function(wrap_pyfunction!(prove, m)?)?;

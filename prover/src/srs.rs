@@ -95,15 +95,6 @@ pub fn write_dev_srs(k: u32, path: &Path) -> Result<()> {
     fs::write(path, buf).map_err(io_err(path))
 }
 
-/// Writes the first 2^k points of a larger SRS file (same tau) to `out`: much faster than
-/// generating a development SRS again, which costs a scalar multiplication per point.
-pub fn write_downsized(path: &Path, k: u32, out: &Path) -> Result<()> {
-    let params = load_srs(path, None, k)?;
-    let mut buf = vec![];
-    params.write(&mut buf).map_err(io_err(out))?;
-    fs::write(out, buf).map_err(io_err(out))
-}
-
 /// Reads an SRS in halo2's KZG format, checks its SHA-256 when given, and shrinks it to 2^k.
 pub fn load_srs(path: &Path, expected_sha256: Option<&str>, k: u32) -> Result<ParamsKZG<Bn256>> {
     if let Some(expected) = expected_sha256 {

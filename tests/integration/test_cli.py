@@ -94,3 +94,15 @@ def test_proof_with_fields_of_the_wrong_type_is_refused(tmp_path, circuit):
     proof.write_text(json.dumps({"proof": 5, "instances": ["0x1"], "logits": [], "predicted_class": 0,
                                  "circuit_id": "x"}))
     fails(_prover("verify", circuit, str(proof)), "do not have a proof's types")
+
+
+def test_compile_checks_products_as_asked(tmp_path):
+    out = str(tmp_path / "circuit.json")
+    freivalds = run("compile", str(DIGITS_MODEL), "--matmul", "freivalds", "-o", out).output
+    assert "9 advice columns" in freivalds and "5 layers by Freivalds' test" in freivalds
+    assert json.loads((tmp_path / "circuit.json").read_text())["params"]["two_phase"] is True
+    # auto keeps the digits CNN direct: Freivalds' test would not lower its 2^15 rows
+    auto = run("compile", str(DIGITS_MODEL), "-o", out).output
+    assert "2^15 rows, 8 advice columns" in auto and "Freivalds" not in auto
+    refused = run("compile", str(DIGITS_MODEL), "--matmul", "sometimes", "-o", out, ok=False)
+    assert "'sometimes' is not one of" in refused.output

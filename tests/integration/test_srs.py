@@ -11,7 +11,6 @@ import hashlib
 import subprocess
 
 import pytest
-import zkmarket_prover
 from click.testing import CliRunner
 
 from zkmarket import prover as zp
@@ -114,13 +113,3 @@ def test_dev_srs_verifier_is_refused_for_registration_on_a_public_chain(tmp_path
         dataclasses.replace(deployment, local=True).save(path)
         assert runner.invoke(main, args, env=env).exit_code == 0
 
-
-def test_dev_srs_cut_from_a_larger_one_equals_a_generated_one(tmp_path, monkeypatch):
-    """Every dev SRS shares one tau: cutting a cached larger file down gives the same points."""
-    monkeypatch.setenv("ZKMARKET_CACHE_DIR", str(tmp_path / "cache"))
-    generated = tmp_path / "k5.srs"
-    zkmarket_prover.write_dev_srs(5, str(generated))
-    stages.dev_srs(7)
-    cut = stages.dev_srs(5)
-    assert cut.path.read_bytes() == generated.read_bytes()
-    assert not list(cut.path.parent.glob("*.part"))

@@ -89,18 +89,10 @@ def stats(circuit: CompiledCircuit) -> dict:
 
 
 def dev_srs(k: int) -> Srs:
-    """An INSECURE locally generated SRS (public seed): for development and tests only.
-
-    Every k shares one tau, so a larger cached file is cut down instead of generating again.
-    """
+    """An INSECURE locally generated SRS (public seed): for development and tests only."""
     path = cache_dir("srs") / f"insecure-dev-k{k}.srs"
     if not path.exists():
-        larger = sorted((int(p.stem.rsplit("-k", 1)[1]), p) for p in cache_dir("srs").glob("insecure-dev-k*.srs")
-                        if p.stem.rsplit("-k", 1)[1].isdigit() and int(p.stem.rsplit("-k", 1)[1]) > k)
-        if larger:
-            _atomic_write(path, lambda p: native.downsize_srs(str(larger[0][1]), k, p))
-        else:
-            _atomic_write(path, lambda p: native.write_dev_srs(k, p))
+        _atomic_write(path, lambda p: native.write_dev_srs(k, p))
     return Srs(path=path, sha256=native.sha256_file(str(path)), k=k, insecure=True,
                origin="INSECURE development SRS (public seed): local chains only")
 
