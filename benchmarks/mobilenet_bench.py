@@ -73,17 +73,21 @@ def main() -> None:
     print(f"{'config':<10}{'mode':<14}{'params':>10}{'MACs':>12}{'k':>4}{'rows used':>11}{'lanes A/B/hash':>24}"
           f"{'adv':>4}{'fix':>4}{'freiv':>6}{'compile s':>10}{'keygen s':>9}{'prove s':>8}{'verify ms':>10}"
           f"{'peak MiB':>9}{'proof B':>8}{'code B':>7}{'gas':>10}", flush=True)
+    measured: dict[str, tuple] = {}  # mode -> (config, k, keygen s, prove s, peak MiB) of the largest proved
+    projections: list[str] = []
     for config in args.config:
         alpha, resolution = float(config.split(",")[0]), int(config.split(",")[1])
         path, c = _model(alpha, resolution, args.classes)
         for mode in args.mode:
             row = f"{config:<10}{mode:<14}{c.parameters:>10,}{c.macs:>12,}"
+            k = None
             try:
                 _progress(f"{config} {mode}: compiling")
                 (settings_json, s), t_compile, peak = _in_child(_compile, path, mode, args.output, limit_mib=limit)
                 lanes = "/".join(f"{r / 1e6:.2f}M" for r in s["lane_rows"])
                 row += (f"{s['k']:>4}{s['rows_used']:>11,}{lanes:>24}{s['advice_columns']:>4}{s['fixed_columns']:>4}"
                         f"{s['freivalds_layers']:>6}{t_compile:>10.1f}")
+                k = s["k"]
                 if args.compile_only:
                     print(f"{row}{'(compile only)':>20}  peak {peak:.0f} MiB", flush=True)
                     continue
@@ -101,8 +105,25 @@ def main() -> None:
                 (code, gas), _, _ = _in_child(_gas, settings_json, keys_dir, proof, limit_mib=limit)
                 print(f"{row}{t_prove:>8.1f}{t_verify * 1000:>10.1f}{peak:>9.0f}{len(proof['proof']) // 2 - 1:>8}"
                       f"{code:>7}{f'{gas:,}' if gas else 'too big':>10}", flush=True)
+                if mode not in measured or measured[mode][1] <= k:
+                    measured[mode] = (config, k, t_keygen, t_prove, peak)
             except StepFailed as e:
                 print(f"{row}  FAILED: {e}", flush=True)
+                if k is not None and mode in measured:
+                    projections.append(_projection(config, mode, k, measured[mode]))
+    for line in projections:
+        print(line)
+
+
+def _projection(config: str, mode: str, k: int, reference: tuple) -> str:
+    """A PROJECTION, not a measurement: time and memory scaled from the largest configuration
+    proved in this run by the row count (2^k; the circuits have the same columns and gates), a
+    slight underestimate for time (FFTs grow as n log n)."""
+    ref_config, ref_k, t_keygen, t_prove, peak = reference
+    f = 2 ** (k - ref_k)
+    return (f"projection for {config} {mode} at 2^{k} (scaled x{f} from {ref_config} at 2^{ref_k}, measured here): "
+            f"keygen ~{t_keygen * f / 60:.0f} min, proving ~{t_prove * f / 60:.0f} min, peak ~{peak * f / 1024:.0f} GiB "
+            f"on 2 cores; a machine with that memory and more cores divides the times by about its core count / 2")
 
 
 if __name__ == "__main__":

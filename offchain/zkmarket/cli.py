@@ -70,10 +70,13 @@ def srs_options(f):
 @click.option("--matmul", type=click.Choice(stages.MATMUL_CHECKS), default="auto", show_default=True,
               help="how convolutions and fully connected layers are checked: every product, Freivalds' "
                    "test (a second proof phase), or per layer whichever takes fewer rows")
+@click.option("--byte-pairs/--no-byte-pairs", default=None,
+              help="all byte pairs in the lookup table: half the range-check rows, 2^16 more table rows "
+                   "[default: only when that lowers the circuit's height]")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="circuit settings file to write")
-def compile_cmd(model, visibility, output_kind, dot_width, matmul, out):
+def compile_cmd(model, visibility, output_kind, dot_width, matmul, byte_pairs, out):
     """Compile a quantized MODEL (docs/model-format.md) into a circuit."""
-    circuit = zp.compile_model(model, visibility, output_kind, dot_width, matmul)
+    circuit = zp.compile_model(model, visibility, output_kind, dot_width, matmul, byte_pairs)
     circuit.save(Path(out))
     s = stages.stats(circuit)
     checked = f", {s['freivalds_layers']} layers by Freivalds' test" if s["freivalds_layers"] else ""

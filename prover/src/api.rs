@@ -1,6 +1,6 @@
 //! The prover's stages with typed artifacts: compile a model into circuit settings, generate
 //! keys, prove, verify, export the Solidity verifier, and compute commitments.
-use crate::circuit::{k_for_rows, table_rows, CircuitParams, CnnCircuit, Visibility};
+use crate::circuit::{k_for_rows, table_rows, CircuitParams, CnnCircuit, OneShotCircuit, Visibility};
 use crate::commit::commit_native;
 use crate::error::{io_err, ProverError, Result};
 use crate::model::QModel;
@@ -172,8 +172,16 @@ pub fn matmul_check(s: &str) -> Result<MatmulCheck> {
 }
 
 /// Compiles a model into circuit settings for a visibility mode, an output kind, a dot-product
-/// width and a way of checking matrix products.
-pub fn compile(model_json: &str, vis: Visibility, output: &str, dot_width: usize, matmul: MatmulCheck) -> Result<Settings> {
+/// width, a way of checking matrix products and, when given, with or without the byte-pair
+/// table (by default: whichever gives the lower k).
+pub fn compile(
+    model_json: &str,
+    vis: Visibility,
+    output: &str,
+    dot_width: usize,
+    matmul: MatmulCheck,
+    byte_pairs: Option<bool>,
+) -> Result<Settings> {
     let model = QModel::from_json(model_json)?;
     let kind = output_kind(output)?;
     let zero_input = vec![model.input.zero_point; model.input_len()];
@@ -192,9 +200,10 @@ pub fn compile(model_json: &str, vis: Visibility, output: &str, dot_width: usize
         other => vec![other],
     };
     let mut best: Option<(MatmulCheck, crate::plan::Plan)> = None;
-    for pairs in [false, true] {
+    let pair_options = byte_pairs.map_or(vec![false, true], |forced| vec![forced]);
+    for pairs in pair_options {
         for check in &checks {
-            if pairs && best.as_ref().is_some_and(|(_, p)| k_of(p) < 17) {
+            if pairs && byte_pairs.is_none() && best.as_ref().is_some_and(|(_, p)| k_of(p) < 17) {
                 continue; // the byte pairs alone need 2^17 rows
             }
             let candidate = plan_with(*check, pairs)?;
@@ -291,7 +300,7 @@ pub fn prove(settings: &Settings, params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1A
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<_>, _, _, EvmTranscript<G1Affine, _, _, _>, _>(
         params,
         pk,
-        &[circuit],
+        &[OneShotCircuit::new(circuit)],
         &[&[&instances]],
         OsRng,
         &mut transcript,

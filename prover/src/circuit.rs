@@ -412,6 +412,47 @@ impl Circuit<Fr> for CnnCircuit {
     }
 }
 
+/// A circuit for proving whose plan is freed as soon as its cells are assigned: a MobileNet's
+/// plan holds gigabytes that the rest of the proof (commitments, quotient, openings) does not
+/// need. Proving synthesizes a circuit once (halo2-axiom's single pass); keys need `CnnCircuit`.
+pub struct OneShotCircuit {
+    params: CircuitParams,
+    inner: std::sync::Mutex<Option<CnnCircuit>>,
+}
+
+impl OneShotCircuit {
+    pub fn new(circuit: CnnCircuit) -> Self {
+        Self { params: circuit.params.clone(), inner: std::sync::Mutex::new(Some(circuit)) }
+    }
+}
+
+impl Circuit<Fr> for OneShotCircuit {
+    type Config = ZkConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = CircuitParams;
+
+    fn params(&self) -> CircuitParams {
+        self.params.clone()
+    }
+
+    fn without_witnesses(&self) -> Self {
+        Self { params: self.params.clone(), inner: std::sync::Mutex::new(None) }
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: CircuitParams) -> ZkConfig {
+        CnnCircuit::configure_with_params(meta, params)
+    }
+
+    fn configure(_: &mut ConstraintSystem<Fr>) -> ZkConfig {
+        unreachable!("the circuit is always configured with its parameters")
+    }
+
+    fn synthesize(&self, config: ZkConfig, layouter: impl Layouter<Fr>) -> Result<(), Error> {
+        let circuit = self.inner.lock().expect("not poisoned").take().expect("a one-shot circuit is synthesized once");
+        circuit.synthesize(config, layouter)
+    }
+}
+
 impl CircuitExt<Fr> for CnnCircuit {
     fn num_instance(&self) -> Vec<usize> {
         vec![self.instances.len()]

@@ -61,11 +61,19 @@ fn instances(values: &[String]) -> Result<Vec<halo2_base::halo2_proofs::halo2cur
 }
 
 #[pyfunction]
-#[pyo3(signature = (model_json, visibility, output, dot_width, matmul = "auto".to_string()))]
-fn compile(py: Python<'_>, model_json: String, visibility: String, output: String, dot_width: usize, matmul: String) -> PyResult<String> {
+#[pyo3(signature = (model_json, visibility, output, dot_width, matmul = "auto".to_string(), byte_pairs = None))]
+fn compile(
+    py: Python<'_>,
+    model_json: String,
+    visibility: String,
+    output: String,
+    dot_width: usize,
+    matmul: String,
+    byte_pairs: Option<bool>,
+) -> PyResult<String> {
     run(py, || {
         let check = api::matmul_check(&matmul)?;
-        Ok(api::compile(&model_json, api::visibility(&visibility)?, &output, dot_width, check)?.to_json())
+        Ok(api::compile(&model_json, api::visibility(&visibility)?, &output, dot_width, check, byte_pairs)?.to_json())
     })
 }
 

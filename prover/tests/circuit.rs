@@ -10,7 +10,7 @@ use zkmarket_prover::model::QModel;
 use zkmarket_prover::plan::{plan, OutputKind};
 
 fn circuit(vis: Visibility, output: &str, input: &[i64]) -> CnnCircuit {
-    let settings = compile(&tiny_model(), vis, output, 4, MatmulCheck::Auto).unwrap();
+    let settings = compile(&tiny_model(), vis, output, 4, MatmulCheck::Auto, None).unwrap();
     settings.circuit(input).unwrap()
 }
 
@@ -126,7 +126,7 @@ fn native_poseidon_equals_halo2_base_hasher() {
 }
 
 fn circuit_with(check: MatmulCheck, vis: Visibility, output: &str, input: &[i64]) -> CnnCircuit {
-    compile(&tiny_model(), vis, output, 2, check).unwrap().circuit(input).unwrap()
+    compile(&tiny_model(), vis, output, 2, check, None).unwrap().circuit(input).unwrap()
 }
 
 #[test]
@@ -220,23 +220,22 @@ fn fold_over_a_wrong_weight_is_rejected() {
 }
 
 fn paired_circuit(check: MatmulCheck, vis: Visibility, output: &str, input: &[i64]) -> CnnCircuit {
-    use zkmarket_prover::api::weight_commitment;
-    let model = QModel::from_json(&tiny_model()).unwrap();
-    let public = (!vis.weights_hidden()).then(|| weight_commitment(&model));
-    let kind = if output == "class" { OutputKind::Class } else { OutputKind::Logits };
-    CnnCircuit::new(plan(&model, input, 2, kind, public, check, true).unwrap(), None)
+    compile(&tiny_model(), vis, output, 2, check, Some(true)).unwrap().circuit(input).unwrap()
 }
 
 #[test]
 fn byte_pair_table_circuit_is_satisfied_and_agrees_with_the_plain_one() {
-    for check in [MatmulCheck::Direct, MatmulCheck::Freivalds] {
-        for vis in [Visibility::HiddenInput, Visibility::HiddenWeights, Visibility::HiddenBoth] {
-            let c = paired_circuit(check, vis, "logits", &tiny_input(21));
-            assert!(c.params.pairs && c.params.k >= 17);
-            assert!(mock(&c, c.instances.clone()), "{check:?} {vis:?}");
-            let plain = circuit_with(check, vis, "logits", &tiny_input(21));
-            assert_eq!(c.instances, plain.instances, "{check:?} {vis:?}");
-        }
+    let cases = [
+        (MatmulCheck::Direct, Visibility::HiddenInput),
+        (MatmulCheck::Freivalds, Visibility::HiddenWeights),
+        (MatmulCheck::Freivalds, Visibility::HiddenBoth),
+    ];
+    for (check, vis) in cases {
+        let c = paired_circuit(check, vis, "logits", &tiny_input(21));
+        assert!(c.params.pairs && c.params.k >= 17);
+        assert!(mock(&c, c.instances.clone()), "{check:?} {vis:?}");
+        let plain = circuit_with(check, vis, "logits", &tiny_input(21));
+        assert_eq!(c.instances, plain.instances, "{check:?} {vis:?}");
     }
 }
 

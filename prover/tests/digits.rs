@@ -17,7 +17,7 @@ fn digits_cnn_satisfies_the_circuit_and_matches_the_reference() {
     let input: Vec<i64> = serde_json::from_value(sample["input"].clone()).unwrap();
     let logits: Vec<i64> = serde_json::from_value(sample["logits"].clone()).unwrap();
     for (vis, output) in [(Visibility::HiddenBoth, "class"), (Visibility::HiddenInput, "logits")] {
-        let settings = compile(&model, vis, output, 2, MatmulCheck::Auto).unwrap();
+        let settings = compile(&model, vis, output, 2, MatmulCheck::Auto, None).unwrap();
         let circuit = settings.circuit(&input).unwrap();
         assert_eq!(circuit.plan.logits, logits);
         let prover = MockProver::run(circuit.params.k, &circuit, vec![circuit.instances.clone()]).unwrap();
@@ -27,7 +27,7 @@ fn digits_cnn_satisfies_the_circuit_and_matches_the_reference() {
 
 #[test]
 fn one_lookup_table_serves_every_activation_and_range_check() {
-    let settings = compile(&read("digits-cnn.json"), Visibility::HiddenBoth, "class", 2, MatmulCheck::Auto).unwrap();
+    let settings = compile(&read("digits-cnn.json"), Visibility::HiddenBoth, "class", 2, MatmulCheck::Auto, None).unwrap();
     let stats = zkmarket_prover::api::stats(&settings).unwrap();
     assert_eq!((stats.lookup_tables, stats.lookup_arguments), (1, 1));
     assert_eq!(stats.parameters, 2554);

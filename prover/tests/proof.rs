@@ -12,7 +12,7 @@ use zkmarket_prover::srs::{load_srs, sha256_file, write_dev_srs};
 fn proof_verifies_and_tampering_is_rejected() {
     let dir = std::env::temp_dir().join(format!("zkm-proof-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let settings = compile(&tiny_model(), Visibility::HiddenBoth, "class", 2, MatmulCheck::Auto).unwrap();
+    let settings = compile(&tiny_model(), Visibility::HiddenBoth, "class", 2, MatmulCheck::Auto, None).unwrap();
     let k = settings.params.k;
     let srs = dir.join("srs");
     write_dev_srs(k + 1, &srs).unwrap();
@@ -46,7 +46,7 @@ fn proof_verifies_and_tampering_is_rejected() {
     }
     assert!(verify(&settings, &params, &vk, &proof, &instances[..2]).is_err());
 
-    let other = compile(&tiny_model(), Visibility::HiddenInput, "class", 4, MatmulCheck::Auto).unwrap();
+    let other = compile(&tiny_model(), Visibility::HiddenInput, "class", 4, MatmulCheck::Auto, None).unwrap();
     let other_pk = keygen(&other, &load_srs(&srs, None, other.params.k).unwrap()).unwrap();
     assert!(!verify(&other, &params, other_pk.get_vk(), &proof, &instances).unwrap(), "proof for another circuit");
 

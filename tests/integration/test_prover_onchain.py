@@ -183,14 +183,15 @@ def test_reduced_mobilenet_proves_with_freivalds_and_verifies_on_chain(anvil, re
     assert not verify_onchain(anvil.w3(), verifier.address, stages.calldata(forged)).accepted
 
 
-def test_freivalds_two_phase_proof_verifies_on_chain_and_its_mutants_do_not(anvil, digits_split):
-    """Freivalds' test draws its challenges in a second proof phase: the generated EVM verifier
-    must replay that phase (commitments, then challenges) exactly as the native verifier does."""
+def test_freivalds_and_byte_pair_proof_verifies_on_chain_and_its_mutants_do_not(anvil, digits_split):
+    """Freivalds' test draws its challenges in a second proof phase, and the byte-pair table
+    tags its lookups: the generated EVM verifier must replay both exactly as the native one."""
     from zkmarket.chain import deploy_verifier
 
-    circuit = zp.compile_model(MODEL, "hidden-both", "class", matmul="freivalds")
+    circuit = zp.compile_model(MODEL, "hidden-both", "class", matmul="freivalds", byte_pairs=True)
     s = stages.stats(circuit)
-    assert s["phases"] == 2 and s["freivalds_layers"] == 5
+    assert s["phases"] == 2 and s["freivalds_layers"] == 5 and s["k"] == 17
+    assert json.loads(circuit.settings_json)["params"]["pairs"] is True
     keys = zp.setup(circuit)
     image = digits_split.test_inputs[2]
     proof = zp.prove(circuit, keys, image)

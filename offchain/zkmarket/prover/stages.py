@@ -73,14 +73,17 @@ MATMUL_CHECKS = ("auto", "direct", "freivalds")
 
 def compile_model(model: str | Path | dict, visibility: Visibility | str = Visibility.HIDDEN_BOTH,
                   output: str = "class", dot_width: int = native.DEFAULT_DOT_WIDTH,
-                  matmul: str = "auto") -> CompiledCircuit:
+                  matmul: str = "auto", byte_pairs: bool | None = None) -> CompiledCircuit:
     """Compiles a quantized model (docs/model-format.md) into circuit settings.
 
     `matmul` says how convolutions and fully connected layers are checked: every product in a
     dot-product chain ("direct"), Freivalds' test with challenges from a second proof phase
-    ("freivalds"), or per layer whichever takes fewer rows ("auto").
+    ("freivalds"), or per layer whichever takes fewer rows ("auto"). `byte_pairs` adds every pair
+    of bytes to the lookup table so that range checks and packing take half the rows (2^16 more
+    table rows); None chooses it only when it lowers the circuit's height.
     """
-    return CompiledCircuit(native.compile(_model_json(model), Visibility(visibility).value, output, dot_width, matmul))
+    return CompiledCircuit(native.compile(_model_json(model), Visibility(visibility).value, output, dot_width,
+                                          matmul, byte_pairs))
 
 
 def stats(circuit: CompiledCircuit) -> dict:
