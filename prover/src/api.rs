@@ -191,7 +191,8 @@ pub fn compile(
     let k_of = |p: &crate::plan::Plan| k_for_rows(p.rows.len(), table_rows(p.lookup_bits, p.cols.pairs));
     // Freivalds' test (a second phase) and byte pairs (2^16 more table rows, a table column and
     // a tag) each cost verifier work: the layouts are tried from the plainest, and a costlier
-    // one is kept only if it lowers k.
+    // one is kept only if it lowers k. Below 2^17 rows proofs take seconds and the verifier's
+    // gas, paid for every proof, matters more: the plain layout is kept.
     let checks = match matmul {
         MatmulCheck::Auto if freivalds_layers(&model, dot_width, MatmulCheck::Auto)?.contains(&true) => {
             vec![MatmulCheck::Direct, MatmulCheck::Auto]
@@ -203,8 +204,9 @@ pub fn compile(
     let pair_options = byte_pairs.map_or(vec![false, true], |forced| vec![forced]);
     for pairs in pair_options {
         for check in &checks {
-            if pairs && byte_pairs.is_none() && best.as_ref().is_some_and(|(_, p)| k_of(p) < 17) {
-                continue; // the byte pairs alone need 2^17 rows
+            let small = best.as_ref().is_some_and(|(_, p)| k_of(p) < 17);
+            if small && ((pairs && byte_pairs.is_none()) || *check == MatmulCheck::Auto) {
+                continue;
             }
             let candidate = plan_with(*check, pairs)?;
             if best.as_ref().is_none_or(|(_, p)| k_of(&candidate) < k_of(p)) {
