@@ -200,21 +200,23 @@ pub fn compile(
         MatmulCheck::Auto => vec![MatmulCheck::Direct],
         other => vec![other],
     };
-    let mut best: Option<(MatmulCheck, crate::plan::Plan)> = None;
+    // Only the best layout's shape is kept while trying others: a MobileNet plan holds gigabytes.
+    let mut best: Option<(MatmulCheck, bool, u32)> = None;
     let pair_options = byte_pairs.map_or(vec![false, true], |forced| vec![forced]);
     for pairs in pair_options {
         for check in &checks {
-            let small = best.as_ref().is_some_and(|(_, p)| k_of(p) < 17);
+            let small = best.is_some_and(|(_, _, k)| k < 17);
             if small && ((pairs && byte_pairs.is_none()) || *check == MatmulCheck::Auto) {
                 continue;
             }
-            let candidate = plan_with(*check, pairs)?;
-            if best.as_ref().is_none_or(|(_, p)| k_of(&candidate) < k_of(p)) {
-                best = Some((*check, candidate));
+            let k = k_of(&plan_with(*check, pairs)?);
+            if best.is_none_or(|(_, _, best_k)| k < best_k) {
+                best = Some((*check, pairs, k));
             }
         }
     }
-    let (matmul, p) = best.expect("at least one layout");
+    let (matmul, pairs, _) = best.expect("at least one layout");
+    let p = plan_with(matmul, pairs)?;
     let circuit = CnnCircuit::new(p, None);
     let mut cs = ConstraintSystem::<Fr>::default();
     CnnCircuit::configure_with_params(&mut cs, circuit.params.clone());

@@ -122,7 +122,7 @@ impl CnnConfig {
             }
             vec![s * (a(vc, cols.acc(), 0) - sum)]
         });
-        meta.create_gate("rescale by the shared divisor (remainder bytes in the next two rows)", |vc| {
+        meta.create_gate("rescale by the shared divisor (remainder bytes in the next row or two)", |vc| {
             let s = vc.query_selector(sel(SEL_RESCALE));
             let lhs = a(vc, cols.a(), 0) * f(vc, 1) + f(vc, 2);
             let (lo, hi) = if pairs {
@@ -448,7 +448,8 @@ impl Circuit<Fr> for OneShotCircuit {
     }
 
     fn synthesize(&self, config: ZkConfig, layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        let circuit = self.inner.lock().expect("not poisoned").take().expect("a one-shot circuit is synthesized once");
+        // Synthesized once by the prover; anything else (keys, a MockProver) uses CnnCircuit.
+        let circuit = self.inner.lock().map_err(|_| Error::Synthesis)?.take().ok_or(Error::Synthesis)?;
         circuit.synthesize(config, layouter)
     }
 }

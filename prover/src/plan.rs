@@ -381,6 +381,21 @@ impl Planner {
         class_vid
     }
 
+    /// The next lane-A row for a fold or a fold chain. Soundness of the chains rests on their
+    /// rows being consecutive and used for nothing else (their gates read the rows above).
+    fn next_fold_row(&mut self) -> usize {
+        let r = self.lane_a;
+        self.lane_a += 1;
+        let c = self.plan.cols;
+        let lane_a = |col: u16| col <= c.acc() || col == c.fold();
+        let lane_a_bits = SEL_DOT | SEL_HORNER_U | SEL_HORNER_V | SEL_FOLD_U | SEL_MAC | FLAG_CONTINUES;
+        debug_assert!(
+            self.plan.rows.get(r).is_none_or(|row| row.sel & lane_a_bits == 0 && !row.cells.iter().any(|(col, _)| lane_a(*col))),
+            "lane-A row {r} reused"
+        );
+        r
+    }
+
     fn push_phase2(&mut self, op: P2Op) -> P2 {
         self.plan.phase2.push(op);
         (self.plan.phase2.len() - 1) as P2
@@ -399,8 +414,7 @@ impl Planner {
         let mut prev = None;
         for chunk in cells.chunks(n) {
             let id = self.push_phase2(P2Op::Horner { ch, prev, cells: chunk.iter().map(|(v, _)| *v).collect(), z: fr(z) });
-            let r = self.lane_a;
-            self.lane_a += 1;
+            let r = self.next_fold_row();
             let row = self.row(r);
             row.sel |= if ch == 0 { SEL_HORNER_U } else { SEL_HORNER_V };
             if prev.is_some() {
@@ -420,12 +434,10 @@ impl Planner {
     fn fold_step(&mut self, copies: &[P2], sel: u16, continues: bool, result: Slot) {
         let col = self.plan.cols.fold();
         for id in copies {
-            let r = self.lane_a;
-            self.lane_a += 1;
+            let r = self.next_fold_row();
             self.row(r).cells.push((col, Slot::Copy2(*id)));
         }
-        let r = self.lane_a;
-        self.lane_a += 1;
+        let r = self.next_fold_row();
         let row = self.row(r);
         row.sel |= sel;
         if continues {
@@ -561,7 +573,8 @@ impl Planner {
 
     /// Defines byte values and packs them with the length marker (`commit::pack_bytes`), 31 per
     /// field element, in lane-B byte-pair rows: each row range-checks two bytes through the
-    /// table and adds them to the running element, `a = a_above * shift + 256 * hi + lo`.
+    /// table and adds them to the running element, most significant first:
+    /// `a = a_above * shift + 256 * clip_x + clip_y`.
     fn packed_bytes(&mut self, values: &[i64]) -> (Vec<Vid>, Vec<Vid>) {
         let c = self.plan.cols;
         let zero = self.constant(0);
