@@ -4,7 +4,7 @@ use crate::circuit::{k_for_rows, table_rows, CircuitParams, CnnCircuit, OneShotC
 use crate::commit::commit_native;
 use crate::error::{io_err, ProverError, Result};
 use crate::model::QModel;
-use crate::plan::{freivalds_layers, layer_bias_of, layer_weights_flat, plan, MatmulCheck, OutputKind, WEIGHT_OFFSET};
+use crate::plan::{direct_product_rows, freivalds_layers, layer_bias_of, layer_weights_flat, plan, MatmulCheck, OutputKind, WEIGHT_OFFSET};
 use halo2_base::halo2_proofs::{
     halo2curves::bn256::{Bn256, Fr, G1Affine},
     plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, Circuit, ConstraintSystem, ProvingKey, VerifyingKey},
@@ -190,32 +190,39 @@ pub fn compile(
     let plan_with = |check: MatmulCheck, pairs: bool| plan(&model, &zero_input, dot_width, kind, public, check, pairs);
     let k_of = |p: &crate::plan::Plan| k_for_rows(p.rows.len(), table_rows(p.lookup_bits, p.cols.pairs));
     // Freivalds' test (a second phase) and byte pairs (2^16 more table rows, a table column and
-    // a tag) each cost verifier work: the layouts are tried from the plainest, and a costlier
-    // one is kept only if it lowers k. Below 2^17 rows proofs take seconds and the verifier's
-    // gas, paid for every proof, matters more: the plain layout is kept.
+    // a tag) each cost verifier work: a costlier layout is kept only if it lowers k. Below 2^17
+    // rows proofs take seconds and the verifier's gas, paid for every proof, matters more: the
+    // plain layout is kept. Tried with Freivalds' test first: for a large model the direct layout's plan alone can
+    // pass the machine's memory, and it is not planned when its products alone need a higher k.
     let checks = match matmul {
         MatmulCheck::Auto if freivalds_layers(&model, dot_width, MatmulCheck::Auto)?.contains(&true) => {
-            vec![MatmulCheck::Direct, MatmulCheck::Auto]
+            vec![MatmulCheck::Auto, MatmulCheck::Direct]
         }
         MatmulCheck::Auto => vec![MatmulCheck::Direct],
         other => vec![other],
     };
-    // Only the best layout's shape is kept while trying others: a MobileNet plan holds gigabytes.
-    let mut best: Option<(MatmulCheck, bool, u32)> = None;
-    let pair_options = byte_pairs.map_or(vec![false, true], |forced| vec![forced]);
-    for pairs in pair_options {
+    let direct_floor = k_for_rows(direct_product_rows(&model, dot_width)?, 0);
+    // (check, pairs, k) of each layout tried; only shapes are kept, a MobileNet plan holds gigabytes.
+    let mut tried: Vec<(MatmulCheck, bool, u32)> = vec![];
+    let plain_k = |tried: &[(MatmulCheck, bool, u32)]| tried.iter().find(|t| t.0 == MatmulCheck::Direct && !t.1).map(|t| t.2);
+    for pairs in byte_pairs.map_or(vec![false, true], |forced| vec![forced]) {
         for check in &checks {
-            let small = best.is_some_and(|(_, _, k)| k < 17);
-            if small && ((pairs && byte_pairs.is_none()) || *check == MatmulCheck::Auto) {
+            let best_k = tried.iter().map(|t| t.2).min();
+            if *check == MatmulCheck::Direct && matmul == MatmulCheck::Auto && direct_floor >= 17 && best_k.is_some_and(|k| k < direct_floor) {
+                continue; // cannot win (small circuits are planned: the plain layout may win there)
+            }
+            if pairs && byte_pairs.is_none() && plain_k(&tried).is_some_and(|k| k < 17) {
                 continue;
             }
-            let k = k_of(&plan_with(*check, pairs)?);
-            if best.is_none_or(|(_, _, best_k)| k < best_k) {
-                best = Some((*check, pairs, k));
-            }
+            tried.push((*check, pairs, k_of(&plan_with(*check, pairs)?)));
         }
     }
-    let (matmul, pairs, _) = best.expect("at least one layout");
+    // Below 2^17 rows the plain layout stays; else the lowest k, the plainest on a tie.
+    let plainness = |t: &(MatmulCheck, bool, u32)| (t.2, t.1, t.0 != MatmulCheck::Direct);
+    let (matmul, pairs, _) = match plain_k(&tried) {
+        Some(k) if k < 17 => (MatmulCheck::Direct, false, k),
+        _ => *tried.iter().min_by_key(|t| plainness(t)).expect("at least one layout"),
+    };
     let p = plan_with(matmul, pairs)?;
     let circuit = CnnCircuit::new(p, None);
     let mut cs = ConstraintSystem::<Fr>::default();

@@ -816,6 +816,20 @@ pub fn freivalds_layers(model: &QModel, m: usize, check: MatmulCheck) -> Result<
         .collect())
 }
 
+/// Lane-A rows the matrix products alone take when checked directly: a lower bound on the
+/// direct layout's height, known without planning it.
+pub fn direct_product_rows(model: &QModel, m: usize) -> Result<usize> {
+    let infos = model.tensors()?;
+    Ok(model
+        .layers
+        .iter()
+        .filter_map(|layer| {
+            let in_shape = layer_input(layer).map_or([0; 3], |name| infos[name].shape);
+            MatmulShape::of(layer, in_shape, infos[&layer.output().name].shape, m).map(|s| s.direct_rows())
+        })
+        .sum())
+}
+
 fn layer_input(layer: &Layer) -> Option<&String> {
     match layer {
         Layer::Conv2d { input, .. } | Layer::FullyConnected { input, .. } | Layer::GlobalAvgPool { input, .. } => Some(input),
