@@ -803,31 +803,28 @@ impl MatmulShape {
     }
 }
 
-/// Which layers are checked by Freivalds' test (true) under `check`.
-pub fn freivalds_layers(model: &QModel, m: usize, check: MatmulCheck) -> Result<Vec<bool>> {
+/// Each layer as a matrix product, where it is one.
+fn matmul_shapes(model: &QModel, m: usize) -> Result<Vec<Option<MatmulShape>>> {
     let infos = model.tensors()?;
     Ok(model
         .layers
         .iter()
         .map(|layer| {
             let in_shape = layer_input(layer).map_or([0; 3], |name| infos[name].shape);
-            MatmulShape::of(layer, in_shape, infos[&layer.output().name].shape, m).is_some_and(|s| s.uses_freivalds(check, m))
+            MatmulShape::of(layer, in_shape, infos[&layer.output().name].shape, m)
         })
         .collect())
+}
+
+/// Which layers are checked by Freivalds' test (true) under `check`.
+pub fn freivalds_layers(model: &QModel, m: usize, check: MatmulCheck) -> Result<Vec<bool>> {
+    Ok(matmul_shapes(model, m)?.iter().map(|s| s.is_some_and(|s| s.uses_freivalds(check, m))).collect())
 }
 
 /// Lane-A rows the matrix products alone take when checked directly: a lower bound on the
 /// direct layout's height, known without planning it.
 pub fn direct_product_rows(model: &QModel, m: usize) -> Result<usize> {
-    let infos = model.tensors()?;
-    Ok(model
-        .layers
-        .iter()
-        .filter_map(|layer| {
-            let in_shape = layer_input(layer).map_or([0; 3], |name| infos[name].shape);
-            MatmulShape::of(layer, in_shape, infos[&layer.output().name].shape, m).map(|s| s.direct_rows())
-        })
-        .sum())
+    Ok(matmul_shapes(model, m)?.iter().flatten().map(MatmulShape::direct_rows).sum())
 }
 
 fn layer_input(layer: &Layer) -> Option<&String> {
