@@ -34,8 +34,8 @@ def main() -> None:
 
     from zkmarket import prover as zp
     from zkmarket.chain import Anvil, compile_file, deploy, deploy_verifier, send_raw
-    from zkmarket.chain.merkle import b32, merkle
     from zkmarket.model.data import DIGITS_MODEL, load_digits_split
+    from zkmarket.protocol.merkle import b32, merkle
 
     split = load_digits_split()
     if not 0 < args.n <= len(split.test_inputs):
@@ -83,8 +83,8 @@ def main() -> None:
                      args=([(ETH, (E, Z, P, FEE))], 2, fees.address, 86_400))
         aud = deploy(w3, audit_c, private_key=deployer.private_key,
                      args=(reg.address, (max(args.n, 1), 60, 3_600, 3_600, 3_600)))
-        registry = w3.eth.contract(address=reg.address, abi=registry_c.abi)
-        audits = w3.eth.contract(address=aud.address, abi=audit_c.abi)
+        registry = w3.eth.contract(address=reg.address, abi=registry_c.abi, decode_tuples=True)
+        audits = w3.eth.contract(address=aud.address, abi=audit_c.abi, decode_tuples=True)
         send(registry, "setProtocols", [[aud.address]], deployer)
 
         stake = registry.functions.requiredStake(ETH).call()

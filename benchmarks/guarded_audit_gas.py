@@ -32,12 +32,13 @@ def main() -> None:
 
     from zkmarket import prover as zp
     from zkmarket.chain import Anvil, deploy_verifier
-    from zkmarket.chain.merkle import b32
     from zkmarket.chain.session import ContractSession
     from zkmarket.market import MarketParams, deploy_market
     from zkmarket.model.data import DIGITS_MODEL, load_digits_split
-    from zkmarket.participants.guarded_audit import GuardedAuditConsumer, GuardedAuditProvider, GuardedMarket
+    from zkmarket.participants.connect import MarketConnection
+    from zkmarket.participants.guarded_audit import GuardedAuditConsumer, GuardedAuditProvider
     from zkmarket.protocol import commit_test_set
+    from zkmarket.protocol.merkle import b32
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from gas_table import print_gas_table
@@ -59,7 +60,7 @@ def main() -> None:
         session = ContractSession(w3)
 
         def market(account):
-            return GuardedMarket(session, c["ModelRegistry"], c["GriefingResistantAudit"], c["DataTransferService"],
+            return MarketConnection(session, c["ModelRegistry"], c["GriefingResistantAudit"], c["DataTransferService"],
                                  account)
 
         mc = GuardedAuditConsumer(market(consumer), test_set)
@@ -102,7 +103,7 @@ def main() -> None:
         a = c["GriefingResistantAudit"].functions.audit(audit_id).call()
 
     outcome = ["Aborted", "Passed", "Failed", "ConsumerDefaulted"][settled["outcome"]]
-    print(f"\nappendix-B audit: N={args.n}, N1={args.n1}, batch={args.batch}, {a[7]}/{args.n - args.n1} correct, "
+    print(f"\nappendix-B audit: N={args.n}, N1={args.n1}, batch={args.batch}, {a.correct}/{args.n - args.n1} correct, "
           f"target {target[0]}/{target[1]} -> {outcome}; proving {prove_s:.1f} s ({prove_s / len(items):.2f} s/proof)")
     print_gas_table(session.gas_used, {provider.address: "MP", consumer.address: "MC"})
 

@@ -33,13 +33,13 @@ def main() -> None:
 
     from zkmarket import prover as zp
     from zkmarket.chain import Anvil, deploy_verifier
-    from zkmarket.chain.merkle import b32
     from zkmarket.chain.session import ContractSession
     from zkmarket.market import MarketParams, deploy_market
     from zkmarket.model.data import DIGITS_MODEL, load_digits_split
-    from zkmarket.participants.guarded_audit import GuardedMarket
+    from zkmarket.participants.connect import MarketConnection
     from zkmarket.participants.retrieval import Dataset, RetrievalRequester, RetrievalResponder
     from zkmarket.participants.serving_round import RoundInputs, ServingConsumer, ServingProvider
+    from zkmarket.protocol.merkle import b32
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from gas_table import print_gas_table
@@ -57,8 +57,8 @@ def main() -> None:
         c = deployment.contracts(w3)
         verifier = deploy_verifier(w3, zp.export_verifier(circuit, keys), private_key=deployer.private_key)
         session = ContractSession(w3)
-        mp = GuardedMarket(session, c["ModelRegistry"], c["GriefingResistantAudit"], c["DataTransferService"], provider)
-        mc = GuardedMarket(session, c["ModelRegistry"], c["GriefingResistantAudit"], c["DataTransferService"], consumer)
+        mp = MarketConnection(session, c["ModelRegistry"], c["GriefingResistantAudit"], c["DataTransferService"], provider)
+        mc = MarketConnection(session, c["ModelRegistry"], c["GriefingResistantAudit"], c["DataTransferService"], consumer)
         receipt = mp.send(c["ModelRegistry"], "registerModel",
                           [verifier.address, b32(zp.commit_weights(DIGITS_MODEL)), "ipfs://digits", ETH],
                           value=c["ModelRegistry"].functions.requiredStake(ETH).call())

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+
 import zkmarket_prover
 
 from . import prover as zp

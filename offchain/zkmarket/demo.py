@@ -24,20 +24,24 @@ from rich.console import Console
 from rich.table import Table
 
 from . import prover as zp
+from .agent.guarded_audits import GuardedAuditJobs
+from .agent.jobs import ServedModel
 from .agent.logs import get_logger
-from .agent.provider import ProviderAgent, ServedModel
-from .agent.server import DeliveryServer, post_delivery
+from .agent.provider import ProviderAgent
+from .agent.server import DeliveryServer
 from .agent.state import AgentState
 from .chain import Anvil, deploy_verifier
-from .chain.merkle import b32
+from .consumer.audit import GuardedAuditRun
+from .consumer.cli import RichReporter
+from .consumer.client import connect as connect_client
 from .market import MarketParams, deploy_market
 from .model.data import DIGITS_MODEL, load_digits_split
 from .participants.connect import connect
-from .participants.guarded_audit import GuardedAuditConsumer, GuardedAuditProvider
+from .participants.guarded_audit import GuardedAuditConsumer, GuardedAuditProvider, transfer_indices
 from .participants.serving_round import RoundInputs, ServingConsumer, ServingProvider
-from .protocol import commit_test_set, subset_of
+from .protocol import commit_test_set
+from .protocol.merkle import b32
 from .protocol.rules import GuardedOutcome, Prices, guarded_audit_payouts
-from .protocol.states import GUARDED_STATES
 
 ETH = "0x" + "00" * 20
 N, N1, TARGET = 8, 2, (3, 4)
@@ -69,26 +73,20 @@ def register(market, verifier_address: str) -> int:
     return market.event(receipt, market.registry, "ModelRegistered")["modelId"]
 
 
-def run_audit_with_agent(console, consumer: GuardedAuditConsumer, model_id: int, agent_url: str) -> int:
-    """MC's side of an appendix-B audit against a provider agent; returns the audit id."""
-    audits, transfers = consumer.m.audits, consumer.m.transfers
-    audit_id = consumer.open(model_id, *TARGET)
-    state = lambda: GUARDED_STATES[audits.functions.state(audit_id).call()]  # noqa: E731
-    wait_until("the provider to join", lambda: state() == "AwaitingSubset")
-    for rest in (False, True):
-        batch, delivery = consumer.send_items(audit_id, rest)
-        post_delivery(agent_url, delivery)
-        wait_until("the acknowledgement", lambda: transfers.functions.transferState(delivery.transfer_id).call() == 3)
-        consumer.reveal(delivery.transfer_id, batch)
-        console.print(f"  sent the {'N2 rest' if rest else 'N1 subset'} ({len(batch.ciphertexts)} encrypted "
-                      f"examples), key revealed")
-        if not rest:
-            wait_until("the provider's decision", lambda: state() in ("AwaitingRest", "Settled"))
-            if state() == "Settled":
-                raise SystemExit("demo: the honest provider aborted at stage 4")
-    with console.status("the provider agent proves the N2 examples and submits them"):
-        wait_until("settlement", lambda: state() == "Settled", timeout=600)
-    return audit_id
+class IndentedReporter(RichReporter):
+    def say(self, text: str) -> None:
+        super().say("  " + text)
+
+
+def run_audit_with_agent(console, client, testset: Path, model_id: int, agent_url: str) -> int:
+    """MC's side of an appendix-B audit against a provider agent, by the same driver as
+    `zkmarket audit start`; returns the audit id."""
+    run = GuardedAuditRun.open(client, testset, model_id, TARGET, agent_url, IndentedReporter(console), poll=0.2,
+                               timeout=600)
+    settled = run.run()
+    if settled.outcome != "Passed":
+        raise SystemExit(f"demo: the honest provider's audit ended {settled.outcome}")
+    return run.audit_id
 
 
 def main() -> None:
@@ -125,19 +123,24 @@ def main() -> None:
 
         # 1. Honest provider with its agent.
         model_id = register(mp, verifier.address)
-        agent = ProviderAgent(connect(path, anvil.rpc_url, honest),
-                              {model_id: ServedModel(model_id, DIGITS_MODEL, circuit, keys)},
-                              AgentState(work / "agent.sqlite"), batch_size=3,
-                              logger=get_logger("zkmarket.demo.agent"))
-        agent.logger.disabled = True  # the demo prints its own summary
-        server = DeliveryServer("127.0.0.1", 0, agent.accept_delivery).start()
+        agent_market = connect(path, anvil.rpc_url, honest)
+        agent_logger = get_logger("zkmarket.demo.agent")
+        agent_logger.disabled = True  # the demo prints its own summary
+        audit_jobs = GuardedAuditJobs(agent_market, agent_market.audits,
+                                      {model_id: ServedModel(model_id, DIGITS_MODEL, circuit, keys)},
+                                      AgentState(work / "agent.sqlite"), agent_logger, batch_size=3)
+        agent = ProviderAgent(agent_market, [audit_jobs], agent_logger)
+        server = DeliveryServer("127.0.0.1", 0, audit_jobs.accept_delivery).start()
         stop = threading.Event()
         thread = threading.Thread(target=agent.run, kwargs={"poll_seconds": 0.2, "stop": stop.is_set}, daemon=True)
         thread.start()
-        consumer = GuardedAuditConsumer(mc, commit_test_set(items[:N], labels))
+        test_set = commit_test_set(items[:N], labels)
+        test_set.save(work / "testset.json")
+        consumer = GuardedAuditConsumer(mc, test_set)
+        cli_client = connect_client(path, anvil.rpc_url, mc_account)
         console.print(f"[bold]1. appendix-B audit[/] of model {model_id}: N={N}, N1={N1}, target {TARGET[0]}/{TARGET[1]}")
         t_audit = time.perf_counter()
-        audit_id = run_audit_with_agent(console, consumer, model_id, server.url)
+        audit_id = run_audit_with_agent(console, cli_client, work / "testset.json", model_id, server.url)
         t_audit = time.perf_counter() - t_audit
         wait_until("the agent's withdrawal", lambda: mc.audits.functions.creditOf(honest.address, ETH).call() == 0)
         stop.set()
@@ -164,7 +167,7 @@ def main() -> None:
             plain = cheat.accept_or_contest(delivery)
             if not rest:
                 cheat.decide(bad_audit, plain, delivery.labels)
-        rest_items = {i: items[i] for i in range(N) if i not in subset_of(bad.audit(bad_audit)[13], N, N1)}
+        rest_items = {i: items[i] for i in transfer_indices(bad.audit(bad_audit), rest=True)}
         refused = 0
         for i, proof in cheat.prove(dict(list(rest_items.items())[:2])).items():
             try:
@@ -203,10 +206,10 @@ def main() -> None:
                 if c.functions.creditOf(who.account.address, ETH).call():
                     who.send(c, "withdraw", [ETH])
         after = {name: w3.eth.get_balance(a.address) for name, a in accounts.items()}
-        gas = {name: sum(m.session.gas_cost.get(a.address, 0) for m in (mc, mp, bad, agent.market))
+        gas = {name: sum(m.session.gas_cost.get(a.address, 0) for m in (mc, cli_client, mp, bad, agent.market))
                for name, a in accounts.items()}
-        stake = {name: sum(m[8] for m in (mc.registry.functions.model(i).call() for i in (model_id, bad_id))
-                           if m[0] == a.address) for name, a in accounts.items()}
+        stake = {name: sum(m.stake for m in (mc.registry.functions.model(i).call() for i in (model_id, bad_id))
+                           if m.provider == a.address) for name, a in accounts.items()}
 
     table = Table(title="balances (ETH; change = payouts - escrows - gas - stake)")
     for column in ("party", "before", "after", "change", "gas", "stake"):

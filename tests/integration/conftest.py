@@ -27,7 +27,6 @@ def digits_split():
 @pytest.fixture(scope="session")
 def digits_circuit(_cache_dir):
     from zkmarket import prover as zp
-
     from zkmarket.model.data import DIGITS_MODEL
 
     return zp.compile_model(DIGITS_MODEL, "hidden-both", "class")
@@ -79,10 +78,10 @@ def digits_market(chain, anvil, tmp_path, verifier):
     with the digits model registered by MP (account 6): deployment, path, provider, mp (MP's
     connection) and model_id."""
     from zkmarket import prover as zp
-    from zkmarket.chain.merkle import b32
     from zkmarket.market import MarketParams, deploy_market
     from zkmarket.model.data import DIGITS_MODEL
     from zkmarket.participants.connect import connect
+    from zkmarket.protocol.merkle import b32
 
     eth = "0x" + "00" * 20
     deployment = deploy_market(chain, anvil.accounts[5], MarketParams(n1=2))

@@ -14,19 +14,18 @@ import subprocess
 import sys
 
 import pytest
-
 from agent_process import AgentProcess, agent_args, free_port
+
 from zkmarket import prover as zp
-from zkmarket.agent.server import get_results
 from zkmarket.model.data import DIGITS_MODEL
 from zkmarket.participants.connect import connect
 from zkmarket.participants.retrieval import (
-    Q_ANSWERED,
     Dataset,
     RetrievalError,
     RetrievalRequester,
 )
 from zkmarket.protocol.states import REQUEST_STATES
+from zkmarket.provider_api import get_results
 
 pytestmark = pytest.mark.integration
 
@@ -92,7 +91,7 @@ def test_agent_delivers_positives_answers_a_challenge_and_is_paid(market, agent)
     negative = next(i for i, y in enumerate(classes) if y != positive)
     rq.challenge(request_id, [negative])
     agent.wait_for("answer", lambda: agent.events("challenges answered"))
-    assert rq.request(request_id)[Q_ANSWERED] == 1
+    assert rq.request(request_id).answered == 1
     (answered,) = retrieval.events.ChallengeAnswered.get_logs(from_block=0)
     assert (answered["args"]["index"], answered["args"]["predictedClass"]) == (negative, classes[negative])
 
@@ -121,5 +120,5 @@ def test_challenge_left_unanswered_costs_the_bond(market, agent):
     _, z, p, _ = rq.m.registry.functions.prices(ETH).call()
     assert (settled["outcome"], settled["requesterPayout"], settled["responderPayout"]) == (
         OUTCOME_UNANSWERED, D * p + 2 * C * z + BETA * D * z, 0)
-    assert rq.m.registry.functions.record(market["model_id"]).call()[4] == 1  # counted as failed
+    assert rq.m.registry.functions.record(market["model_id"]).call().roundsFailed == 1  # counted as failed
     assert REQUEST_STATES[rq.retrieval.functions.state(request_id).call()] == "Settled"

@@ -10,20 +10,19 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from agent_process import AgentProcess, agent_args, free_port
+
 from zkmarket import prover as zp
-from zkmarket.agent.server import post_round_inputs
 from zkmarket.model.data import DIGITS_MODEL
 from zkmarket.participants.connect import connect
 from zkmarket.participants.serving_round import (
-    R_ANSWERED,
     RoundInputs,
     ServingConsumer,
     ServingError,
 )
 from zkmarket.protocol.rules import serving_round_payouts
 from zkmarket.protocol.states import ROUND_STATES
+from zkmarket.provider_api import post_round_inputs
 
 pytestmark = pytest.mark.integration
 
@@ -91,14 +90,14 @@ def test_agent_serves_signed_predictions_answers_contests_and_is_paid(market, ag
     agent.wait_for("answers", lambda: agent.events("contests answered"))
     answered = agent.events("contests answered")
     assert answered[-1]["indices"] == [1, 3] and answered[-1]["seconds_left"] > 0
-    assert rounds.functions.round(round_id).call()[R_ANSWERED] == 2
+    assert rounds.functions.round(round_id).call().answered == 2
     assert [e["args"]["predictedClass"] for e in rounds.events.ContestAnswered.get_logs(from_block=0)] == [
         served.classes[1], served.classes[3]]
 
     mc.session.warp(DURATION)
     agent.wait_for("settlement and withdrawal", lambda: agent.events("job done"))
     settled = rounds.events.RoundSettled.get_logs(from_block=0)[-1]["args"]
-    z = mc.registry.functions.prices(ETH).call()[1]
+    z = mc.registry.functions.prices(ETH).call().proofZ
     assert (settled["outcome"], settled["consumerPayout"], settled["providerPayout"]) == (
         OUTCOME_ANSWERED, *serving_round_payouts(True, 2, K, BETA, z))
     assert rounds.functions.creditOf(market["provider"].address, ETH).call() == 0  # the agent withdrew
@@ -109,7 +108,7 @@ def test_agent_serves_signed_predictions_answers_contests_and_is_paid(market, ag
 
 
 def test_agent_stopped_before_answering_loses_beta_k_z(market, agent, digits_split):
-    mc, rounds = market["mc"], market["rounds"]
+    mc = market["mc"]
     consumer, round_id = open_joined_round(market, agent, images(digits_split, 4))
     served = post_round_inputs(agent.url, round_id, consumer.inputs)
     consumer.check(round_id, served)
@@ -120,11 +119,11 @@ def test_agent_stopped_before_answering_loses_beta_k_z(market, agent, digits_spl
     mc.session.warp(DURATION + config.answer_window + config.proof_window)
     assert state(market, round_id) == "Settleable"
     settled = consumer.settle(round_id)
-    z = mc.registry.functions.prices(ETH).call()[1]
+    z = mc.registry.functions.prices(ETH).call().proofZ
     assert (settled["outcome"], settled["consumerPayout"], settled["providerPayout"]) == (
         OUTCOME_UNANSWERED, *serving_round_payouts(False, 1, K, BETA, z))
     assert settled["consumerPayout"] - 2 * K * z == BETA * K * z  # MP's whole escrow
-    assert mc.registry.functions.record(market["model_id"]).call()[4] == 1  # roundsFailed
+    assert mc.registry.functions.record(market["model_id"]).call().roundsFailed == 1
 
 
 def test_inputs_not_matching_the_committed_root_are_refused_with_400(market, agent, digits_split):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_checks import fails
 from click.testing import CliRunner
 
 from zkmarket.cli import main
 from zkmarket.model.data import DIGITS_MODEL
-
-from cli_checks import fails
 
 pytestmark = pytest.mark.integration
 

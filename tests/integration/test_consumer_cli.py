@@ -19,11 +19,11 @@ import re
 
 import numpy as np
 import pytest
+from agent_process import AgentProcess, agent_args, free_port
+from cli_checks import cli_as, fails, ok
 from click.testing import CliRunner
 from eth_account import Account
 
-from agent_process import AgentProcess, agent_args, free_port
-from cli_checks import cli_as, fails, ok
 from zkmarket import prover as zp
 from zkmarket.agent.server import DeliveryServer
 from zkmarket.cli import main
@@ -32,8 +32,8 @@ from zkmarket.consumer import connect as consumer_connect
 from zkmarket.consumer import proofs as proofs_module
 from zkmarket.consumer.client import format_amount
 from zkmarket.consumer.proofs import verify_audit_proofs
-from zkmarket.consumer.testsets import load_committed
 from zkmarket.consumer.state import AuditStateFile, state_path
+from zkmarket.consumer.testsets import load_committed
 from zkmarket.market import MarketParams, deploy_market
 from zkmarket.model.data import DIGITS_MODEL
 from zkmarket.participants.connect import connect
@@ -203,10 +203,10 @@ def test_audit_run_passes_with_real_proofs_then_show_and_withdraw(env, anvil, mo
     # MC's state file holds both transfers' keys, matching the on-chain commitments
     state = AuditStateFile.load(state_path(testset, 1))
     a = mc.audits.functions.audit(1).call()
-    for kind, tid in (("subset", a[14]), ("rest", a[15])):
+    for kind, tid in (("subset", a.subsetTransfer), ("rest", a.restTransfer)):
         keys = state.transfers[kind]
         assert keys.transfer_id == tid
-        assert key_commitment(keys.key_bytes, keys.salt_bytes) == mc.transfers.functions.getTransfer(tid).call()[7]
+        assert key_commitment(keys.key_bytes, keys.salt_bytes) == mc.transfers.functions.getTransfer(tid).call().keyCommitment
 
     shown = json.loads(ok(env["cli"]("audit", "show", "1", "--json")))
     assert shown["state"] == "Settled" and shown["submitted"] == 4 and shown["correct"] == 4
@@ -287,7 +287,7 @@ def test_resume_sends_with_keys_saved_publishes_at_half_window_then_mp_missing_t
         assert [d.transfer_id for d in fake.deliveries] == [1]
         keys = AuditStateFile.load(state_path(testset, 1)).transfers["subset"]
         assert keys.transfer_id == 1
-        assert key_commitment(keys.key_bytes, keys.salt_bytes) == mp.transfers.functions.getTransfer(1).call()[7]
+        assert key_commitment(keys.key_bytes, keys.salt_bytes) == mp.transfers.functions.getTransfer(1).call().keyCommitment
         shown = json.loads(ok(env["cli"]("audit", "show", "1", "--json")))
         assert shown["state"] == "SendingSubset" and shown["transfers"]["subset"]["state"] == "AwaitingAck"
         assert shown["transfers"]["subset"]["published_items"] == 0
@@ -300,7 +300,7 @@ def test_resume_sends_with_keys_saved_publishes_at_half_window_then_mp_missing_t
                f"{N1} ciphertexts and the test set's {N} leaves (2 transactions)" in second.stdout
         assert "published transfer 1 on chain: MP must acknowledge by" in second.stdout
         t = mp.transfers.functions.getTransfer(1).call()
-        assert (t[10], t[11]) == (N1, True)  # every subset item and the leaves are on chain
+        assert (t.published, t.leavesPublished) == (N1, True)  # every subset item and the leaves are on chain
         shown = json.loads(ok(env["cli"]("audit", "show", "1", "--json")))["transfers"]["subset"]
         assert (shown["published_items"], shown["leaves_published"]) == (N1, True)
         assert "2/2 items and the leaves published on chain" in ok(env["cli"]("audit", "show", "1"))
@@ -354,7 +354,7 @@ def test_a_refused_delivery_is_published_on_chain_instead(env):
     assert fake.deliveries == []
     assert "published transfer 1 on chain" in result.stdout
     t = mp.transfers.functions.getTransfer(1).call()
-    assert (t[10], t[11]) == (N1, True)
+    assert (t.published, t.leavesPublished) == (N1, True)
 
 
 def _refuse(delivery) -> None:

@@ -13,6 +13,7 @@ cannot be reached, contest indices out of range, settling too early).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -21,9 +22,9 @@ import subprocess
 import sys
 
 import pytest
-
 from agent_process import AgentProcess, agent_args, free_port
 from cli_checks import cli_as, fails, ok
+
 from zkmarket import prover as zp
 from zkmarket.consumer import answers as answers_module
 from zkmarket.consumer import connect as consumer_connect
@@ -76,7 +77,7 @@ def test_round_buy_contests_two_at_random_checks_the_proofs_and_is_paid_exactly(
     contested = sorted(random.Random(7).sample(range(K), 2))
     classes = [zp.evaluate(DIGITS_MODEL, list(x))[1] for x in digits(digits_split, 0, K)]
     mc = connect(env["path"], env["rpc"], env["consumer"])
-    z = mc.registry.functions.prices(ETH).call()[1]
+    z = mc.registry.functions.prices(ETH).call().proofZ
     consumer_payout, provider_payout = serving_round_payouts(True, 2, K, BETA, z)
     assert "opened round 1 of model 1: K=4 inputs" in out
     assert f"signed by the model's provider {env['provider'].address}" in out
@@ -109,8 +110,8 @@ def test_round_buy_contests_two_at_random_checks_the_proofs_and_is_paid_exactly(
     # the local check catches what the chain would have: another class than served, a corrupted proof
     client = consumer_connect(env["path"], env["rpc"], env["consumer"])
     r = rounds.functions.round(1).call()
-    kwargs = dict(kind="round", job_id=1, model_id=env["model_id"], contested=contested, inputs_root=r[13],
-                  results_root=r[14])
+    kwargs = dict(kind="round", job_id=1, model_id=env["model_id"], contested=contested, inputs_root=r.inputsRoot,
+                  results_root=r.predictionsRoot)
     assert verify_answers(client, rounds, **kwargs, classes=classes).valid == 2
     lied = [(y + 1) % 10 if i == contested[0] else y for i, y in enumerate(classes)]
     assert [c.index for c in verify_answers(client, rounds, **kwargs, classes=lied).invalid] == [contested[0]]
@@ -119,9 +120,9 @@ def test_round_buy_contests_two_at_random_checks_the_proofs_and_is_paid_exactly(
     def corrupted(*args):
         found = real(*args)
         ev, a = found[contested[1]]
-        proof = bytearray(a[5])
+        proof = bytearray(a.proof)
         proof[100] ^= 1
-        found[contested[1]] = (ev, [*a[:5], bytes(proof)])
+        found[contested[1]] = (ev, dataclasses.replace(a, proof=bytes(proof)))
         return found
 
     with monkeypatch.context() as m:
@@ -138,7 +139,7 @@ def test_round_stopped_before_settling_resumes_from_its_state_file(env, agent):
     fails(env["cli"]("round", "settle", "1"), "round 1 is Serving until", "nothing to settle yet")
     resumed = ok(env["cli"]("round", "resume", "1", "--warp", "--poll", "0.2", "--timeout", "60"))
     assert "resuming round 1" in resumed and "round 1 settled: Uncontested" in resumed
-    z = env["mp"].registry.functions.prices(ETH).call()[1]
+    z = env["mp"].registry.functions.prices(ETH).call().proofZ
     assert f"consumer (MC) credited {format_amount(2 * 2 * z)}" in resumed  # both escrows returned
 
 

@@ -19,9 +19,9 @@ from web3 import Web3
 
 from zkmarket import prover as zp
 from zkmarket.chain import compile_file, deploy
-from zkmarket.chain.merkle import b32, merkle, selector
 from zkmarket.chain.session import ContractSession
 from zkmarket.model.data import DIGITS_MODEL
+from zkmarket.protocol.merkle import b32, merkle, selector
 
 pytestmark = pytest.mark.integration
 
@@ -71,8 +71,8 @@ def market(chain, contracts, actors) -> Audits:
     audits = deploy(chain, audit_c, private_key=key,
                     args=(registry.address,
                           (MAX_N, PROOF_TIME_PER_EXAMPLE, JOIN_WINDOW, DECISION_WINDOW, PROOF_WINDOW)))
-    m = Audits(chain, chain.eth.contract(address=registry.address, abi=registry_c.abi),
-               chain.eth.contract(address=audits.address, abi=audit_c.abi))
+    m = Audits(chain, chain.eth.contract(address=registry.address, abi=registry_c.abi, decode_tuples=True),
+               chain.eth.contract(address=audits.address, abi=audit_c.abi, decode_tuples=True))
     m.send(m.registry, "setProtocols", [[audits.address]], actors["deployer"])
     return m
 

@@ -18,13 +18,15 @@ import pytest
 
 from zkmarket import prover as zp
 from zkmarket.chain import compile_file, deploy
-from zkmarket.chain.merkle import b32, selector
 from zkmarket.chain.session import ContractSession
 from zkmarket.model.data import DIGITS_MODEL
+from zkmarket.participants.connect import MarketConnection
 from zkmarket.participants.delivery import Delivery
-from zkmarket.participants.guarded_audit import GuardedAuditConsumer, GuardedAuditProvider, GuardedMarket
+from zkmarket.participants.guarded_audit import GuardedAuditConsumer, GuardedAuditProvider
 from zkmarket.protocol import commit_test_set, encrypt_batch, subset_of
+from zkmarket.protocol.merkle import b32, selector
 from zkmarket.protocol.rules import GuardedOutcome, Prices, guarded_audit_payouts
+from zkmarket.protocol.states import GUARDED_STATES
 
 pytestmark = pytest.mark.integration
 
@@ -67,16 +69,16 @@ def deployed(chain, contracts, actors):
                     args=(registry.address, service.address,
                           (MAX_N, PROOF_TIME_PER_EXAMPLE, JOIN, SEND, DECISION, PROOF)))
     session = ContractSession(chain)
-    c = {name: chain.eth.contract(address=d.address, abi=contracts[name].abi)
+    c = {name: chain.eth.contract(address=d.address, abi=contracts[name].abi, decode_tuples=True)
          for name, d in (("ModelRegistry", registry), ("DataTransferService", service),
                          ("GriefingResistantAudit", audits))}
     session.send(c["ModelRegistry"], "setProtocols", [[audits.address]], actors["deployer"])
     return session, c
 
 
-def market_for(deployed, account) -> GuardedMarket:
+def market_for(deployed, account) -> MarketConnection:
     session, c = deployed
-    return GuardedMarket(session, c["ModelRegistry"], c["GriefingResistantAudit"], c["DataTransferService"], account)
+    return MarketConnection(session, c["ModelRegistry"], c["GriefingResistantAudit"], c["DataTransferService"], account)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +89,7 @@ def test_set(digits_split):
     return commit_test_set([bytes(image.reshape(-1).tolist()) for image in images], labels)
 
 
-def register(market: GuardedMarket, verifier_address: str) -> int:
+def register(market: MarketConnection, verifier_address: str) -> int:
     stake = market.registry.functions.requiredStake(ETH).call()
     receipt = market.send(market.registry, "registerModel",
                           [verifier_address, b32(zp.commit_weights(DIGITS_MODEL)), "ipfs://digits", ETH], value=stake)
@@ -147,7 +149,7 @@ def test_honest_provider_passes_appendix_b_audit_and_is_paid_exactly(deployed, a
     assert bad[:4] == selector("IndexInSubset(uint256,uint32)")
     mp.submit(audit_id, proofs, delivery, batch_size=3)  # two transactions
     a = audits.functions.audit(audit_id).call()
-    assert (a[3], a[7]) == (N - N1, N - N1)  # submitted, correct
+    assert (a.submitted, a.correct) == (N - N1, N - N1)
 
     settled = GuardedAuditConsumer(market_for(deployed, actors["fees"]), test_set).finalize(audit_id)  # anyone
     consumer_pay, provider_pay = guarded_audit_payouts(GuardedOutcome.PASSED, N, N1, PRICES)
@@ -233,8 +235,7 @@ def test_consumer_sending_wrong_data_is_caught_by_contest_and_loses_its_escrow(d
     mp.acknowledge(audit_id, delivery, rest=False)  # the ciphertexts do match their commitment
     mc.reveal(transfer_id, batch)
     assert mp.accept_or_contest(delivery) is None  # MP contested on chain
-    a = c["GriefingResistantAudit"].functions.audit(audit_id).call()
-    assert a[5] == 8  # GuardedStatus.Settled
+    assert GUARDED_STATES[c["GriefingResistantAudit"].functions.state(audit_id).call()] == "Settled"
     credit = c["GriefingResistantAudit"].functions.creditOf
     assert credit(actors["consumer"].address, ETH).call() == 0
     assert credit(actors["provider"].address, ETH).call() == 4 * N * PRICES.example_e

@@ -19,10 +19,9 @@ from web3 import Web3
 
 from zkmarket import prover as zp
 from zkmarket.chain import compile_file, deploy
-from zkmarket.chain.merkle import b32, leaf, merkle, selector
 from zkmarket.chain.session import ContractSession
 from zkmarket.model.data import DIGITS_MODEL
-
+from zkmarket.protocol.merkle import b32, leaf, merkle, selector
 
 pytestmark = pytest.mark.integration
 
@@ -68,8 +67,8 @@ def market(chain, contracts, actors) -> Market:
     rounds = deploy(chain, rounds_c, private_key=key,
                     args=(registry.address,
                           (MIN_BETA, MAX_BETA, MAX_K, MAX_DURATION, PROOF_WINDOW, JOIN_WINDOW, ANSWER_WINDOW)))
-    m = Market(chain, chain.eth.contract(address=registry.address, abi=registry_c.abi),
-               chain.eth.contract(address=rounds.address, abi=rounds_c.abi))
+    m = Market(chain, chain.eth.contract(address=registry.address, abi=registry_c.abi, decode_tuples=True),
+               chain.eth.contract(address=rounds.address, abi=rounds_c.abi, decode_tuples=True))
     m.send(m.registry, "setProtocols", [[rounds.address]], actors["deployer"])
     return m
 
@@ -160,7 +159,7 @@ def test_contest_answered_with_real_proofs_costs_consumer_2_k1_z(market, actors,
     rounds = market.rounds.functions
     assert rounds.creditOf(actors["consumer"].address, ETH).call() == 2 * K * Z - 2 * k1 * Z
     assert rounds.creditOf(provider.address, ETH).call() == BETA * K * Z + 2 * k1 * Z
-    assert market.registry.functions.record(model_id).call()[3] == 1  # roundsCompleted
+    assert market.registry.functions.record(model_id).call().roundsCompleted == 1
 
     for who in (actors["consumer"], provider):
         market.send(market.rounds, "withdraw", [ETH], who)
@@ -196,4 +195,4 @@ def test_provider_serving_other_weights_cannot_answer_and_loses_beta_k_z(tmp_pat
     assert settled["args"]["outcome"] == 3  # ContestsUnanswered
     assert settled["args"]["consumerPayout"] == 2 * K * Z + BETA * K * Z
     assert settled["args"]["providerPayout"] == 0
-    assert market.registry.functions.record(model_id).call()[4] == 1  # roundsFailed
+    assert market.registry.functions.record(model_id).call().roundsFailed == 1

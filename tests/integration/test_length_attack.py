@@ -14,20 +14,20 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from agent_process import AgentProcess, agent_args, free_port
-from zkmarket.agent.server import post_delivery
+
 from zkmarket.model import qmodel, reference
 from zkmarket.model.data import DIGITS_MODEL
 from zkmarket.participants.connect import connect
 from zkmarket.participants.delivery import Delivery, DeliveryError
-from zkmarket.participants.guarded_audit import A_SEED, GuardedAuditConsumer
+from zkmarket.participants.guarded_audit import GuardedAuditConsumer
 from zkmarket.protocol import commit_test_set
 from zkmarket.protocol.rules import GuardedOutcome, guarded_audit_payouts
 from zkmarket.protocol.rules import Prices as RulePrices
 from zkmarket.protocol.states import GUARDED_STATES, TRANSFER_STATES
 from zkmarket.protocol.subset import subset_of
 from zkmarket.protocol.transfer import encrypt_batch
+from zkmarket.provider_api import post_delivery
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +73,7 @@ def test_items_without_their_trailing_zero_byte_cost_the_consumer_not_the_provid
 
         # The attack: the rest, each item less its trailing zero byte, under the honest commitments.
         a = audits.functions.audit(audit_id).call()
-        subset = set(subset_of(a[A_SEED], N, N1))
+        subset = set(subset_of(a.seed, N, N1))
         truncated = {i: test_set.items[i][:-1] for i in range(N) if i not in subset}
         batch = encrypt_batch(truncated)
         receipt = mc.send(audits, "sendRest", [audit_id, batch.root, batch.key_commitment])

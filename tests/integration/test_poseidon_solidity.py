@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from eth_utils import keccak
 
 from zkmarket.chain import Anvil, call_raw, compile_source, deploy
@@ -54,7 +53,7 @@ def harness():
         w3 = node.w3()
         compiled = compile_source(HARNESS, filename="CryptoHarness.sol")
         d = deploy(w3, compiled, private_key=node.accounts[0].private_key)
-        yield w3.eth.contract(address=d.address, abi=compiled.abi)
+        yield w3.eth.contract(address=d.address, abi=compiled.abi, decode_tuples=True)
 
 
 def test_hash_matches_prover_on_random_inputs(harness):

@@ -16,8 +16,8 @@ import os
 import time
 
 import pytest
-
 from agent_process import AgentProcess, agent_args, free_port
+
 from zkmarket.model.data import DIGITS_MODEL
 from zkmarket.participants.connect import connect
 from zkmarket.participants.delivery import delivery_from_chain, is_published
@@ -97,7 +97,7 @@ def test_provider_silent_after_publication_fails_and_mc_gets_4ne(market):
     before = _transfer(mc, tid)[1]
     assert mc_role.publish(tid, batch, leaves=False) == 1
     t = _transfer(mc, tid)
-    assert t[10] == N1 and not t[11] and t[1] == before and not is_published(t)
+    assert t.published == N1 and not t.leavesPublished and t.deadline == before and not is_published(t)
     receipt = mc.send(mc.transfers, "publishPlaintextLeaves",
                       [tid, mc_role.test_set.commitments, mc_role.test_set.labels])
     (published,) = mc.session.events(receipt, mc.transfers, "TransferPublished")
@@ -121,7 +121,7 @@ def test_provider_silent_after_publication_fails_and_mc_gets_4ne(market):
     assert (settled["outcome"], settled["consumerPayout"], settled["providerPayout"]) == (
         GuardedOutcome.FAILED, 4 * N * prices.example_e, 0)
     assert mc.audits.functions.creditOf(market["consumer"].address, ETH).call() == 4 * N * prices.example_e
-    assert mc.registry.functions.record(market["model_id"]).call()[1] == 1  # auditsFailed
+    assert mc.registry.functions.record(market["model_id"]).call().auditsFailed == 1
 
 
 def test_agent_acknowledges_a_delivery_published_on_chain_and_the_audit_goes_on(market, anvil, tmp_path):
@@ -159,7 +159,7 @@ def test_agent_acknowledges_a_delivery_published_on_chain_and_the_audit_goes_on(
                            timeout=240)
         assert agent.events("proceeded")
         a = audits.functions.audit(audit_id).call()
-        for tid in (a[14], a[15]):
-            assert TRANSFER_OUTCOMES[transfers.functions.getTransfer(tid).call()[3]] == "Completed"
+        for tid in (a.subsetTransfer, a.restTransfer):
+            assert TRANSFER_OUTCOMES[transfers.functions.getTransfer(tid).call().outcome] == "Completed"
     finally:
         agent.stop()

@@ -8,17 +8,22 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from eth_abi import decode as abi_decode
 
 from zkmarket.chain import deploy
-from zkmarket.chain.merkle import leaf, merkle, selector
 from zkmarket.chain.session import ContractSession
 from zkmarket.chain.solidity import compile_sources
 from zkmarket.market import MarketParams, deploy_market
-from zkmarket.protocol import ciphertext_digest, ciphertext_leaf, key_commitment, subset_of, example_leaf
-from zkmarket.protocol.transfer import (CONTEST_CHUNK_BYTES, PUBLISH_TX_GAS, encrypt_batch, publish_batches,
-                                        publish_item_gas, published_items)
+from zkmarket.protocol import ciphertext_digest, ciphertext_leaf, example_leaf, key_commitment, subset_of
+from zkmarket.protocol.merkle import leaf, merkle, selector
+from zkmarket.protocol.transfer import (
+    CONTEST_CHUNK_BYTES,
+    PUBLISH_TX_GAS,
+    encrypt_batch,
+    publish_batches,
+    publish_item_gas,
+    published_items,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +56,7 @@ contract MirrorClient {
 def mirror_client(chain, anvil):
     compiled = compile_sources({"MirrorClient.sol": MIRROR_CLIENT}, remappings=())["MirrorClient.sol:MirrorClient"]
     address = deploy(chain, compiled, private_key=anvil.accounts[6].private_key).address
-    return chain.eth.contract(address=address, abi=compiled.abi)
+    return chain.eth.contract(address=address, abi=compiled.abi, decode_tuples=True)
 
 
 def test_python_mirror_equals_contract_views(contracts):
@@ -124,4 +129,4 @@ def test_published_items_are_accepted_and_fit_their_gas_estimate(contracts, mirr
         rest = published_items(batch, skip={items[0][0]})
         assert rest == items[1:]
         session.send(transfers, "publishItems", [tid, rest], account)
-        assert transfers.functions.getTransfer(tid).call()[10] == count
+        assert transfers.functions.getTransfer(tid).call().published == count

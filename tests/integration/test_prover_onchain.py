@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from zkmarket import prover as zp
-from zkmarket.cli import main
-from zkmarket.model.data import DIGITS_MODEL as MODEL
 from zkmarket.chain import EIP170_CODE_SIZE_LIMIT, verify_onchain
+from zkmarket.cli import main
 from zkmarket.model import qmodel, reference
+from zkmarket.model.data import DIGITS_MODEL as MODEL
 from zkmarket.prover import stages
 
 pytestmark = pytest.mark.integration

@@ -21,10 +21,10 @@ from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 import pytest
-
 from agent_process import AgentProcess, agent_args, free_port
 from cli_checks import cli_as, fails, ok
-from zkmarket.agent.server import DeliveryServer, post_test_set
+
+from zkmarket.agent.server import DeliveryServer
 from zkmarket.agent.state import SIMPLE_AUDIT, AgentState
 from zkmarket.consumer.client import format_amount
 from zkmarket.consumer.testsets import load_committed
@@ -36,6 +36,7 @@ from zkmarket.participants.simple_audit import TestSetDelivery, TestSetError
 from zkmarket.protocol.rules import AuditOutcome, simple_audit_payouts
 from zkmarket.protocol.rules import Prices as RulePrices
 from zkmarket.protocol.states import AUDIT_STATES
+from zkmarket.provider_api import post_test_set
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,11 @@ import sqlite3
 import pytest
 
 from zkmarket import prover as zp
-from zkmarket.agent.server import DeliveryServer, get_results, post_round_inputs
+from zkmarket.agent.server import DeliveryServer
 from zkmarket.agent.state import AUDIT, REQUEST, ROUND, SCHEMA_VERSION, AgentState
 from zkmarket.participants.retrieval import RetrievalError
 from zkmarket.participants.serving_round import RoundInputs, ServedPredictions, ServingError
+from zkmarket.provider_api import get_results, post_round_inputs
 
 pytestmark = pytest.mark.unit
 

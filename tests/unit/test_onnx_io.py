@@ -6,17 +6,20 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort  # noqa: E402 (a pinned dev dependency: its absence must fail, not skip)
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from onnxruntime.quantization import (  # noqa: E402
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
 
 from zkmarket.model import onnx_io, qmodel, reference
 from zkmarket.model.data import DigitsSplit, load_digits_split
 from zkmarket.model.qmodel import ModelFormatError
-
-import onnxruntime as ort  # noqa: E402 (a pinned dev dependency: its absence must fail, not skip)
-from onnxruntime.quantization import (  # noqa: E402
-    CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static,
-)
 
 pytestmark = pytest.mark.unit
 

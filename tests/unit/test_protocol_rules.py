@@ -133,8 +133,13 @@ def test_encrypted_batch_round_trips_and_uses_fresh_keys():
 
 
 def test_published_items_and_batches_fit_the_gas_limit():
-    from zkmarket.protocol.transfer import (PUBLISH_GAS_CAP, PUBLISH_TX_GAS, publish_batches, publish_item_gas,
-                                            published_items)
+    from zkmarket.protocol.transfer import (
+        PUBLISH_GAS_CAP,
+        PUBLISH_TX_GAS,
+        publish_batches,
+        publish_item_gas,
+        published_items,
+    )
 
     batch = encrypt_batch({i * 2: bytes([i]) * 64 for i in range(20)})
     items = published_items(batch)

@@ -11,27 +11,20 @@ import types
 import pytest
 
 from zkmarket import prover as zp
-from zkmarket.agent.jobs import ServedModel
-from zkmarket.agent.provider import JoinPolicy
-from zkmarket.agent.server import DeliveryServer, post_test_set
+from zkmarket.agent.jobs import JoinPolicy, ServedModel
+from zkmarket.agent.server import DeliveryServer
 from zkmarket.agent.simple_audits import SimpleAuditJobs
 from zkmarket.agent.state import AUDIT, SIMPLE_AUDIT, AgentState
 from zkmarket.consumer.proofs import _process_proof
 from zkmarket.consumer.state import find_state, state_path
 from zkmarket.participants.audit_common import proof_batches
 from zkmarket.participants.simple_audit import (
-    S_DECISION_DEADLINE,
-    S_MODEL,
-    S_N,
-    S_ROOT,
-    S_STATUS,
-    S_TARGET_DEN,
-    S_TARGET_NUM,
     TestSetDelivery,
     TestSetError,
     check_test_set,
 )
 from zkmarket.protocol import commit_test_set, example_leaf
+from zkmarket.provider_api import post_test_set
 
 pytestmark = pytest.mark.unit
 
@@ -44,11 +37,10 @@ def committed():
     return commit_test_set(ITEMS, LABELS)
 
 
-def audit_tuple(root: bytes, n: int = 5, target=(3, 4), decision_deadline: int = 1_000) -> list:
-    a = [0] * 15
-    a[S_N], a[S_STATUS], a[S_ROOT], a[S_MODEL] = n, 2, root, 1
-    a[S_TARGET_NUM], a[S_TARGET_DEN], a[S_DECISION_DEADLINE] = *target, decision_deadline
-    return a
+def audit_tuple(root: bytes, n: int = 5, target=(3, 4), decision_deadline: int = 1_000) -> types.SimpleNamespace:
+    """The fields of an Audit struct the checks read, by name as the contract view gives them."""
+    return types.SimpleNamespace(n=n, status=2, testSetRoot=root, modelId=1, targetNum=target[0], targetDen=target[1],
+                           decisionDeadline=decision_deadline)
 
 
 # ---------------------------------------------------------------------- the delivery

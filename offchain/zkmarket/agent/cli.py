@@ -16,12 +16,14 @@ from ..market.errors import MarketError
 from ..market.keys import load_signer
 from ..participants.connect import connect
 from ..participants.retrieval import RetrievalError, RetrievalResponder, load_documents
+from .guarded_audits import GuardedAuditJobs
+from .jobs import JoinPolicy, ServedModel
 from .logs import get_logger, log
-from .provider import JoinPolicy, ProviderAgent, ServedModel
+from .provider import ProviderAgent
 from .retrieval import RequestJobs, RequestPolicy, commit_dataset
 from .rounds import RoundJobs, RoundPolicy
-from .simple_audits import SimpleAuditJobs
 from .server import DeliveryServer
+from .simple_audits import SimpleAuditJobs
 from .state import AgentState
 
 
@@ -33,7 +35,7 @@ def _model_spec(value: str) -> tuple[int, Path]:
 
 
 def _connect(deployment: str, rpc_url: str, keystore: str | None):
-    """The signer's GuardedMarket plus the deployment's ServingRound and Retrieval contracts."""
+    """The signer's MarketConnection plus the deployment's ServingRound and Retrieval contracts."""
     signer = load_signer(keystore=keystore)
     try:
         market = connect(deployment, rpc_url, signer)
@@ -96,9 +98,9 @@ def run(deployment, rpc_url, keystore, db, models, host, port, workers, batch_si
     for spec in models:
         model_id, path = _model_spec(spec)
         registered = market.registry.functions.model(model_id).call()
-        if registered[0] != signer.address:
-            raise click.ClickException(f"model {model_id} belongs to {registered[0]}, not to {signer.address}")
-        if int(zp.commit_weights(path), 16).to_bytes(32, "big") != registered[7]:
+        if registered.provider != signer.address:
+            raise click.ClickException(f"model {model_id} belongs to {registered.provider}, not to {signer.address}")
+        if int(zp.commit_weights(path), 16).to_bytes(32, "big") != registered.weightCommitment:
             raise click.ClickException(f"{path}: its weight commitment differs from the one registered for "
                                        f"model {model_id}; proofs with it would be refused")
         circuit = zp.compile_model(path, "hidden-both", "class")
@@ -112,9 +114,12 @@ def run(deployment, rpc_url, keystore, db, models, host, port, workers, batch_si
                            policy=RequestPolicy(max_challenges, min_beta, max_beta), **common)
     simple = SimpleAuditJobs(market, contracts["AccuracyAudit"], served, state, policy=JoinPolicy(max_n=max_n),
                              batch_size=batch_size, **common)
-    agent = ProviderAgent(market, served, state, JoinPolicy(max_n=max_n), workers=workers, batch_size=batch_size,
-                          logger=logger, jobs=[rounds, requests, simple], start_block=start_block)
-    server = DeliveryServer(host, port, agent.accept_delivery, serve_round=rounds.serve,
+    audits = GuardedAuditJobs(market, market.audits, served, state, policy=JoinPolicy(max_n=max_n),
+                              batch_size=batch_size, **common)
+    # Rounds and requests first: their answers are a few proofs against answer windows of
+    # minutes, while an audit's proving stage can take much longer.
+    agent = ProviderAgent(market, [rounds, requests, simple, audits], logger)
+    server = DeliveryServer(host, port, audits.accept_delivery, serve_round=rounds.serve,
                             results=requests.delivery, testset=simple.accept_test_set).start()
     log(logger, "http listening", url=server.url)
     try:

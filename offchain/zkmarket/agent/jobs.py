@@ -11,9 +11,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import prover as zp
-from ..participants.guarded_audit import GuardedMarket
+from ..participants.connect import MarketConnection
 from .logs import log
 from .state import AgentState
+
+
+@dataclass
+class JoinPolicy:
+    """Which audits to join (appendix-B and simple): at most `max_n` examples and a target the
+    model can meet (target <= max_target_num / max_target_den)."""
+
+    max_n: int = 1000
+    max_target_num: int = 1
+    max_target_den: int = 1
+
+    def accepts(self, n: int, target_num: int, target_den: int) -> bool:
+        return n <= self.max_n and target_num * self.max_target_den <= self.max_target_num * target_den
 
 
 @dataclass
@@ -59,7 +72,7 @@ class EventJobs:
     ID_ARG: str
     ROLE: type  # the participant class that makes MP's moves: ROLE(market, contract, model, circuit, keys)
 
-    def __init__(self, market: GuardedMarket, contract, models: dict[int, ServedModel], state: AgentState,
+    def __init__(self, market: MarketConnection, contract, models: dict[int, ServedModel], state: AgentState,
                  logger: logging.Logger, workers: int = 1, start_block: int = 0):
         self.market, self.contract, self.models, self.state = market, contract, models, state
         self.logger, self.workers, self.start_block = logger, workers, start_block
@@ -90,7 +103,7 @@ class EventJobs:
             try:
                 self.step(job_id)
             except Exception as e:  # one failing job must not stop the others; it is retried next tick
-                log(self.logger, "step failed", 40, **{self.KIND: job_id}, error=f"{type(e).__name__}: {e}")
+                log(self.logger, "step failed", logging.ERROR, **{self.KIND: job_id}, error=f"{type(e).__name__}: {e}")
 
     def role(self, model_id: int):
         model = self.models[model_id]

@@ -10,17 +10,6 @@ from dataclasses import dataclass
 
 from ..participants.retrieval import (
     DEFAULT_POSITIVE_CLASS,
-    Q_BETA,
-    Q_CHALLENGED,
-    Q_DATASET,
-    Q_DATASET_ROOT,
-    Q_DOCUMENTS,
-    Q_MAX_CHALLENGES,
-    Q_MODEL,
-    Q_RESPONDER,
-    Q_RESULTS_ROOT,
-    Q_TOKEN,
-    Q_Z,
     Dataset,
     RetrievalError,
     RetrievalResponder,
@@ -87,14 +76,14 @@ class RequestJobs(EventJobs):
         """The positives of `positive_class` with proofs of inclusion (ResultsDelivery JSON),
         for the requester only (`signature`: its access signature)."""
         q = self.contract.functions.request(request_id).call()
-        if q[Q_RESPONDER] != self.market.account.address or q[Q_MODEL] not in self.models:
+        if q.responder != self.market.account.address or q.modelId not in self.models:
             raise RetrievalError(f"request {request_id} is not a request to a model this agent serves", 404)
-        self.role(q[Q_MODEL]).check_access(request_id, signature)
+        self.role(q.modelId).check_access(request_id, signature)
         stored = self.state.results(request_id)
-        dataset = self.dataset(q[Q_DATASET])
+        dataset = self.dataset(q.datasetId)
         if stored is None or dataset is None:
             raise RetrievalError(f"request {request_id}: no results yet; retry once they are committed", 409)
-        delivery = self.role(q[Q_MODEL]).delivery(SignedResults.from_dict(stored), dataset, positive_class)
+        delivery = self.role(q.modelId).delivery(SignedResults.from_dict(stored), dataset, positive_class)
         log(self.logger, "results delivered", request=request_id, positive_class=positive_class,
             positives=len(delivery.documents))
         return delivery.to_json()
@@ -103,43 +92,43 @@ class RequestJobs(EventJobs):
 
     def step(self, request_id: int) -> None:
         q = self.contract.functions.request(request_id).call()
-        role = self.role(q[Q_MODEL])
+        role = self.role(q.modelId)
         current = role.state(request_id)
         if current == "Open":
-            dataset = self.dataset(q[Q_DATASET])
-            if dataset is None or dataset.root != q[Q_DATASET_ROOT]:
+            dataset = self.dataset(q.datasetId)
+            if dataset is None or dataset.root != q.datasetRoot:
                 # Kept open (the documents may still be on their way from `commit-dataset`);
                 # the join window ends it.
                 if request_id not in self._waiting:
                     self._waiting.add(request_id)
-                    log(self.logger, "dataset not stored here", request=request_id, dataset=q[Q_DATASET])
-            elif not self.policy.accepts(q[Q_MAX_CHALLENGES], q[Q_BETA]):
-                log(self.logger, "declined", request=request_id, max_challenges=q[Q_MAX_CHALLENGES], beta=q[Q_BETA])
+                    log(self.logger, "dataset not stored here", request=request_id, dataset=q.datasetId)
+            elif not self.policy.accepts(q.maxChallenges, q.beta):
+                log(self.logger, "declined", request=request_id, max_challenges=q.maxChallenges, beta=q.beta)
                 self.state.finish_job(request_id, self.KIND)
             else:
                 role.join(request_id)
-                log(self.logger, "joined", request=request_id, bond=q[Q_BETA] * q[Q_DOCUMENTS] * q[Q_Z])
+                log(self.logger, "joined", request=request_id, bond=q.beta * q.documents * q.proofZ)
         elif current == "Responding":
             results = self._results(request_id, q, role)
             role.commit_results(request_id, results)
             log(self.logger, "results committed", request=request_id, documents=len(results.classes),
                 root="0x" + results.root.hex())
-        elif current in ("Challenging", "AwaitingAnswers") and q[Q_CHALLENGED]:
+        elif current in ("Challenging", "AwaitingAnswers") and q.challenged:
             self._answer(request_id, q, role)
         elif current == "Settleable":
             settled = role.settle(request_id)
             log(self.logger, "settled", request=request_id, **settled)
         elif current in ("Settled", "Cancelled", "JoinExpired"):
-            self.close(request_id, current, q[Q_TOKEN])
+            self.close(request_id, current, q.token)
 
     def _results(self, request_id: int, q: list, role: RetrievalResponder) -> SignedResults:
         """The stored results, else the model run on every document (stored before committing)."""
         stored = self.state.results(request_id)
         if stored is not None:
             return SignedResults.from_dict(stored)
-        dataset = self.dataset(q[Q_DATASET])
+        dataset = self.dataset(q.datasetId)
         if dataset is None:
-            raise RetrievalError(f"request {request_id}: dataset {q[Q_DATASET]} is not stored here")
+            raise RetrievalError(f"request {request_id}: dataset {q.datasetId} is not stored here")
         results = role.results(request_id, dataset)
         self.state.save_results(request_id, results.to_dict())
         return results
@@ -149,8 +138,8 @@ class RequestJobs(EventJobs):
         if not pending:
             return
         results = self._results(request_id, q, role)
-        if results.root != q[Q_RESULTS_ROOT]:
-            raise RetrievalError(f"request {request_id}: committed results root 0x{q[Q_RESULTS_ROOT].hex()} is "
+        if results.root != q.resultsRoot:
+            raise RetrievalError(f"request {request_id}: committed results root 0x{q.resultsRoot.hex()} is "
                                  f"not the stored one (0x{results.root.hex()})")
-        self.prove_and_answer(request_id, role, pending, q[Q_MODEL], self.dataset(q[Q_DATASET]), results,
+        self.prove_and_answer(request_id, role, pending, q.modelId, self.dataset(q.datasetId), results,
                               "challenges answered")

@@ -8,14 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..participants.serving_round import (
-    R_BETA,
-    R_CONTESTED,
-    R_K,
-    R_MODEL,
-    R_PREDICTIONS_ROOT,
-    R_PROVIDER,
-    R_TOKEN,
-    R_Z,
     RoundInputs,
     ServingError,
     ServingProvider,
@@ -57,9 +49,9 @@ class RoundJobs(EventJobs):
         round's committed inputs root or the round does not serve now. The inputs and classes
         are stored before the signed answer leaves, so contests can always be answered."""
         r = self.contract.functions.round(round_id).call()
-        if r[R_PROVIDER] != self.market.account.address or r[R_MODEL] not in self.models:
+        if r.provider != self.market.account.address or r.modelId not in self.models:
             raise ServingError(f"round {round_id} is not a round of a model this agent serves", 404)
-        role = self.role(r[R_MODEL])
+        role = self.role(r.modelId)
         inputs = role.check_inputs(round_id, items)
         stored = self.state.served_round(round_id)
         same = stored is not None and stored["inputs"] == [x.hex() for x in inputs.items]
@@ -74,22 +66,22 @@ class RoundJobs(EventJobs):
 
     def step(self, round_id: int) -> None:
         r = self.contract.functions.round(round_id).call()
-        role = self.role(r[R_MODEL])
+        role = self.role(r.modelId)
         current = role.state(round_id)
         if current == "Open":
-            if self.policy.accepts(r[R_K], r[R_BETA]):
+            if self.policy.accepts(r.k, r.beta):
                 role.join(round_id)
-                log(self.logger, "joined", round=round_id, escrow=r[R_BETA] * r[R_K] * r[R_Z])
+                log(self.logger, "joined", round=round_id, escrow=r.beta * r.k * r.proofZ)
             else:
-                log(self.logger, "declined", round=round_id, k=r[R_K], beta=r[R_BETA])
+                log(self.logger, "declined", round=round_id, k=r.k, beta=r.beta)
                 self.state.finish_job(round_id, self.KIND)
-        elif current in ("Serving", "AwaitingAnswers") and r[R_CONTESTED]:
+        elif current in ("Serving", "AwaitingAnswers") and r.contested:
             self._answer(round_id, r, role)
         elif current == "Settleable":
             settled = role.settle(round_id)
             log(self.logger, "settled", round=round_id, **settled)
         elif current in ("Settled", "Cancelled", "JoinExpired"):
-            self.close(round_id, current, r[R_TOKEN])
+            self.close(round_id, current, r.token)
 
     def _answer(self, round_id: int, r: list, role: ServingProvider) -> None:
         pending = role.pending(round_id)
@@ -100,7 +92,7 @@ class RoundJobs(EventJobs):
             raise ServingError(f"round {round_id}: contests {pending} but no inputs stored here")
         inputs = RoundInputs.commit([bytes.fromhex(x) for x in stored["inputs"]])
         served = role.serve(round_id, inputs, stored["classes"])
-        if served.root != r[R_PREDICTIONS_ROOT]:
-            raise ServingError(f"round {round_id}: committed predictions root 0x{r[R_PREDICTIONS_ROOT].hex()} "
+        if served.root != r.predictionsRoot:
+            raise ServingError(f"round {round_id}: committed predictions root 0x{r.predictionsRoot.hex()} "
                                f"is not the one served (0x{served.root.hex()})")
-        self.prove_and_answer(round_id, role, pending, r[R_MODEL], inputs, served, "contests answered")
+        self.prove_and_answer(round_id, role, pending, r.modelId, inputs, served, "contests answered")

@@ -14,23 +14,13 @@ import json
 
 from .. import prover as zp
 from ..participants.simple_audit import (
-    S_DECISION_DEADLINE,
-    S_MODEL,
-    S_N,
-    S_PROOF_DEADLINE,
-    S_PROVIDER,
-    S_STATUS,
-    S_TARGET_DEN,
-    S_TARGET_NUM,
-    S_TOKEN,
     SimpleAuditProvider,
     TestSetDelivery,
     TestSetError,
 )
 from ..protocol.testset import CommittedTestSet, commit_test_set
-from .jobs import EventJobs, prove_missing
+from .jobs import EventJobs, JoinPolicy, prove_missing
 from .logs import log
-from .provider import JoinPolicy
 from .state import SIMPLE_AUDIT
 
 # Without MC's test set, MP aborts this many seconds before the decision deadline (at most a
@@ -75,9 +65,9 @@ class SimpleAuditJobs(EventJobs):
         """MC's N examples and labels: stored once they rebuild the audit's committed root.
         Raises TestSetError (with the HTTP status) otherwise."""
         a = self.contract.functions.audit(audit_id).call()
-        if a[S_STATUS] == 0 or a[S_PROVIDER] != self.market.account.address or a[S_MODEL] not in self.models:
+        if a.status == 0 or a.provider != self.market.account.address or a.modelId not in self.models:
             raise TestSetError(f"audit {audit_id} is not a simple audit of a model this agent serves", 404)
-        test_set = self.role(a[S_MODEL]).check_test_set(audit_id, delivery)
+        test_set = self.role(a.modelId).check_test_set(audit_id, delivery)
         self.state.save_test_set(audit_id, test_set.items, test_set.labels)
         self._test_sets[audit_id] = test_set
         log(self.logger, "test set stored", **{self.KIND: audit_id}, n=test_set.n, root="0x" + test_set.root.hex())
@@ -87,15 +77,15 @@ class SimpleAuditJobs(EventJobs):
 
     def step(self, audit_id: int) -> None:
         a = self.contract.functions.audit(audit_id).call()
-        role = self.role(a[S_MODEL])
+        role = self.role(a.modelId)
         current = role.state(audit_id)
         job = {self.KIND: audit_id}
         if current == "Open":
-            if self.policy.accepts(a[S_N], a[S_TARGET_NUM], a[S_TARGET_DEN]):
+            if self.policy.accepts(a.n, a.targetNum, a.targetDen):
                 escrow = role.join(audit_id)
                 log(self.logger, "joined", **job, escrow=escrow)
             else:
-                log(self.logger, "declined", **job, n=a[S_N], target=f"{a[S_TARGET_NUM]}/{a[S_TARGET_DEN]}")
+                log(self.logger, "declined", **job, n=a.n, target=f"{a.targetNum}/{a.targetDen}")
                 self.state.finish_job(audit_id, self.KIND)
         elif current == "Deciding":
             self._decide(audit_id, a, role)
@@ -105,13 +95,13 @@ class SimpleAuditJobs(EventJobs):
             settled = role.finalize(audit_id)
             log(self.logger, "finalized", **job, **settled)
         elif current in ("Settled", "Cancelled", "JoinExpired"):
-            self.close(audit_id, current, a[S_TOKEN])
+            self.close(audit_id, current, a.token)
 
     def _decide(self, audit_id: int, a: list, role: SimpleAuditProvider) -> None:
         job = {self.KIND: audit_id}
         test_set = self.test_set(audit_id)
         if test_set is None:
-            left = self.seconds_left(a[S_DECISION_DEADLINE])
+            left = self.seconds_left(a.decisionDeadline)
             if left <= self.margin():
                 role.abort(audit_id)
                 log(self.logger, "aborted: no test set before the decision deadline", 30, **job, seconds_left=left)
@@ -126,8 +116,8 @@ class SimpleAuditJobs(EventJobs):
             log(self.logger, "aborted: the model cannot run on the test set", 30, **job, error=str(e))
             return
         go = role.decide(audit_id, correct)
-        log(self.logger, "proceeded" if go else "aborted", **job, correct=correct, n=a[S_N],
-            target=f"{a[S_TARGET_NUM]}/{a[S_TARGET_DEN]}")
+        log(self.logger, "proceeded" if go else "aborted", **job, correct=correct, n=a.n,
+            target=f"{a.targetNum}/{a.targetDen}")
 
     def _prove_and_submit(self, audit_id: int, a: list, role: SimpleAuditProvider) -> None:
         """The next `batch_size` examples without an accepted proof: proved (stored proofs are
@@ -135,14 +125,14 @@ class SimpleAuditJobs(EventJobs):
         test_set = self.test_set(audit_id)
         if test_set is None:
             raise TestSetError(f"audit {audit_id} is proving but no test set is stored here")
-        n = a[S_N]
+        n = a.n
         proven = role.proven(audit_id, self.start_block)
         todo = [i for i in range(n) if i not in proven][:self.batch_size]
         if not todo:
             return
         proofs = prove_missing(self.state, self.KIND, audit_id, {i: test_set.items[i] for i in todo},
-                               self.models[a[S_MODEL]], self.workers, self.logger, total=n,
-                               seconds_left=self.seconds_left(a[S_PROOF_DEADLINE]))
+                               self.models[a.modelId], self.workers, self.logger, total=n,
+                               seconds_left=self.seconds_left(a.proofDeadline))
         sent = role.submit(audit_id, proofs, test_set, self.batch_size, proven)
         log(self.logger, "proofs submitted", **{self.KIND: audit_id}, indices=todo, accepted=len(proven) + sent,
             total=n)

@@ -16,7 +16,6 @@ from .errors import (
     ToolchainNotFoundError,
     TransactionError,
 )
-from .verifier import OnchainVerification, deploy_verifier, verify_onchain
 from .solidity import (
     EIP170_CODE_SIZE_LIMIT,
     Compilation,
@@ -26,6 +25,7 @@ from .solidity import (
     compile_sources,
     solc_version,
 )
+from .verifier import OnchainVerification, deploy_verifier, verify_onchain
 
 __all__ = [
     "OnchainVerification", "deploy_verifier", "verify_onchain",

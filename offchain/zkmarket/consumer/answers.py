@@ -25,9 +25,6 @@ from ..participants.serving_round import input_leaf, prediction_leaf, verify_pro
 from .client import ConsumerClient
 from .proofs import SCALAR_FIELD, proofs_in_calldata, verifier_accepts, verifier_problem
 
-# Answer / ResultProof fields, in declaration order.
-F_INDEX, F_COMMITMENT, F_CLASS, F_LEAF_PROOF, F_RESULT_PROOF, F_PROOF = range(6)
-
 
 @dataclass
 class AnswerCheck:
@@ -72,13 +69,28 @@ class AnswerReport:
             f"proof of index {c.index} (tx {c.tx_hash}): {c.problem}" for c in self.invalid)
 
 
-def _fields(value) -> list:
-    """An Answer / ResultProof as web3 decodes it (a dict by name in declaration order, or a tuple)."""
-    return list(value.values()) if isinstance(value, dict) else list(value)
+@dataclass(frozen=True)
+class SentAnswer:
+    """An Answer (serving round) or ResultProof (retrieval) read from calldata by field name:
+    the two structs differ only in what their two Merkle proofs are called."""
+
+    index: int
+    commitment: bytes
+    predicted_class: int
+    leaf_proof: list[bytes]
+    result_proof: list[bytes]
+    proof: bytes
+
+    @classmethod
+    def decode(cls, value: dict) -> "SentAnswer":
+        leaf = value["inputProof"] if "inputProof" in value else value["documentProof"]
+        result = value["predictionProof"] if "predictionProof" in value else value["resultProof"]
+        return cls(int(value["index"]), bytes(value["inputCommitment"]), int(value["predictedClass"]),
+                   [bytes(p) for p in leaf], [bytes(p) for p in result], bytes(value["proof"]))
 
 
 def answered_calldata(client: ConsumerClient, contract, event: str, id_arg: str,
-                      job_id: int) -> dict[int, tuple[dict, list | None]]:
+                      job_id: int) -> dict[int, tuple[dict, SentAnswer | None]]:
     """For each answered index: (the event's args + tx, the answer's fields from the calldata,
     or None when the calldata cannot be read: sent through another contract)."""
 
@@ -86,7 +98,7 @@ def answered_calldata(client: ConsumerClient, contract, event: str, id_arg: str,
         if fn_name not in ("answer", "answerBatch"):
             return []
         answers = [params["a"]] if fn_name == "answer" else params["answers"]
-        return [(int(a[F_INDEX]), a) for a in map(_fields, answers)]
+        return [(a.index, a) for a in map(SentAnswer.decode, answers)]
 
     return proofs_in_calldata(client, contract, event, id_arg, job_id, sent)
 
@@ -109,26 +121,26 @@ def verify_answers(client: ConsumerClient, contract, *, kind: str, job_id: int, 
         if a is None:
             check.problem = "answered through another contract: its proof cannot be read from the calldata"
             continue
-        commitment, predicted = bytes(a[F_COMMITMENT]), int(a[F_CLASS])
+        commitment, predicted = a.commitment, a.predicted_class
         if code_problem:
             check.problem = code_problem
         elif index not in report.contested:
             check.problem = "the index was not contested"
         elif commitments is not None and (index >= len(commitments) or commitment != commitments[index]):
             check.problem = "its input commitment is not the consumer's own input at this index"
-        elif not verify_proof(input_leaf(index, commitment), [bytes(p) for p in a[F_LEAF_PROOF]], inputs_root):
+        elif not verify_proof(input_leaf(index, commitment), a.leaf_proof, inputs_root):
             check.problem = "its (index, input commitment) is not a leaf of the committed inputs root"
         elif predicted != check.predicted_class:
             check.problem = "the class in the calldata differs from the event's"
         elif classes is not None and (index >= len(classes) or predicted != classes[index]):
             check.problem = f"it proves class {predicted}, but MP served class " \
                             f"{classes[index] if index < len(classes) else '?'}"
-        elif not verify_proof(prediction_leaf(index, commitment, predicted), [bytes(p) for p in a[F_RESULT_PROOF]],
+        elif not verify_proof(prediction_leaf(index, commitment, predicted), a.result_proof,
                               results_root):
             check.problem = "its (index, commitment, class) is not a leaf of MP's signed root"
         elif predicted >= SCALAR_FIELD:
             check.problem = "the class is not a field element"
         elif not verifier_accepts(client, verifier, [commitment, bytes(weight_commitment),
-                                                     predicted.to_bytes(32, "big")], bytes(a[F_PROOF])):
+                                                     predicted.to_bytes(32, "big")], a.proof):
             check.problem = f"the verifier {verifier} rejects it (eth_call)"
     return report

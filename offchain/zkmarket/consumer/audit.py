@@ -25,43 +25,19 @@ from typing import Callable
 from urllib.error import URLError
 from urllib.request import urlopen
 
-from ..agent.server import post_delivery
 from ..participants.delivery import (
-    T_CIPHERTEXT_ROOT,
-    T_DEADLINE,
-    T_ITEM_COUNT,
-    T_KEY_COMMITMENT,
-    T_LEAVES_PUBLISHED,
-    T_PUBLISHED,
     Delivery,
     DeliveryError,
     is_published,
     published_ciphertexts,
 )
-from ..participants.guarded_audit import (
-    A_CONSUMER,
-    A_CORRECT,
-    A_DEADLINE,
-    A_MODEL,
-    A_N,
-    A_N1,
-    A_PRICES,
-    A_PROVIDER,
-    A_REST_TRANSFER,
-    A_ROOT,
-    A_SEED,
-    A_SUBMITTED,
-    A_SUBSET_TRANSFER,
-    A_TARGET_DEN,
-    A_TARGET_NUM,
-    A_TOKEN,
-)
+from ..participants.guarded_audit import GuardedAuditConsumer, transfer_indices
 from ..protocol.rules import Prices, audit_escrow
 from ..protocol.states import GUARDED_OUTCOMES, GUARDED_STATES, MODEL_STATUSES, TRANSFER_STATES
-from ..protocol.subset import subset_of
 from ..protocol.testset import CommittedTestSet
-from ..protocol.transfer import encrypt_batch, key_commitment, publish_batches, published_items
-from .client import ConsumerClient, format_amount
+from ..protocol.transfer import key_commitment
+from ..provider_api import ProviderUnreachable, post_delivery
+from .client import ConsumerClient, format_amount, token_name
 from .errors import ConsumerError, DeadlinePassedError, ProofCheckError, RevertError, StateFileError, WaitTimeout
 from .proofs import ProofReport, verify_audit_proofs
 from .state import AuditStateFile, find_state, state_path
@@ -226,7 +202,7 @@ def proofs_before_finalizing(client: ConsumerClient, audit_id: int, test_set: Co
 def settlement(client: ConsumerClient, audit_id: int) -> Settlement | None:
     """How a finished appendix-B audit ended, from its AuditSettled / AuditCancelled event."""
     a = client.call(client.audits, "audit", audit_id)
-    return read_settlement(client, client.audits, audit_id, a[A_TOKEN], GUARDED_OUTCOMES)
+    return read_settlement(client, client.audits, audit_id, a.token, GUARDED_OUTCOMES)
 
 
 def read_settlement(client: ConsumerClient, audits, audit_id: int, token: str,
@@ -241,9 +217,9 @@ def available_model(client: ConsumerClient, model_id: int) -> list:
     """The registered model (ModelNotFound otherwise); refused unless it takes new jobs."""
     model = client.call(client.registry, "model", model_id)
     if not client.call(client.registry, "isAvailable", model_id):
-        status = MODEL_STATUSES[model[1]]
+        status = MODEL_STATUSES[model.status]
         raise ConsumerError(f"model {model_id} takes no new jobs (status {status}, stake "
-                            f"{format_amount(model[8], model[2])}); pick another model")
+                            f"{format_amount(model.stake, model.token)}); pick another model")
     return model
 
 
@@ -252,7 +228,7 @@ def open_audit(client: ConsumerClient, audits, testset_path: str | Path, test_se
     """Escrows 2NE + eps and opens an audit of contract ``audits`` (both audit contracts take
     the same `openAudit`); writes MC's state file (``kind``: its name, see :mod:`.state`).
     Returns the state, the AuditOpened fields and the escrow."""
-    token = client.call(client.registry, "jobTerms", model_id)[1]
+    token = client.call(client.registry, "jobTerms", model_id).token
     escrow = audit_escrow(test_set.n, Prices(*client.call(client.registry, "prices", token)))
     value = client.pay_token(token, audits.address, escrow)
     receipt = client.send(audits, "openAudit", [model_id, test_set.n, *target, test_set.root], value=value)
@@ -371,8 +347,7 @@ class DriverLoop:
 class AuditDriver(DriverLoop):
     """What both audit drivers share: the loop over the audit's phase, the settlement and, before
     finalizing, MC's local check of every accepted proof. Subclasses give ``STATES``,
-    ``OUTCOMES``, ``VERIFY`` (their proof check), the audit tuple's ``TOKEN`` and ``SUBMITTED``
-    fields, ``step`` and ``_announce``."""
+    ``OUTCOMES``, ``VERIFY`` (their proof check), ``step`` and ``_announce``."""
 
     NOUN = "audit"
     RESUME = "zkmarket audit resume"
@@ -380,8 +355,6 @@ class AuditDriver(DriverLoop):
     STATES: list[str]
     OUTCOMES: list[str]
     VERIFY: Callable[..., ProofReport]
-    TOKEN: int
-    SUBMITTED: int
 
     def __init__(self, client: ConsumerClient, audits, test_set: CommittedTestSet, state: AuditStateFile,
                  reporter: Reporter | None, *, poll: float, timeout: float | None, verify: bool,
@@ -412,11 +385,11 @@ class AuditDriver(DriverLoop):
 
     def finished(self) -> Settlement:
         a = self.audit()
-        result = read_settlement(self.client, self.audits, self.audit_id, a[self.TOKEN], self.OUTCOMES)
+        result = read_settlement(self.client, self.audits, self.audit_id, a.token, self.OUTCOMES)
         if result is None:
             raise ConsumerError(f"{self.NAME} {self.audit_id} is finished but its settlement event was not found")
         report = self._report
-        if report is None and self.verify and result.state == "Settled" and a[self.SUBMITTED]:
+        if report is None and self.verify and result.state == "Settled" and a.submitted:
             # settled by someone else (MP's agent finalizes too): still check
             report = check_proofs(self.client, self.audit_id, self.test_set, self.reporter, self.VERIFY)
         result.proofs = report
@@ -425,7 +398,6 @@ class AuditDriver(DriverLoop):
 
 class GuardedAuditRun(AuditDriver):
     STATES, OUTCOMES, VERIFY = GUARDED_STATES, GUARDED_OUTCOMES, staticmethod(verify_audit_proofs)
-    TOKEN, SUBMITTED = A_TOKEN, A_SUBMITTED
 
     def __init__(self, client: ConsumerClient, test_set: CommittedTestSet, state: AuditStateFile,
                  reporter: Reporter | None = None, *, poll: float = 1.0, timeout: float | None = None,
@@ -433,6 +405,7 @@ class GuardedAuditRun(AuditDriver):
                  sleep: Callable[[float], None] = time.sleep, post: Callable[[str, Delivery], None] = post_delivery):
         super().__init__(client, client.audits, test_set, state, reporter, poll=poll, timeout=timeout, verify=verify,
                          clock=clock, sleep=sleep, post=post)
+        self.moves = GuardedAuditConsumer(client, test_set)  # the transactions, shared with the tests and the demo
         self._delivered: set[int] = set()
         self._ack_window: int | None = None
 
@@ -467,7 +440,7 @@ class GuardedAuditRun(AuditDriver):
             raise ConsumerError(f"no audit {audit_id} on this deployment (GriefingResistantAudit "
                                 f"{client.audits.address}, chain id {client.deployment.chain_id})")
         a = client.call(client.audits, "audit", audit_id)
-        state, test_set = resume_state(client, client.audits, audit_id, a[A_CONSUMER], bytes(a[A_ROOT]), a[A_MODEL],
+        state, test_set = resume_state(client, client.audits, audit_id, a.consumer, bytes(a.testSetRoot), a.modelId,
                                        state_file=state_file, testset=testset, provider_url=provider_url)
         return cls(client, test_set, state, reporter, **kwargs)
 
@@ -476,14 +449,14 @@ class GuardedAuditRun(AuditDriver):
         if current not in ("SendingSubset", "SendingRest"):
             return (current,)
         a = self.audit()
-        tid = a[A_REST_TRANSFER] if current == "SendingRest" else a[A_SUBSET_TRANSFER]
+        tid = a.restTransfer if current == "SendingRest" else a.subsetTransfer
         return current, self.client.call(self.client.transfers, "transferState", tid)
 
     def step(self, current: str) -> Wait | None:
         """MC's move in phase ``current`` (None: made one), or what it waits for."""
         a = self.audit()
         if current == "Open":
-            return Wait("waiting for MP to join", a[A_DEADLINE])
+            return Wait("waiting for MP to join", a.deadline)
         if current == "JoinExpired":
             self.reporter.say("MP did not join before the join deadline: cancelling (MC's escrow is refunded)")
             self._finalize_tx()
@@ -494,19 +467,19 @@ class GuardedAuditRun(AuditDriver):
         if current in ("SubsetExpired", "RestExpired"):
             what = "the N1 subset" if current == "SubsetExpired" else "the N2 examples"
             raise DeadlinePassedError(
-                f"deadline passed: MC had to send {what} by {when(a[A_DEADLINE], self.client.chain_time())} "
+                f"deadline passed: MC had to send {what} by {when(a.deadline, self.client.chain_time())} "
                 f"(audit {self.audit_id} is {current}); MC is at fault and loses its 2NE escrow to MP; "
                 f"`zkmarket audit finalize {self.audit_id}` settles it")
         if current in ("SendingSubset", "SendingRest"):
             return self._transfer_step(rest=current == "SendingRest")
         if current == "Deciding":
-            return Wait("waiting for MP's decision (proceed or abort)", a[A_DEADLINE])
+            return Wait("waiting for MP's decision (proceed or abort)", a.deadline)
         if current == "DecisionExpired":
             self.reporter.say("MP did not decide before the deadline (counts as an abort): finalizing")
             self._finalize_tx()
             return None
         if current == "Proving":
-            return Wait(f"waiting for MP's proofs: {a[A_SUBMITTED]}/{a[A_N] - a[A_N1]} accepted", a[A_DEADLINE])
+            return Wait(f"waiting for MP's proofs: {a.submitted}/{a.n - a.n1} accepted", a.deadline)
         if current == "Finalizable":
             self.finalize()
             return None
@@ -518,36 +491,24 @@ class GuardedAuditRun(AuditDriver):
         first, self._seen = self._seen is None, current
         a = self.audit()
         if current == "AwaitingSubset":
-            subset = subset_of(a[A_SEED], a[A_N], a[A_N1])
-            self.reporter.say(f"MP {a[A_PROVIDER]} joined; its seed picks the N1 subset {sorted(subset)}")
+            self.reporter.say(f"MP {a.provider} joined; its seed picks the N1 subset {transfer_indices(a, False)}")
         elif current == "Deciding" and not first:
             self.reporter.say("MP accepted the subset; it now checks the model on it and decides")
         elif current == "AwaitingRest" and not first:
             self.reporter.say("MP proceeded")
         elif current == "Proving":
-            self.reporter.say(f"MP accepted the N2 examples; {a[A_N] - a[A_N1]} proofs due by "
-                              f"{when(a[A_DEADLINE], self.client.chain_time())}")
+            self.reporter.say(f"MP accepted the N2 examples; {a.n - a.n1} proofs due by "
+                              f"{when(a.deadline, self.client.chain_time())}")
         elif current == "Finalizable":
-            n2 = a[A_N] - a[A_N1]
-            self.reporter.say(f"all {n2} proofs are in" if a[A_SUBMITTED] == n2 else
-                              f"the proof deadline passed with {a[A_SUBMITTED]}/{n2} proofs")
+            n2 = a.n - a.n1
+            self.reporter.say(f"all {n2} proofs are in" if a.submitted == n2 else
+                              f"the proof deadline passed with {a.submitted}/{n2} proofs")
 
     # ------------------------------------------------------------------ MC's moves
-    def _indices(self, a: list, rest: bool) -> list[int]:
-        subset = set(subset_of(a[A_SEED], a[A_N], a[A_N1]))
-        return [i for i in range(a[A_N]) if (i in subset) != rest]
-
-    def _batch(self, a: list, rest: bool):
-        keys = self.state.keys_for("rest" if rest else "subset")  # saved before any commitment is sent
-        items = {i: self.test_set.items[i] for i in self._indices(a, rest)}
-        return keys, encrypt_batch(items, keys.key_bytes, keys.salt_bytes)
-
     def _send(self, rest: bool) -> None:
-        a = self.audit()
-        keys, batch = self._batch(a, rest)
-        fn, event = ("sendRest", "RestSent") if rest else ("sendSubset", "SubsetSent")
-        receipt = self.client.send(self.client.audits, fn, [self.audit_id, batch.root, batch.key_commitment])
-        keys.transfer_id = int(self.client.event(receipt, self.client.audits, event)["transferId"])
+        keys = self.state.keys_for("rest" if rest else "subset")  # saved before any commitment is sent
+        batch, delivery = self.moves.send_items(self.audit_id, rest, keys.key_bytes, keys.salt_bytes)
+        keys.transfer_id = delivery.transfer_id
         self.state.save()
         what = f"the {len(batch.ciphertexts)} N2 examples" if rest else f"the N1 subset {sorted(batch.ciphertexts)}"
         self.reporter.say(f"committed {what}, encrypted: data transfer {keys.transfer_id}")
@@ -555,11 +516,11 @@ class GuardedAuditRun(AuditDriver):
     def _transfer_step(self, rest: bool) -> Wait | None:
         a = self.audit()
         kind = "rest" if rest else "subset"
-        tid = a[A_REST_TRANSFER] if rest else a[A_SUBSET_TRANSFER]
+        tid = a.restTransfer if rest else a.subsetTransfer
         transfers = self.client.transfers
         t = self.client.call(transfers, "getTransfer", tid)
         keys = self.state.transfers.get(kind)
-        if keys is None or key_commitment(keys.key_bytes, keys.salt_bytes) != bytes(t[T_KEY_COMMITMENT]):
+        if keys is None or key_commitment(keys.key_bytes, keys.salt_bytes) != bytes(t.keyCommitment):
             raise StateFileError(f"transfer {tid} ({kind}) was committed with a key that {self.state.path} does not "
                                  f"hold; without it the key cannot be revealed (MC loses its escrow at the deadline)")
         if keys.transfer_id != tid:
@@ -568,25 +529,25 @@ class GuardedAuditRun(AuditDriver):
         ts = TRANSFER_STATES[self.client.call(transfers, "transferState", tid)]
         if ts == "AwaitingAck":
             if tid not in self._delivered:
-                self._deliver(a, rest, tid, t)
+                self._deliver(rest, tid, t)
                 self._delivered.add(tid)
             # Until the publication is complete the ack deadline is the commitment's + ackWindow.
             if not is_published(t) and self.client.chain_time() >= self._publish_at(t):
-                self._publish(a, rest, tid, t)
+                self._publish(rest, tid, t)
                 return None
-            return Wait(f"waiting for MP to acknowledge transfer {tid}", t[T_DEADLINE])
+            return Wait(f"waiting for MP to acknowledge transfer {tid}", t.deadline)
         if ts == "AckExpired" and not is_published(t):
             raise DeadlinePassedError(
                 f"deadline passed: MP did not acknowledge transfer {tid} by "
-                f"{when(t[T_DEADLINE], self.client.chain_time())} and MC did not prove delivery on chain before "
+                f"{when(t.deadline, self.client.chain_time())} and MC did not prove delivery on chain before "
                 f"it; MC is at fault (SenderUndelivered) and loses its 2NE escrow to MP once anyone calls "
                 f"DataTransferService.expireTransfer({tid}) (`zkmarket audit finalize {self.audit_id}`)")
         if ts == "AwaitingKey":
-            self.client.send(transfers, "revealKey", [tid, keys.key_bytes, keys.salt_bytes])
+            self.moves.reveal(tid, self._committed_batch(rest, tid, t))
             self.reporter.say(f"MP acknowledged transfer {tid}; key revealed")
             return None
         if ts in ("Contestable", "Contesting"):
-            return Wait(f"waiting for MP to check the decrypted examples of transfer {tid}", t[T_DEADLINE])
+            return Wait(f"waiting for MP to check the decrypted examples of transfer {tid}", t.deadline)
         if ts in ("AckExpired", "ContestExpired"):
             why = (f"acknowledge transfer {tid} (delivery proven on chain)" if ts == "AckExpired"
                    else f"finish its contest of transfer {tid}")
@@ -596,31 +557,32 @@ class GuardedAuditRun(AuditDriver):
         if ts == "KeyExpired":
             raise DeadlinePassedError(
                 f"deadline passed: MC had to reveal the key of transfer {tid} by "
-                f"{when(t[T_DEADLINE], self.client.chain_time())}; MC is at fault and loses its 2NE escrow to MP "
+                f"{when(t.deadline, self.client.chain_time())}; MC is at fault and loses its 2NE escrow to MP "
                 f"once anyone calls DataTransferService.expireTransfer({tid})")
         return Wait(f"waiting for transfer {tid} ({ts})", None)
 
-    def _committed_batch(self, a: list, rest: bool, tid: int, t: list):
-        _, batch = self._batch(a, rest)
-        if batch.root != bytes(t[T_CIPHERTEXT_ROOT]):
+    def _committed_batch(self, rest: bool, tid: int, t):
+        keys = self.state.keys_for("rest" if rest else "subset")
+        batch = self.moves.batch(self.audit_id, rest, keys.key_bytes, keys.salt_bytes)
+        if batch.root != bytes(t.ciphertextRoot):
             raise StateFileError(f"the ciphertexts rebuilt from {self.state.path} do not match transfer {tid}")
         return batch
 
-    def _deliver(self, a: list, rest: bool, tid: int, t: list) -> None:
+    def _deliver(self, rest: bool, tid: int, t) -> None:
         """Off chain to MP's agent. If the agent cannot be reached or refuses, MC goes on: it
         proves delivery on chain half-way through the ack window unless MP acknowledges first."""
         url = self.state.provider_url
         if not url:
             raise ConsumerError(f"no provider URL for audit {self.audit_id}: run `zkmarket audit resume "
                                 f"{self.audit_id} --provider-url URL`")
-        batch = self._committed_batch(a, rest, tid, t)
-        delivery = Delivery(tid, batch.ciphertexts, self.test_set.commitments, self.test_set.labels)
+        batch = self._committed_batch(rest, tid, t)
+        delivery = self.moves.delivery(tid, batch)
         for attempt in range(3):
             try:
                 self.post(url, delivery)
                 break
-            except DeliveryError as e:
-                if "cannot reach" not in str(e) or attempt == 2:
+            except DeliveryError as e:  # a refusal is final; an unreachable agent is retried
+                if not isinstance(e, ProviderUnreachable) or attempt == 2:
                     when_text = when(self._publish_at(t), self.client.chain_time())
                     self.reporter.say(f"could not deliver transfer {tid} to {url} ({e}); unless MP acknowledges "
                                       f"first, MC publishes it on chain as proof of delivery at {when_text}")
@@ -628,40 +590,34 @@ class GuardedAuditRun(AuditDriver):
                 self.sleep(2.0 * (attempt + 1))
         self.reporter.say(f"delivered transfer {tid} ({len(batch.ciphertexts)} ciphertexts) to {url}")
 
-    def _publish_at(self, t: list) -> int:
+    def _publish_at(self, t) -> int:
         """When MC proves delivery on chain: half-way through the ack window (the ack deadline is
         the commitment's time + ackWindow until the publication is complete)."""
         if self._ack_window is None:
             self._ack_window = int(self.client.call(self.client.transfers, "ackWindow"))
-        return int(t[T_DEADLINE]) - self._ack_window // 2
+        return int(t.deadline) - self._ack_window // 2
 
-    def _publish(self, a: list, rest: bool, tid: int, t: list) -> None:
+    def _publish(self, rest: bool, tid: int, t) -> None:
         """Proof of delivery: the items not yet on chain (in transactions that fit the block gas
         limit), then the test set's leaves; the ack deadline then moves to a full ack window from now."""
-        batch = self._committed_batch(a, rest, tid, t)
+        batch = self._committed_batch(rest, tid, t)
         transfers = self.client.transfers
         done = set(published_ciphertexts(transfers, tid, self.client.deployment.start_block))
-        items = published_items(batch, done)
-        gas_limit = int(self.client.w3.eth.get_block("latest")["gasLimit"])
         try:
-            chunks = publish_batches(items, gas_limit // 2)
+            chunks = self.moves.publish_plan(batch, done)
         except ValueError as e:
             raise ConsumerError(f"cannot prove delivery of transfer {tid} on chain: {e}") from None
-        leaves = not t[T_LEAVES_PUBLISHED]
+        leaves = not t.leavesPublished
         already = f", {len(done)} already on chain" if done else ""
         self.reporter.say(
             f"MP has not acknowledged transfer {tid} half-way through its ack window: proving delivery on chain, "
-            f"{len(items)} ciphertexts{already}" + (f" and the test set's {self.test_set.n} leaves" if leaves else "")
+            f"{len(batch.ciphertexts) - len(done)} ciphertexts{already}" + (f" and the test set's {self.test_set.n} leaves" if leaves else "")
             + f" ({len(chunks) + int(leaves)} transactions)")
-        for chunk in chunks:
-            self.client.send(transfers, "publishItems", [tid, chunk])
-        if leaves:
-            self.client.send(transfers, "publishPlaintextLeaves", [tid, self.test_set.commitments,
-                                                                  self.test_set.labels])
+        self.moves.publish(tid, batch, items=bool(chunks), leaves=leaves, chunks=chunks)
         t = self.client.call(transfers, "getTransfer", tid)
         if is_published(t):
             self.reporter.say(f"published transfer {tid} on chain: MP must acknowledge by "
-                              f"{when(t[T_DEADLINE], self.client.chain_time())} or is at fault")
+                              f"{when(t.deadline, self.client.chain_time())} or is at fault")
 
 
 
@@ -673,36 +629,36 @@ def describe_audit(client: ConsumerClient, audit_id: int) -> dict:
                             f"has {client.call(client.audits, 'auditCount')} audits)")
     a = client.call(client.audits, "audit", audit_id)
     now = client.chain_time()
-    joined = any(a[A_SEED])
+    joined = any(a.seed)
     transfers = {}
-    for kind, tid in (("subset", a[A_SUBSET_TRANSFER]), ("rest", a[A_REST_TRANSFER])):
+    for kind, tid in (("subset", a.subsetTransfer), ("rest", a.restTransfer)):
         if tid:
             t = client.call(client.transfers, "getTransfer", tid)
             transfers[kind] = {"id": tid, "state": TRANSFER_STATES[client.call(client.transfers, "transferState", tid)],
-                               "items": t[T_ITEM_COUNT], "deadline": t[T_DEADLINE], "deadline_text": when(t[T_DEADLINE], now),
-                               "published_items": t[T_PUBLISHED], "leaves_published": bool(t[T_LEAVES_PUBLISHED])}
-    e, z, p, eps = a[A_PRICES]
-    escrow = audit_escrow(a[A_N], Prices(e, z, p, eps))
+                               "items": t.itemCount, "deadline": t.deadline, "deadline_text": when(t.deadline, now),
+                               "published_items": t.published, "leaves_published": bool(t.leavesPublished)}
+    e, z, p, eps = a.prices
+    escrow = audit_escrow(a.n, Prices(e, z, p, eps))
     finished = settlement(client, audit_id) if phase in ("Settled", "Cancelled") else None
     expired = phase.endswith("Expired")
     return {
         "audit_id": audit_id,
         "state": phase,
         "expired": expired,
-        "model_id": a[A_MODEL],
-        "consumer": a[A_CONSUMER],
-        "provider": a[A_PROVIDER] if joined else None,
-        "n": a[A_N], "n1": a[A_N1], "n2": a[A_N] - a[A_N1],
-        "target": [a[A_TARGET_NUM], a[A_TARGET_DEN]],
-        "submitted": a[A_SUBMITTED], "correct": a[A_CORRECT],
-        "deadline": a[A_DEADLINE] if phase not in ("Settled", "Cancelled") else None,
-        "deadline_text": when(a[A_DEADLINE], now) if phase not in ("Settled", "Cancelled") else None,
-        "test_set_root": "0x" + bytes(a[A_ROOT]).hex(),
+        "model_id": a.modelId,
+        "consumer": a.consumer,
+        "provider": a.provider if joined else None,
+        "n": a.n, "n1": a.n1, "n2": a.n - a.n1,
+        "target": [a.targetNum, a.targetDen],
+        "submitted": a.submitted, "correct": a.correct,
+        "deadline": a.deadline if phase not in ("Settled", "Cancelled") else None,
+        "deadline_text": when(a.deadline, now) if phase not in ("Settled", "Cancelled") else None,
+        "test_set_root": "0x" + bytes(a.testSetRoot).hex(),
         "subset": sorted(client.call(client.audits, "subsetIndices", audit_id)) if joined else None,
         "transfers": transfers,
-        "token": "ETH" if int(a[A_TOKEN], 16) == 0 else a[A_TOKEN],
+        "token": token_name(a.token),
         "escrow_each": escrow,
-        "escrow_each_text": format_amount(escrow, a[A_TOKEN]),
+        "escrow_each_text": format_amount(escrow, a.token),
         "prices": {"E": e, "Z": z, "P": p, "epsilon": eps},
         "settlement": None if finished is None else finished.to_dict(),
     }

@@ -20,19 +20,19 @@ from typing import Callable
 import click
 
 from .. import prover as zp
-from ..cli_params import ExistingFile
 from ..chain import ChainError
+from ..cli_params import ExistingFile
 from ..market.errors import MarketError
 from ..model.qmodel import ModelFormatError
 from ..participants.delivery import DeliveryError
 from .audit import GuardedAuditRun, Reporter, Settlement, describe_audit, finalize_audit, parse_target
-from .simple_audit import KIND as SIMPLE_KIND
-from .simple_audit import SimpleAuditRun, describe_simple_audit, finalize_simple_audit, simple_audits
 from .client import ConsumerClient, connect, format_amount, parse_token
 from .errors import ConsumerError, WaitTimeout
 from .funds import credits, escrow_contracts, withdraw_all
 from .jobs import JobSettlement
 from .models import describe_model, register_model
+from .simple_audit import KIND as SIMPLE_KIND
+from .simple_audit import SimpleAuditRun, describe_simple_audit, finalize_simple_audit, simple_audits
 from .state import AuditStateFile, find_state
 from .testsets import commit, digits_examples, load_committed, load_examples
 

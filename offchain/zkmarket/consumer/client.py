@@ -50,9 +50,14 @@ def parse_token(value: str | None) -> str:
     return Web3.to_checksum_address(value)
 
 
+def token_name(token: str) -> str:
+    """How a payment token is shown and written to JSON: "ETH" for the zero address, else the address."""
+    return "ETH" if int(token, 16) == 0 else token
+
+
 def format_amount(wei: int, token: str = ETH) -> str:
     """Ether amounts in ETH (exact, trailing zeros cut); ERC-20 amounts in the token's smallest unit."""
-    if int(token, 16) == 0:
+    if token_name(token) == "ETH":
         text = format(Decimal(wei) / Decimal(10**18), "f")
         if "." in text:
             text = text.rstrip("0").rstrip(".")
@@ -113,6 +118,10 @@ class ConsumerClient:
             raise RevertError(f"{self.name_of(contract)}.{fn} reverted: {what}",
                               error=decoded.name if decoded else None,
                               args=decoded.args if decoded else None) from None
+
+    def audit(self, audit_id: int):
+        """An appendix-B audit's struct (GriefingResistantAudit.audit), fields by name."""
+        return self.call(self.audits, "audit", audit_id)
 
     def chain_time(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])

@@ -133,7 +133,7 @@ def check_available(client: ConsumerClient, model_id: int) -> None:
     """Refuses a model that takes no new jobs (ModelNotFound when there is none)."""
     model = client.call(client.registry, "model", model_id)
     if not client.call(client.registry, "isAvailable", model_id):
-        raise ConsumerError(f"model {model_id} takes no new jobs (stake {format_amount(model[8], model[2])}); "
+        raise ConsumerError(f"model {model_id} takes no new jobs (stake {format_amount(model.stake, model.token)}); "
                             f"pick another model")
 
 
@@ -310,8 +310,6 @@ class JobRun(DriverLoop):
     EVENTS: tuple[str, str]  # the settled and the cancelled event
     PAYOUTS: tuple[str, str]  # the settled event's payouts to MC and to MP
     CHECKED: tuple[str, str]  # the spot-checked indices: their state-file key, the event that sent them
-    TOKEN: int  # fields of the job's tuple
-    ANSWERED: int
     contract: object
 
     def __init__(self, client: ConsumerClient, state: JobState, reporter: Reporter | None = None, *,
@@ -341,10 +339,10 @@ class JobRun(DriverLoop):
 
     def settlement(self) -> JobSettlement | None:
         job = self.job()
-        result = read_settlement(self.client, self.contract, self.NOUN, self.job_id, job[self.TOKEN], self.OUTCOMES,
+        result = read_settlement(self.client, self.contract, self.NOUN, self.job_id, job.token, self.OUTCOMES,
                                  *self.EVENTS, self.ID_ARG, self.PAYOUTS)
         if result is not None and result.state == "Settled" and self.report is None and self.verify \
-                and job[self.ANSWERED]:
+                and job.answered:
             self.check_answers(job, refuse=False)  # settled by MP's agent: still check what it was paid for
         return result
 
@@ -376,7 +374,7 @@ class JobRun(DriverLoop):
     def settle_now(self, job: list | None = None) -> None:
         """Settles a Settleable / JoinExpired job (anyone may), after checking its proofs."""
         job = job or self.job()
-        if job[self.ANSWERED]:
+        if job.answered:
             self.check_answers(job)
         self.client.send(self.contract, "settle", [self.job_id])
 

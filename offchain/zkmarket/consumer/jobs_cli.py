@@ -14,8 +14,20 @@ from pathlib import Path
 
 import click
 
-from .cli import (RichReporter, _console, _Group, _print_settlement, _say, drive, json_option, market_options,
-                  option_group, poll_option, settlement_text, show)
+from .cli import (
+    RichReporter,
+    _console,
+    _Group,
+    _print_settlement,
+    _say,
+    drive,
+    json_option,
+    market_options,
+    option_group,
+    poll_option,
+    settlement_text,
+    show,
+)
 from .jobs import spot_check
 from .retrieval import RetrievalRun, describe_request, settle_request
 from .rounds import RoundRun, describe_round, load_inputs, settle_round

@@ -10,7 +10,7 @@ from web3 import Web3
 
 from .. import prover as zp
 from ..protocol.states import MODEL_STATUSES
-from .client import ConsumerClient, format_amount
+from .client import ConsumerClient, format_amount, token_name
 from .errors import ConsumerError
 
 
@@ -33,7 +33,7 @@ def register_model(client: ConsumerClient, model: str | Path, verifier: str, uri
                             f"the verifier with a published powers of tau (--srs, --srs-sha256), or pass "
                             f"--insecure-allow-forgeable-dev-srs")
     if not client.call(client.registry, "isAcceptedToken", token):
-        accepted = ", ".join("ETH" if int(t, 16) == 0 else t for t in client.call(client.registry, "paymentTokens"))
+        accepted = ", ".join(token_name(t) for t in client.call(client.registry, "paymentTokens"))
         raise ConsumerError(f"token {token} is not accepted by this marketplace (accepted: {accepted})")
     commitment = int(zp.commit_weights(model), 16).to_bytes(32, "big")
     stake = client.call(client.registry, "requiredStake", token)
@@ -46,25 +46,25 @@ def describe_model(client: ConsumerClient, model_id: int) -> dict:
     """The registered model, its record and availability, as plain JSON-able values."""
     m = client.call(client.registry, "model", model_id)  # ModelNotFound
     r = client.call(client.registry, "record", model_id)
-    code = bytes(client.w3.eth.get_code(m[5]))
-    audits = r[0] + r[1] + r[2]
+    code = bytes(client.w3.eth.get_code(m.verifier))
+    audits = r.auditsPassed + r.auditsFailed + r.auditsAborted
     return {
         "model_id": model_id,
-        "provider": m[0],
-        "status": MODEL_STATUSES[m[1]],
+        "provider": m.provider,
+        "status": MODEL_STATUSES[m.status],
         "available": client.call(client.registry, "isAvailable", model_id),
-        "token": "ETH" if int(m[2], 16) == 0 else m[2],
-        "verifier": m[5],
-        "verifier_code_ok": bool(code) and keccak(code) == bytes(m[6]),
+        "token": token_name(m.token),
+        "verifier": m.verifier,
+        "verifier_code_ok": bool(code) and keccak(code) == bytes(m.verifierCodehash),
         "verifier_uses_dev_srs": zp.uses_dev_srs(code),
-        "weight_commitment": "0x" + bytes(m[7]).hex(),
-        "stake": m[8],
-        "stake_text": format_amount(m[8], m[2]),
-        "required_stake": client.call(client.registry, "requiredStake", m[2]),
-        "open_jobs": m[4],
-        "unbondable_at": m[3],
-        "metadata_uri": m[9],
-        "record": {"audits_passed": r[0], "audits_failed": r[1], "audits_aborted": r[2],
-                   "rounds_completed": r[3], "rounds_failed": r[4]},
-        "audit_failure_rate": (r[1] / audits) if audits else None,
+        "weight_commitment": "0x" + bytes(m.weightCommitment).hex(),
+        "stake": m.stake,
+        "stake_text": format_amount(m.stake, m.token),
+        "required_stake": client.call(client.registry, "requiredStake", m.token),
+        "open_jobs": m.openJobs,
+        "unbondable_at": m.unbondableAt,
+        "metadata_uri": m.metadataURI,
+        "record": {"audits_passed": r.auditsPassed, "audits_failed": r.auditsFailed, "audits_aborted": r.auditsAborted,
+                   "rounds_completed": r.roundsCompleted, "rounds_failed": r.roundsFailed},
+        "audit_failure_rate": (r.auditsFailed / audits) if audits else None,
     }

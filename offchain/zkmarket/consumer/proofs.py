@@ -22,9 +22,7 @@ from typing import Callable
 from eth_utils import keccak, to_checksum_address
 
 from ..chain import call_raw
-from ..chain.merkle import keccak as keccak256
-from ..participants.guarded_audit import A_MODEL, A_N, A_N1, A_ROOT, A_SEED
-from ..participants.simple_audit import S_MODEL, S_N, S_ROOT
+from ..protocol.merkle import keccak as keccak256
 from ..protocol.subset import subset_of
 from ..protocol.testset import CommittedTestSet, example_leaf
 from .client import ConsumerClient
@@ -129,9 +127,9 @@ def verify_audit_proofs(client: ConsumerClient, audit_id: int, test_set: Committ
     """Checks every accepted proof of an appendix-B audit (see the module docstring); never
     raises for an invalid proof: the report lists each problem."""
     a = client.call(client.audits, "audit", audit_id)
-    n, n1 = a[A_N], a[A_N1]
-    subset = set(subset_of(a[A_SEED], n, n1)) if any(a[A_SEED]) else set()
-    return _check(client, audit_id, a[A_MODEL], bytes(a[A_ROOT]), n, subset, submitted_proofs(client, audit_id),
+    n, n1 = a.n, a.n1
+    subset = set(subset_of(a.seed, n, n1)) if any(a.seed) else set()
+    return _check(client, audit_id, a.modelId, bytes(a.testSetRoot), n, subset, submitted_proofs(client, audit_id),
                   test_set)
 
 
@@ -140,7 +138,7 @@ def verify_simple_audit_proofs(client: ConsumerClient, audit_id: int,
     """The same checks for a simple audit (AccuracyAudit), where all N examples are proven."""
     audits = client.contracts["AccuracyAudit"]
     a = client.call(audits, "audit", audit_id)
-    return _check(client, audit_id, a[S_MODEL], bytes(a[S_ROOT]), a[S_N], set(),
+    return _check(client, audit_id, a.modelId, bytes(a.testSetRoot), a.n, set(),
                   submitted_proofs(client, audit_id, audits), test_set)
 
 

@@ -17,38 +17,29 @@ from typing import Callable
 
 from eth_account import Account
 
-from ..agent.server import get_results
 from ..participants.retrieval import (
     DEFAULT_POSITIVE_CLASS,
-    Q_ANSWERED,
-    Q_BETA,
-    Q_CHALLENGE_DEADLINE,
-    Q_CHALLENGED,
-    Q_DATASET,
-    Q_DATASET_ROOT,
-    Q_DOCUMENTS,
-    Q_DURATION,
-    Q_JOIN_DEADLINE,
-    Q_MAX_CHALLENGES,
-    Q_MODEL,
-    Q_P,
-    Q_REQUESTER,
-    Q_RESPONDER,
-    Q_RESULTS_DEADLINE,
-    Q_RESULTS_ROOT,
-    Q_TOKEN,
-    Q_Z,
     ResultsDelivery,
     RetrievalError,
     RetrievalRequester,
     access_message,
 )
 from ..protocol.states import REQUEST_STATES, RETRIEVAL_OUTCOMES
+from ..provider_api import get_results
 from .audit import Reporter, Wait, check_provider, when
-from .client import ConsumerClient, format_amount
+from .client import ConsumerClient, format_amount, token_name
 from .errors import ConsumerError
-from .jobs import (JobRun, JobSettlement, JobState, SpotCheck, check_available, find_job_state, job_path,
-                   read_settlement, settle_job)
+from .jobs import (
+    JobRun,
+    JobSettlement,
+    JobState,
+    SpotCheck,
+    check_available,
+    find_job_state,
+    job_path,
+    read_settlement,
+    settle_job,
+)
 
 ZERO = b"\x00" * 32
 
@@ -62,7 +53,7 @@ class RetrievalRun(JobRun):
     RESUME = "zkmarket retrieval resume"
     STATES, OUTCOMES, ID_ARG = REQUEST_STATES, RETRIEVAL_OUTCOMES, "requestId"
     EVENTS, PAYOUTS = ("RequestSettled", "RequestCancelled"), ("requesterPayout", "responderPayout")
-    CHECKED, TOKEN, ANSWERED = ("challenged", "ResultsChallenged"), Q_TOKEN, Q_ANSWERED
+    CHECKED = ("challenged", "ResultsChallenged")
 
     def __init__(self, client: ConsumerClient, state: JobState, reporter: Reporter | None = None, *,
                  fetch: Callable = get_results, **kwargs):
@@ -95,7 +86,7 @@ class RetrievalRun(JobRun):
         if budget > size:
             raise ConsumerError(f"the challenge budget C={budget} exceeds the dataset's D={size} documents")
         check_provider(provider_url)
-        token = client.call(client.registry, "jobTerms", model_id)[1]
+        token = client.call(client.registry, "jobTerms", model_id).token
         _, z, p, _ = client.call(client.registry, "prices", token)
         escrow = size * p + 2 * budget * z
         value = client.pay_token(token, retrieval.address, escrow)
@@ -125,18 +116,18 @@ class RetrievalRun(JobRun):
             raise ConsumerError(f"no retrieval request {request_id} on this deployment (Retrieval {retrieval.address} "
                                 f"has {client.call(retrieval, 'requestCount')} requests)")
         q = client.call(retrieval, "request", request_id)
-        if consumer_only and q[Q_REQUESTER] != client.address:
-            raise ConsumerError(f"request {request_id} was opened by {q[Q_REQUESTER]}, not by this account "
+        if consumer_only and q.requester != client.address:
+            raise ConsumerError(f"request {request_id} was opened by {q.requester}, not by this account "
                                 f"{client.address}; use the requester's key (--keystore / $ZKMARKET_PRIVATE_KEY)")
         state = None
         if consumer_only or job_path(state_dir, "retrieval", request_id).is_file():
             state = find_job_state(state_dir, "retrieval", client, retrieval, request_id,
                                    lambda s: (s.data.get("dataset_id"), s.data.get("model_id")) ==
-                                   (q[Q_DATASET], q[Q_MODEL]))
+                                   (q.datasetId, q.modelId))
         if state is None:
             state = JobState(job_path(state_dir, "retrieval", request_id), "retrieval", client.deployment.chain_id,
-                             retrieval.address, q[Q_REQUESTER], request_id,
-                             {"dataset_id": q[Q_DATASET], "model_id": q[Q_MODEL], "provider_url": provider_url,
+                             retrieval.address, q.requester, request_id,
+                             {"dataset_id": q.datasetId, "model_id": q.modelId, "provider_url": provider_url,
                               "positive_class": DEFAULT_POSITIVE_CLASS if positive_class is None else positive_class,
                               "plan": SpotCheck().to_dict(), "store_dir": None, "delivery": None, "stored": None,
                               "challenged": None})
@@ -158,14 +149,14 @@ class RetrievalRun(JobRun):
         q = self.job()
         self._say_phase(current, q)
         if current == "Open":
-            return Wait(f"waiting for MP to join request {self.job_id}", q[Q_JOIN_DEADLINE])
+            return Wait(f"waiting for MP to join request {self.job_id}", q.joinDeadline)
         if current == "JoinExpired":
             self.reporter.say("MP did not join before the join deadline: settling (the escrow is refunded)")
             self.client.send(self.retrieval, "settle", [self.job_id])
             return None
         if current == "Responding":
-            return Wait(f"waiting for MP to run the model on the {q[Q_DOCUMENTS]} documents and commit its signed "
-                        f"results", q[Q_RESULTS_DEADLINE])
+            return Wait(f"waiting for MP to run the model on the {q.documents} documents and commit its signed "
+                        f"results", q.resultsDeadline)
         if current == "Challenging":
             return self._challenging(q)
         if current == "AwaitingAnswers":
@@ -180,15 +171,15 @@ class RetrievalRun(JobRun):
             return
         self._seen = current
         if current == "Responding":
-            self.reporter.say(f"MP {q[Q_RESPONDER]} joined (bond beta*D*Z = "
-                              f"{format_amount(q[Q_BETA] * q[Q_DOCUMENTS] * q[Q_Z], q[Q_TOKEN])}); results due by "
-                              f"{when(q[Q_RESULTS_DEADLINE], self.client.chain_time())}")
+            self.reporter.say(f"MP {q.responder} joined (bond beta*D*Z = "
+                              f"{format_amount(q.beta * q.documents * q.proofZ, q.token)}); results due by "
+                              f"{when(q.resultsDeadline, self.client.chain_time())}")
         elif current == "Challenging" and self.delivery is None:
-            self.reporter.say(f"MP committed its signed results root 0x{bytes(q[Q_RESULTS_ROOT]).hex()}; challenges "
-                              f"open until {when(q[Q_CHALLENGE_DEADLINE], self.client.chain_time())}")
+            self.reporter.say(f"MP committed its signed results root 0x{bytes(q.resultsRoot).hex()}; challenges "
+                              f"open until {when(q.challengeDeadline, self.client.chain_time())}")
 
     def _awaiting(self, q: list) -> Wait:
-        return Wait(f"waiting for MP's proofs: {q[Q_ANSWERED]}/{q[Q_CHALLENGED]} challenges answered",
+        return Wait(f"waiting for MP's proofs: {q.answered}/{q.challenged} challenges answered",
                     self.answer_deadline())
 
     def _challenging(self, q: list) -> Wait | None:
@@ -197,19 +188,19 @@ class RetrievalRun(JobRun):
         challenged = self.state.data.get("challenged")
         if challenged is None:
             plan = SpotCheck.from_dict(self.state.data.get("plan"))
-            challenged = plan.choose(q[Q_DOCUMENTS])[:q[Q_MAX_CHALLENGES]]
+            challenged = plan.choose(q.documents)[:q.maxChallenges]
             self.state.data["challenged"] = challenged
             self.state.save()  # before the challenge is sent: a resume challenges the same indices
-        if challenged and q[Q_CHALLENGED] == 0:
+        if challenged and q.challenged == 0:
             self.client.send(self.retrieval, "challenge", [self.job_id, challenged])
             self.reporter.say(f"challenged results {challenged}; MP must prove them by "
                               f"{when(self.answer_deadline(), self.client.chain_time())}")
             return None
-        if q[Q_ANSWERED] < q[Q_CHALLENGED]:
+        if q.answered < q.challenged:
             return self._awaiting(q)
-        if q[Q_CHALLENGED]:
+        if q.challenged:
             self.check_answers(q)
-        return self.until_deadline(q[Q_CHALLENGE_DEADLINE], "challenge deadline")
+        return self.until_deadline(q.challengeDeadline, "challenge deadline")
 
     def access_signature(self) -> bytes:
         message = access_message(self.client.deployment.chain_id, self.retrieval.address, self.job_id)
@@ -224,22 +215,22 @@ class RetrievalRun(JobRun):
         try:
             delivery = self.fetch(url, self.job_id, positive, self.access_signature())
         except ConnectionError as e:
-            return Wait(f"waiting for MP's agent ({e})", q[Q_CHALLENGE_DEADLINE])
+            return Wait(f"waiting for MP's agent ({e})", q.challengeDeadline)
         except RetrievalError as e:
             if e.status == 409 or e.status >= 500:
-                return Wait(f"waiting for MP's agent to deliver the results ({e})", q[Q_CHALLENGE_DEADLINE])
+                return Wait(f"waiting for MP's agent to deliver the results ({e})", q.challengeDeadline)
             raise ConsumerError(f"MP's agent at {url} refused the results of request {self.job_id}: {e}") from None
         try:
             documents = RetrievalRequester(self.client, self.retrieval).check(self.job_id, delivery)
         except RetrievalError as e:
             raise ConsumerError(f"MP's delivery for request {self.job_id} fails the check: {e}; challenge the "
-                                f"results before {when(q[Q_CHALLENGE_DEADLINE], self.client.chain_time())} "
+                                f"results before {when(q.challengeDeadline, self.client.chain_time())} "
                                 f"(`zkmarket retrieval resume {self.job_id}` once fixed)") from None
         self.delivery = delivery
         self.state.data["delivery"] = delivery.to_json()
         self.state.save()
         self.reporter.say(f"MP delivered {len(documents)} document(s) of class {positive} {sorted(documents)}, signed "
-                          f"by the responder {q[Q_RESPONDER]}; both roots rebuild, every document matches its "
+                          f"by the responder {q.responder}; both roots rebuild, every document matches its "
                           f"commitment and none of the class is missing")
         self._store(documents)
         return None
@@ -263,14 +254,14 @@ class RetrievalRun(JobRun):
     # ------------------------------------------------------------------ proofs and settlement
     def answer_context(self, q: list) -> dict:
         d = self.delivery
-        return {"model_id": q[Q_MODEL], "inputs_root": bytes(q[Q_DATASET_ROOT]),
-                "results_root": bytes(q[Q_RESULTS_ROOT]), "commitments": d.commitments if d else None,
+        return {"model_id": q.modelId, "inputs_root": bytes(q.datasetRoot),
+                "results_root": bytes(q.resultsRoot), "commitments": d.commitments if d else None,
                 "classes": d.classes if d else None}
 
     def deadline_of(self, current: str) -> int | None:
         q = self.job()
-        return {"Open": q[Q_JOIN_DEADLINE], "Responding": q[Q_RESULTS_DEADLINE],
-                "Challenging": q[Q_CHALLENGE_DEADLINE], "AwaitingAnswers": self.answer_deadline()}.get(current)
+        return {"Open": q.joinDeadline, "Responding": q.resultsDeadline,
+                "Challenging": q.challengeDeadline, "AwaitingAnswers": self.answer_deadline()}.get(current)
 
 
 def settle_request(client: ConsumerClient, request_id: int, state_dir: str | Path = ".", *, verify: bool = True,
@@ -291,8 +282,8 @@ def describe_request(client: ConsumerClient, request_id: int, state_dir: str | P
                             f"{client.call(retrieval, 'requestCount')} requests)")
     q = client.call(retrieval, "request", request_id)
     now = client.chain_time()
-    joined = current not in ("Open", "JoinExpired", "Cancelled") and int(q[Q_RESPONDER], 16) != 0
-    committed = bytes(q[Q_RESULTS_ROOT]) != ZERO
+    joined = current not in ("Open", "JoinExpired", "Cancelled") and int(q.responder, 16) != 0
+    committed = bytes(q.resultsRoot) != ZERO
     live = current not in ("Settled", "Cancelled")
     start = client.deployment.start_block
     logs = retrieval.events.ResultsChallenged.get_logs(argument_filters={"requestId": request_id}, from_block=start)
@@ -301,7 +292,7 @@ def describe_request(client: ConsumerClient, request_id: int, state_dir: str | P
                                                            from_block=start)
     finished = None
     if current in ("Settled", "Cancelled"):
-        finished = read_settlement(client, retrieval, "request", request_id, q[Q_TOKEN], RETRIEVAL_OUTCOMES,
+        finished = read_settlement(client, retrieval, "request", request_id, q.token, RETRIEVAL_OUTCOMES,
                                    "RequestSettled", "RequestCancelled", "requestId",
                                    ("requesterPayout", "responderPayout"))
     retrieved, stored, positive = None, None, None
@@ -317,23 +308,23 @@ def describe_request(client: ConsumerClient, request_id: int, state_dir: str | P
     def deadline(t: int) -> dict:
         return {"at": int(t), "text": when(int(t), now)}
 
-    token = q[Q_TOKEN]
-    d, c = q[Q_DOCUMENTS], q[Q_MAX_CHALLENGES]
+    token = q.token
+    d, c = q.documents, q.maxChallenges
     return {
-        "request_id": request_id, "state": current, "model_id": q[Q_MODEL], "dataset_id": q[Q_DATASET],
-        "requester": q[Q_REQUESTER], "responder": q[Q_RESPONDER] if joined else None, "documents": d,
-        "max_challenges": c, "beta": q[Q_BETA], "duration": q[Q_DURATION],
-        "token": "ETH" if int(token, 16) == 0 else token, "inference_p": q[Q_P], "proof_z": q[Q_Z],
-        "requester_escrow": d * q[Q_P] + 2 * c * q[Q_Z], "bond": q[Q_BETA] * d * q[Q_Z],
-        "requester_escrow_text": format_amount(d * q[Q_P] + 2 * c * q[Q_Z], token),
-        "bond_text": format_amount(q[Q_BETA] * d * q[Q_Z], token),
-        "join_deadline": deadline(q[Q_JOIN_DEADLINE]) if live and not joined else None,
-        "results_deadline": deadline(q[Q_RESULTS_DEADLINE]) if live and joined and not committed else None,
-        "challenge_deadline": deadline(q[Q_CHALLENGE_DEADLINE]) if live and committed else None,
+        "request_id": request_id, "state": current, "model_id": q.modelId, "dataset_id": q.datasetId,
+        "requester": q.requester, "responder": q.responder if joined else None, "documents": d,
+        "max_challenges": c, "beta": q.beta, "duration": q.duration,
+        "token": token_name(token), "inference_p": q.inferenceP, "proof_z": q.proofZ,
+        "requester_escrow": d * q.inferenceP + 2 * c * q.proofZ, "bond": q.beta * d * q.proofZ,
+        "requester_escrow_text": format_amount(d * q.inferenceP + 2 * c * q.proofZ, token),
+        "bond_text": format_amount(q.beta * d * q.proofZ, token),
+        "join_deadline": deadline(q.joinDeadline) if live and not joined else None,
+        "results_deadline": deadline(q.resultsDeadline) if live and joined and not committed else None,
+        "challenge_deadline": deadline(q.challengeDeadline) if live and committed else None,
         "answer_deadline": deadline(int(client.call(retrieval, "answerDeadline", request_id)))
         if live and committed and challenged else None,
-        "dataset_root": "0x" + bytes(q[Q_DATASET_ROOT]).hex(),
-        "results_root": "0x" + bytes(q[Q_RESULTS_ROOT]).hex() if committed else None,
+        "dataset_root": "0x" + bytes(q.datasetRoot).hex(),
+        "results_root": "0x" + bytes(q.resultsRoot).hex() if committed else None,
         "challenged": challenged, "answered": sorted(int(e["args"]["index"]) for e in answered),
         "positive_class": positive, "retrieved": retrieved, "stored": stored,
         "settlement": None if finished is None else finished.to_dict(),

@@ -16,34 +16,29 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from ..agent.server import post_round_inputs
 from ..participants.retrieval import RetrievalError, load_documents
 from ..participants.serving_round import (
-    R_ANSWERED,
-    R_BETA,
-    R_CONSUMER,
-    R_CONTESTED,
-    R_DEADLINE,
-    R_DURATION,
-    R_INPUTS_ROOT,
-    R_JOIN_DEADLINE,
-    R_K,
-    R_MODEL,
-    R_PREDICTIONS_ROOT,
-    R_PROVIDER,
-    R_TOKEN,
-    R_Z,
     RoundInputs,
     ServedPredictions,
     ServingConsumer,
     ServingError,
 )
 from ..protocol.states import ROUND_OUTCOMES, ROUND_STATES
+from ..provider_api import post_round_inputs
 from .audit import Reporter, Wait, check_provider, when
-from .client import ConsumerClient, format_amount
+from .client import ConsumerClient, format_amount, token_name
 from .errors import ConsumerError, StateFileError
-from .jobs import (JobRun, JobSettlement, JobState, SpotCheck, check_available, find_job_state, job_path,
-                   read_settlement, settle_job)
+from .jobs import (
+    JobRun,
+    JobSettlement,
+    JobState,
+    SpotCheck,
+    check_available,
+    find_job_state,
+    job_path,
+    read_settlement,
+    settle_job,
+)
 from .testsets import digits_examples
 
 ZERO = b"\x00" * 32
@@ -71,7 +66,7 @@ class RoundRun(JobRun):
     RESUME = "zkmarket round resume"
     STATES, OUTCOMES, ID_ARG = ROUND_STATES, ROUND_OUTCOMES, "roundId"
     EVENTS, PAYOUTS = ("RoundSettled", "RoundCancelled"), ("consumerPayout", "providerPayout")
-    CHECKED, TOKEN, ANSWERED = ("contested", "PredictionsContested"), R_TOKEN, R_ANSWERED
+    CHECKED = ("contested", "PredictionsContested")
 
     def __init__(self, client: ConsumerClient, state: JobState, reporter: Reporter | None = None, *,
                  post: Callable = post_round_inputs, **kwargs):
@@ -98,8 +93,8 @@ class RoundRun(JobRun):
         plan.check(k)
         check_provider(provider_url)
         inputs = RoundInputs.commit(items)
-        token = client.call(client.registry, "jobTerms", model_id)[1]
-        z = client.call(client.registry, "prices", token)[1]
+        token = client.call(client.registry, "jobTerms", model_id).token
+        z = client.call(client.registry, "prices", token).proofZ
         escrow = 2 * k * z
         value = client.pay_token(token, rounds.address, escrow)
         data = {"model_id": model_id, "inputs": [x.hex() for x in inputs.items], "inputs_root": inputs.root.hex(),
@@ -125,18 +120,18 @@ class RoundRun(JobRun):
             raise ConsumerError(f"no round {round_id} on this deployment (ServingRound {rounds.address} has "
                                 f"{client.call(rounds, 'roundCount')} rounds)")
         r = client.call(rounds, "round", round_id)
-        if consumer_only and r[R_CONSUMER] != client.address:
-            raise ConsumerError(f"round {round_id} was opened by {r[R_CONSUMER]}, not by this account "
+        if consumer_only and r.consumer != client.address:
+            raise ConsumerError(f"round {round_id} was opened by {r.consumer}, not by this account "
                                 f"{client.address}; use the consumer's key (--keystore / $ZKMARKET_PRIVATE_KEY)")
-        root = bytes(r[R_INPUTS_ROOT]).hex()
+        root = bytes(r.inputsRoot).hex()
         state = None
         if consumer_only or job_path(state_dir, "round", round_id).is_file():
             state = find_job_state(state_dir, "round", client, rounds, round_id,
-                                   lambda s: s.data.get("inputs_root") == root and s.data.get("model_id") == r[R_MODEL])
+                                   lambda s: s.data.get("inputs_root") == root and s.data.get("model_id") == r.modelId)
         if state is None:
             state = JobState(job_path(state_dir, "round", round_id), "round", client.deployment.chain_id,
-                             rounds.address, r[R_CONSUMER], round_id,
-                             {"model_id": r[R_MODEL], "inputs": None, "inputs_root": root, "provider_url": provider_url,
+                             rounds.address, r.consumer, round_id,
+                             {"model_id": r.modelId, "inputs": None, "inputs_root": root, "provider_url": provider_url,
                               "plan": SpotCheck().to_dict(), "served": None, "contested": None})
             if reporter is not None and consumer_only:
                 reporter.say(f"no state file of round {round_id} in {Path(state_dir).resolve()}: MC's inputs are "
@@ -151,7 +146,7 @@ class RoundRun(JobRun):
         r = self.job()
         self._say_phase(current, r)
         if current == "Open":
-            return Wait(f"waiting for MP to join round {self.job_id}", r[R_JOIN_DEADLINE])
+            return Wait(f"waiting for MP to join round {self.job_id}", r.joinDeadline)
         if current == "JoinExpired":
             self.reporter.say("MP did not join before the join deadline: settling (MC's escrow is refunded)")
             self.client.send(self.rounds, "settle", [self.job_id])
@@ -170,44 +165,44 @@ class RoundRun(JobRun):
             return
         self._seen = current
         if current == "Serving" and not self.served:
-            self.reporter.say(f"MP {r[R_PROVIDER]} joined (escrow beta*K*Z = "
-                              f"{format_amount(r[R_BETA] * r[R_K] * r[R_Z], r[R_TOKEN])}); round deadline "
-                              f"{when(r[R_DEADLINE], self.client.chain_time())}")
+            self.reporter.say(f"MP {r.provider} joined (escrow beta*K*Z = "
+                              f"{format_amount(r.beta * r.k * r.proofZ, r.token)}); round deadline "
+                              f"{when(r.roundDeadline, self.client.chain_time())}")
 
     def _awaiting(self, r: list) -> Wait:
-        return Wait(f"waiting for MP's proofs: {r[R_ANSWERED]}/{r[R_CONTESTED]} contests answered",
+        return Wait(f"waiting for MP's proofs: {r.answered}/{r.contested} contests answered",
                     self.answer_deadline())
 
     def _serving(self, r: list) -> Wait | None:
         if self.served is None:
             return self._fetch(r)
-        if bytes(r[R_PREDICTIONS_ROOT]) == ZERO:
+        if bytes(r.predictionsRoot) == ZERO:
             self.client.send(self.rounds, "commitPredictions", [self.job_id, self.served.root, self.served.signature])
             self.reporter.say(f"posted MP's signed predictions root 0x{self.served.root.hex()} on chain: MP is bound "
                               f"to its {len(self.served.classes)} predictions")
             return None
-        if bytes(r[R_PREDICTIONS_ROOT]) != self.served.root:
-            raise ConsumerError(f"round {self.job_id} has predictions root 0x{bytes(r[R_PREDICTIONS_ROOT]).hex()} on "
+        if bytes(r.predictionsRoot) != self.served.root:
+            raise ConsumerError(f"round {self.job_id} has predictions root 0x{bytes(r.predictionsRoot).hex()} on "
                                 f"chain, not the 0x{self.served.root.hex()} MP served to this consumer")
         contested = self.state.data.get("contested")
         if contested is None:
             plan = SpotCheck.from_dict(self.state.data.get("plan"))
-            contested = plan.choose(r[R_K]) if self.inputs is not None else []
+            contested = plan.choose(r.k) if self.inputs is not None else []
             self.state.data["contested"] = contested
             self.state.save()  # before the contest is sent: a resume contests the same indices
-        if contested and r[R_CONTESTED] == 0:
+        if contested and r.contested == 0:
             self.client.send(self.rounds, "contest", [self.job_id, contested])
             self.reporter.say(f"contested predictions {contested}; MP must prove them by "
                               f"{when(self.answer_deadline(), self.client.chain_time())}")
             return None
-        if r[R_ANSWERED] < r[R_CONTESTED]:
+        if r.answered < r.contested:
             return self._awaiting(r)
-        if r[R_CONTESTED] == 0 and not self._said_uncontested:
+        if r.contested == 0 and not self._said_uncontested:
             self.reporter.say("nothing contested: the predictions are not spot-checked (both escrows are returned)")
             self._said_uncontested = True
-        if r[R_CONTESTED]:
+        if r.contested:
             self.check_answers(r)
-        return self.until_deadline(r[R_DEADLINE], "round deadline")
+        return self.until_deadline(r.roundDeadline, "round deadline")
 
     def _fetch(self, r: list) -> Wait | None:
         url = self.state.data.get("provider_url")
@@ -220,10 +215,10 @@ class RoundRun(JobRun):
         try:
             served = self.post(url, self.job_id, self.inputs)
         except ConnectionError as e:
-            return Wait(f"waiting for MP's agent ({e})", r[R_DEADLINE])
+            return Wait(f"waiting for MP's agent ({e})", r.roundDeadline)
         except ServingError as e:
             if e.status == 409 or e.status >= 500:
-                return Wait(f"waiting for MP's agent to serve the inputs ({e})", r[R_DEADLINE])
+                return Wait(f"waiting for MP's agent to serve the inputs ({e})", r.roundDeadline)
             raise ConsumerError(f"MP's agent at {url} refused the inputs of round {self.job_id}: {e}; nothing was "
                                 f"committed: if MP serves nothing, `zkmarket round settle {self.job_id}` after the "
                                 f"round deadline returns both escrows") from None
@@ -234,22 +229,22 @@ class RoundRun(JobRun):
                                 f"committed (after the round deadline `zkmarket round settle {self.job_id}` returns "
                                 f"both escrows)") from None
         self.served = served
-        self.state.data["served"] = json.loads(served.to_json(provider=r[R_PROVIDER]))
+        self.state.data["served"] = json.loads(served.to_json(provider=r.provider))
         self.state.save()
         self.reporter.say(f"MP served {len(served.classes)} predictions, signed by the model's provider "
-                          f"{r[R_PROVIDER]} (EIP-712, recovered); the classes rebuild the signed root")
+                          f"{r.provider} (EIP-712, recovered); the classes rebuild the signed root")
         return None
 
     # ------------------------------------------------------------------ proofs and settlement
     def answer_context(self, r: list) -> dict:
-        return {"model_id": r[R_MODEL], "inputs_root": bytes(r[R_INPUTS_ROOT]),
-                "results_root": bytes(r[R_PREDICTIONS_ROOT]),
+        return {"model_id": r.modelId, "inputs_root": bytes(r.inputsRoot),
+                "results_root": bytes(r.predictionsRoot),
                 "commitments": self.inputs.commitments if self.inputs else None,
                 "classes": self.served.classes if self.served else None}
 
     def deadline_of(self, current: str) -> int | None:
         r = self.job()
-        return {"Open": r[R_JOIN_DEADLINE], "Serving": r[R_DEADLINE],
+        return {"Open": r.joinDeadline, "Serving": r.roundDeadline,
                 "AwaitingAnswers": self.answer_deadline()}.get(current)
 
 
@@ -271,7 +266,7 @@ def describe_round(client: ConsumerClient, round_id: int, state_dir: str | Path 
                             f"{client.call(rounds, 'roundCount')} rounds)")
     r = client.call(rounds, "round", round_id)
     now = client.chain_time()
-    joined = int(r[R_PROVIDER], 16) != 0 and current not in ("Open", "JoinExpired")
+    joined = int(r.provider, 16) != 0 and current not in ("Open", "JoinExpired")
     live = current not in ("Settled", "Cancelled")
     answer_deadline = int(client.call(rounds, "answerDeadline", round_id))
     logs = rounds.events.PredictionsContested.get_logs(argument_filters={"roundId": round_id},
@@ -281,7 +276,7 @@ def describe_round(client: ConsumerClient, round_id: int, state_dir: str | Path 
                                                       from_block=client.deployment.start_block)
     finished = None
     if current in ("Settled", "Cancelled"):
-        finished = read_settlement(client, rounds, "round", round_id, r[R_TOKEN], ROUND_OUTCOMES, "RoundSettled",
+        finished = read_settlement(client, rounds, "round", round_id, r.token, ROUND_OUTCOMES, "RoundSettled",
                                    "RoundCancelled", "roundId", ("consumerPayout", "providerPayout"))
     served = None
     path = job_path(state_dir, "round", round_id)
@@ -293,19 +288,19 @@ def describe_round(client: ConsumerClient, round_id: int, state_dir: str | Path 
     def deadline(t: int) -> dict:
         return {"at": int(t), "text": when(int(t), now)}
 
-    token = r[R_TOKEN]
+    token = r.token
     return {
-        "round_id": round_id, "state": current, "model_id": r[R_MODEL], "consumer": r[R_CONSUMER],
-        "provider": r[R_PROVIDER] if joined else None, "k": r[R_K], "beta": r[R_BETA], "duration": r[R_DURATION],
-        "token": "ETH" if int(token, 16) == 0 else token, "proof_z": r[R_Z],
-        "consumer_escrow": 2 * r[R_K] * r[R_Z], "provider_escrow": r[R_BETA] * r[R_K] * r[R_Z],
-        "consumer_escrow_text": format_amount(2 * r[R_K] * r[R_Z], token),
-        "provider_escrow_text": format_amount(r[R_BETA] * r[R_K] * r[R_Z], token),
-        "join_deadline": deadline(r[R_JOIN_DEADLINE]) if live and not joined else None,
-        "round_deadline": deadline(r[R_DEADLINE]) if live and joined else None,
+        "round_id": round_id, "state": current, "model_id": r.modelId, "consumer": r.consumer,
+        "provider": r.provider if joined else None, "k": r.k, "beta": r.beta, "duration": r.duration,
+        "token": token_name(token), "proof_z": r.proofZ,
+        "consumer_escrow": 2 * r.k * r.proofZ, "provider_escrow": r.beta * r.k * r.proofZ,
+        "consumer_escrow_text": format_amount(2 * r.k * r.proofZ, token),
+        "provider_escrow_text": format_amount(r.beta * r.k * r.proofZ, token),
+        "join_deadline": deadline(r.joinDeadline) if live and not joined else None,
+        "round_deadline": deadline(r.roundDeadline) if live and joined else None,
         "answer_deadline": deadline(answer_deadline) if live and joined and contested else None,
-        "inputs_root": "0x" + bytes(r[R_INPUTS_ROOT]).hex(),
-        "predictions_root": None if bytes(r[R_PREDICTIONS_ROOT]) == ZERO else "0x" + bytes(r[R_PREDICTIONS_ROOT]).hex(),
+        "inputs_root": "0x" + bytes(r.inputsRoot).hex(),
+        "predictions_root": None if bytes(r.predictionsRoot) == ZERO else "0x" + bytes(r.predictionsRoot).hex(),
         "contested": contested, "answered": sorted(int(e["args"]["index"]) for e in answered),
         "predictions": served,
         "settlement": None if finished is None else finished.to_dict(),

@@ -18,28 +18,14 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ..agent.server import post_test_set
 from ..participants.simple_audit import (
-    S_CONSUMER,
-    S_CORRECT,
-    S_DECISION_DEADLINE,
-    S_JOIN_DEADLINE,
-    S_MODEL,
-    S_N,
-    S_PRICES,
-    S_PROOF_DEADLINE,
-    S_PROVIDER,
-    S_ROOT,
-    S_SUBMITTED,
-    S_TARGET_DEN,
-    S_TARGET_NUM,
-    S_TOKEN,
     TestSetDelivery,
     TestSetError,
 )
 from ..protocol.rules import Prices, audit_escrow
 from ..protocol.states import AUDIT_OUTCOMES, AUDIT_STATES
 from ..protocol.testset import CommittedTestSet
+from ..provider_api import post_test_set
 from .audit import (
     AuditDriver,
     Reporter,
@@ -53,7 +39,7 @@ from .audit import (
     resume_state,
     when,
 )
-from .client import ConsumerClient, format_amount
+from .client import ConsumerClient, format_amount, token_name
 from .errors import ConsumerError, RevertError
 from .proofs import verify_simple_audit_proofs
 from .state import AuditStateFile
@@ -76,7 +62,6 @@ class SimpleAuditRun(AuditDriver):
     RESUME = "zkmarket audit resume --protocol simple"
     NAME = "simple audit"
     STATES, OUTCOMES, VERIFY = AUDIT_STATES, AUDIT_OUTCOMES, staticmethod(verify_simple_audit_proofs)
-    TOKEN, SUBMITTED = S_TOKEN, S_SUBMITTED
 
     def __init__(self, client: ConsumerClient, test_set: CommittedTestSet, state: AuditStateFile,
                  reporter: Reporter | None = None, *, poll: float = 1.0, timeout: float | None = None,
@@ -122,7 +107,7 @@ class SimpleAuditRun(AuditDriver):
             raise ConsumerError(f"no simple audit {audit_id} on this deployment (AccuracyAudit {audits.address}, "
                                 f"chain id {client.deployment.chain_id})")
         a = client.call(audits, "audit", audit_id)
-        state, test_set = resume_state(client, audits, audit_id, a[S_CONSUMER], bytes(a[S_ROOT]), a[S_MODEL],
+        state, test_set = resume_state(client, audits, audit_id, a.consumer, bytes(a.testSetRoot), a.modelId,
                                        state_file=state_file, testset=testset, provider_url=provider_url, kind=KIND)
         return cls(client, test_set, state, reporter, **kwargs)
 
@@ -131,7 +116,7 @@ class SimpleAuditRun(AuditDriver):
         """MC's move in phase ``current`` (None: made one), or what it waits for."""
         a = self.audit()
         if current == "Open":
-            return Wait("waiting for MP to join", a[S_JOIN_DEADLINE])
+            return Wait("waiting for MP to join", a.joinDeadline)
         if current == "JoinExpired":
             self.reporter.say("MP did not join before the join deadline: cancelling (MC's escrow is refunded)")
             self._finalize_tx()
@@ -139,14 +124,14 @@ class SimpleAuditRun(AuditDriver):
         if current == "Deciding":
             if not self._delivered and self.clock() >= self._retry_at:
                 self._deliver()
-            return Wait("waiting for MP's decision (proceed or abort)", a[S_DECISION_DEADLINE])
+            return Wait("waiting for MP's decision (proceed or abort)", a.decisionDeadline)
         if current == "DecisionExpired":
             self.reporter.say("MP neither proceeded nor aborted before the decision deadline (an MP failure: MC gets "
                               "4NE): finalizing")
             self._finalize_tx()
             return None
         if current == "Proving":
-            return Wait(f"waiting for MP's proofs: {a[S_SUBMITTED]}/{a[S_N]} accepted", a[S_PROOF_DEADLINE])
+            return Wait(f"waiting for MP's proofs: {a.submitted}/{a.n} accepted", a.proofDeadline)
         if current == "Finalizable":
             self.finalize()
             return None
@@ -158,14 +143,14 @@ class SimpleAuditRun(AuditDriver):
         self._seen = current
         a = self.audit()
         if current == "Deciding":
-            self.reporter.say(f"MP {a[S_PROVIDER]} joined; it must proceed or abort by "
-                              f"{when(a[S_DECISION_DEADLINE], self.client.chain_time())}")
+            self.reporter.say(f"MP {a.provider} joined; it must proceed or abort by "
+                              f"{when(a.decisionDeadline, self.client.chain_time())}")
         elif current == "Proving":
-            self.reporter.say(f"MP proceeded; {a[S_N]} proofs due by "
-                              f"{when(a[S_PROOF_DEADLINE], self.client.chain_time())}")
+            self.reporter.say(f"MP proceeded; {a.n} proofs due by "
+                              f"{when(a.proofDeadline, self.client.chain_time())}")
         elif current == "Finalizable":
-            self.reporter.say(f"all {a[S_N]} proofs are in" if a[S_SUBMITTED] == a[S_N] else
-                              f"the proof deadline passed with {a[S_SUBMITTED]}/{a[S_N]} proofs")
+            self.reporter.say(f"all {a.n} proofs are in" if a.submitted == a.n else
+                              f"the proof deadline passed with {a.submitted}/{a.n} proofs")
 
     # ------------------------------------------------------------------ MC's moves
     def _deliver(self) -> None:
@@ -198,11 +183,11 @@ class SimpleAuditRun(AuditDriver):
 
 def _deadline(phase: str, a: list) -> int | None:
     if phase in ("Open", "JoinExpired"):
-        return a[S_JOIN_DEADLINE]
+        return a.joinDeadline
     if phase in ("Deciding", "DecisionExpired"):
-        return a[S_DECISION_DEADLINE]
+        return a.decisionDeadline
     if phase in ("Proving", "Finalizable"):
-        return a[S_PROOF_DEADLINE]
+        return a.proofDeadline
     return None
 
 
@@ -215,27 +200,27 @@ def describe_simple_audit(client: ConsumerClient, audit_id: int) -> dict:
                             f"{client.call(audits, 'auditCount')} audits)")
     a = client.call(audits, "audit", audit_id)
     deadline = _deadline(phase, a)
-    e, z, p, eps = a[S_PRICES]
-    escrow = audit_escrow(a[S_N], Prices(e, z, p, eps))
-    finished = read_settlement(client, audits, audit_id, a[S_TOKEN], AUDIT_OUTCOMES) if deadline is None else None
+    e, z, p, eps = a.prices
+    escrow = audit_escrow(a.n, Prices(e, z, p, eps))
+    finished = read_settlement(client, audits, audit_id, a.token, AUDIT_OUTCOMES) if deadline is None else None
     return {
         "protocol": "simple",
         "audit_id": audit_id,
         "state": phase,
         "expired": phase.endswith("Expired"),
-        "model_id": a[S_MODEL],
-        "consumer": a[S_CONSUMER],
-        "provider": a[S_PROVIDER],
-        "joined": bool(a[S_DECISION_DEADLINE]),
-        "n": a[S_N],
-        "target": [a[S_TARGET_NUM], a[S_TARGET_DEN]],
-        "submitted": a[S_SUBMITTED], "correct": a[S_CORRECT],
+        "model_id": a.modelId,
+        "consumer": a.consumer,
+        "provider": a.provider,
+        "joined": bool(a.decisionDeadline),
+        "n": a.n,
+        "target": [a.targetNum, a.targetDen],
+        "submitted": a.submitted, "correct": a.correct,
         "deadline": deadline,
         "deadline_text": when(deadline, client.chain_time()) if deadline is not None else None,
-        "test_set_root": "0x" + bytes(a[S_ROOT]).hex(),
-        "token": "ETH" if int(a[S_TOKEN], 16) == 0 else a[S_TOKEN],
+        "test_set_root": "0x" + bytes(a.testSetRoot).hex(),
+        "token": token_name(a.token),
         "escrow_each": escrow,
-        "escrow_each_text": format_amount(escrow, a[S_TOKEN]),
+        "escrow_each_text": format_amount(escrow, a.token),
         "prices": {"E": e, "Z": z, "P": p, "epsilon": eps},
         "settlement": None if finished is None else finished.to_dict(),
     }
@@ -266,7 +251,7 @@ def finalize_simple_audit(client: ConsumerClient, audit_id: int, test_set: Commi
         raise ConsumerError(f"simple audit {audit_id} is {phase} (deadline {info['deadline_text']}, "
                             f"{info['submitted']}/{info['n']} proofs): nothing to finalize yet")
     a = client.call(audits, "audit", audit_id)
-    result = read_settlement(client, audits, audit_id, a[S_TOKEN], AUDIT_OUTCOMES)
+    result = read_settlement(client, audits, audit_id, a.token, AUDIT_OUTCOMES)
     if result is None:
         raise ConsumerError(f"simple audit {audit_id} did not settle")
     result.proofs = report

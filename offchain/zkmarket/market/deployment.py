@@ -146,7 +146,8 @@ class MarketDeployment:
             if changed:
                 raise StaleDeploymentError(f"the sources of {', '.join(changed)} changed since this deployment "
                                            f"(chain id {self.chain_id}); redeploy (zkmarket deploy --force)")
-        return {n: w3.eth.contract(address=r.address, abi=compiled[n].abi) for n, r in self.records.items()}
+        return {n: w3.eth.contract(address=r.address, abi=compiled[n].abi, decode_tuples=True)
+                for n, r in self.records.items()}
 
     def contract(self, w3: Web3, name: str, **kwargs: Any) -> "Contract":
         return self.contracts(w3, **kwargs)[name]
@@ -283,7 +284,7 @@ def deploy_market(w3: Web3, account: Account, params: MarketParams, *, network: 
     put("GriefingResistantAudit", (registry, transfers, params.griefing_resistant_audit.as_struct()))
 
     say("registering the protocols (ModelRegistry.setProtocols)")
-    reg = w3.eth.contract(address=registry, abi=compiled[REGISTRY].abi)
+    reg = w3.eth.contract(address=registry, abi=compiled[REGISTRY].abi, decode_tuples=True)
     protocols = [deployed[n].address for n in PROTOCOLS]
     calldata = bytes.fromhex(reg.encode_abi("setProtocols", args=[protocols])[2:])
     receipt = send_raw(w3, registry, calldata, private_key=key)  # raises on status 0
@@ -325,7 +326,7 @@ def reuse_problem(w3: Web3, existing: MarketDeployment, params: MarketParams,
     gone = existing.missing_code(w3)
     if gone:
         return "recorded contracts are not on this chain any more (" + "; ".join(gone) + ")"
-    reg = w3.eth.contract(address=existing.address(REGISTRY), abi=compiled[REGISTRY].abi)
+    reg = w3.eth.contract(address=existing.address(REGISTRY), abi=compiled[REGISTRY].abi, decode_tuples=True)
     unset = [n for n in PROTOCOLS if not reg.functions.isProtocol(existing.address(n)).call()]
     if unset:
         return f"the registry does not list {', '.join(unset)} as protocols"

@@ -24,8 +24,20 @@ from onnx import TensorProto, helper, numpy_helper
 
 from .floatnet import FloatNet, forward
 from .qmodel import (
-    RELU6_SCALE, Add, Conv2d, FullyConnected, GlobalAvgPool, InputSpec, Layer, ModelFormatError, QModel, Shape,
-    TensorSpec, output_shape, tensor_shapes, validate,
+    RELU6_SCALE,
+    Add,
+    Conv2d,
+    FullyConnected,
+    GlobalAvgPool,
+    InputSpec,
+    Layer,
+    ModelFormatError,
+    QModel,
+    Shape,
+    TensorSpec,
+    output_shape,
+    tensor_shapes,
+    validate,
 )
 from .reference import lookup_bits_for, lookup_bound, worst_case_q_range
 from .scales import add_multipliers, conv_multipliers, f32, gap_multiplier

@@ -12,7 +12,16 @@ import numpy as np
 from . import reference
 from .floatnet import FloatNet, forward
 from .qmodel import (
-    RELU6_SCALE, Add, Conv2d, FullyConnected, GlobalAvgPool, InputSpec, Layer, QModel, TensorSpec, validate,
+    RELU6_SCALE,
+    Add,
+    Conv2d,
+    FullyConnected,
+    GlobalAvgPool,
+    InputSpec,
+    Layer,
+    QModel,
+    TensorSpec,
+    validate,
 )
 from .scales import add_multipliers, conv_multipliers, f32, gap_multiplier
 

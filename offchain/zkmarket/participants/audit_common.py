@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .. import prover as zp
-from ..chain.merkle import merkle
+from ..protocol.merkle import merkle
 from ..protocol.testset import example_leaf
 
 # AuditProof as the contracts take it: (index, inputCommitment, label, predictedClass, leafProof, proof).

@@ -9,14 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..chain.merkle import leaf, merkle
+from ..protocol.merkle import leaf, merkle
 from ..protocol.testset import example_leaf
 from ..protocol.transfer import ciphertext_digest, ciphertext_leaf
-
-
-# Transfer tuple fields (IDataTransfer.Transfer), for every module reading getTransfer.
-T_DEADLINE, T_RECEIVER, T_ITEM_COUNT, T_CIPHERTEXT_ROOT, T_KEY_COMMITMENT = 1, 4, 5, 6, 7
-T_KEY, T_PUBLISHED, T_LEAVES_PUBLISHED = 9, 10, 11
 
 
 class DeliveryError(ValueError):
@@ -112,7 +107,7 @@ def fetch(store, manifest: dict, ciphertext_root: bytes) -> Delivery:
 
 def is_published(transfer: list | tuple) -> bool:
     """Whether a transfer (getTransfer's tuple) has a complete proof of delivery on chain."""
-    return bool(transfer[T_LEAVES_PUBLISHED]) and transfer[T_PUBLISHED] == transfer[T_ITEM_COUNT]
+    return bool(transfer.leavesPublished) and transfer.published == transfer.itemCount
 
 
 def published_ciphertexts(transfers, transfer_id: int, from_block: int = 0) -> dict[int, bytes]:
@@ -133,9 +128,9 @@ def delivery_from_chain(transfers, transfer_id: int, from_block: int = 0) -> Del
     ciphertexts = published_ciphertexts(transfers, transfer_id, from_block)
     leaves = transfers.events.PlaintextLeavesPublished.get_logs(argument_filters={"transferId": transfer_id},
                                                                 from_block=from_block)
-    if len(ciphertexts) != t[T_ITEM_COUNT] or not leaves:
+    if len(ciphertexts) != t.itemCount or not leaves:
         raise DeliveryError(f"transfer {transfer_id} is published on chain, but its events from block {from_block} "
-                            f"hold {len(ciphertexts)}/{t[T_ITEM_COUNT]} items and {len(leaves)} leaf sets "
+                            f"hold {len(ciphertexts)}/{t.itemCount} items and {len(leaves)} leaf sets "
                             f"(scan from an earlier block)")
     args = leaves[0]["args"]
     return Delivery(transfer_id, ciphertexts, [bytes(c) for c in args["inputCommitments"]],

@@ -11,96 +11,94 @@ inference on the subset, prove the N2 examples and submit them in batches.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from .. import prover as zp
-from ..chain.merkle import merkle
-from ..chain.session import ContractSession
+from ..protocol.merkle import merkle
 from ..protocol.rules import Prices, audit_escrow, should_proceed
 from ..protocol.subset import subset_of
 from ..protocol.testset import CommittedTestSet, example_leaf
-from ..protocol.transfer import (EncryptedBatch, ciphertext_leaf, encrypt_batch, open_batch, publish_batches,
-                                 published_items)
+from ..protocol.transfer import (
+    EncryptedBatch,
+    ciphertext_leaf,
+    encrypt_batch,
+    open_batch,
+    publish_batches,
+    published_items,
+)
 from .audit_common import finalize as finalize_audit
 from .audit_common import local_correct, proof_batches, prove_items
-from .delivery import T_CIPHERTEXT_ROOT, T_KEY, Delivery, DeliveryError
-
-# GuardedAudit tuple fields (IGriefingResistantAudit.GuardedAudit).
-A_CONSUMER, A_PROVIDER, A_PRICES = 0, 4, 16
-A_N, A_N1, A_SUBMITTED, A_STATUS, A_DEADLINE, A_CORRECT = 1, 2, 3, 5, 6, 7
-A_TOKEN, A_TARGET_NUM, A_TARGET_DEN, A_MODEL, A_ROOT, A_SEED, A_SUBSET_TRANSFER, A_REST_TRANSFER = 8, 9, 10, 11, 12, 13, 14, 15
+from .connect import MarketConnection
+from .delivery import Delivery, DeliveryError
 
 
-@dataclass
-class GuardedMarket:
-    """The deployed contracts one party talks to, with its account."""
-
-    session: ContractSession
-    registry: object
-    audits: object
-    transfers: object
-    account: object
-
-    def send(self, contract, fn: str, args: list, value: int = 0):
-        return self.session.send(contract, fn, args, self.account, value=value)
-
-    def audit(self, audit_id: int) -> list:
-        return self.audits.functions.audit(audit_id).call()
-
-    def event(self, receipt, contract, name: str):
-        (event,) = self.session.events(receipt, contract, name)
-        return event["args"]
-
-    def end_job(self, contract, fn: str, job_id: int, settled_event: str) -> dict:
-        """Calls ``fn`` (finalize / settle) on a job whose stage is over (anyone may); returns the
-        ``settled_event`` fields, if any (none when it was cancelled)."""
-        receipt = self.send(contract, fn, [job_id])
-        settled = self.session.events(receipt, contract, settled_event)
-        return {k: int(v) for k, v in settled[0]["args"].items()} if settled else {}
-
-
-def finalize(market: GuardedMarket, audit_id: int) -> dict:
+def finalize(market: MarketConnection, audit_id: int) -> dict:
     """Ends an audit whose stage is over (anyone may); returns the AuditSettled fields, if any."""
     return finalize_audit(market, market.audits, audit_id)
 
 
+def transfer_indices(audit, rest: bool) -> list[int]:
+    """The test-set indices of the N1 subset (stage 3) or of the N2 rest (stage 5): MP's seed
+    picks the subset, so both parties derive it from the audit struct alone."""
+    subset = set(subset_of(audit.seed, audit.n, audit.n1))
+    return [i for i in range(audit.n) if (i in subset) != rest]
+
+
 class GuardedAuditConsumer:
-    def __init__(self, market: GuardedMarket, test_set: CommittedTestSet):
+    """MC's moves. ``market`` is a MarketConnection or the CLI's ConsumerClient (the same
+    ``send`` / ``event`` / contracts), so the CLI's resumable driver (consumer.audit) and the
+    tests make the very same transactions."""
+
+    def __init__(self, market: MarketConnection, test_set: CommittedTestSet):
         self.m, self.test_set = market, test_set
 
     def open(self, model_id: int, target_num: int, target_den: int) -> int:
-        token = self.m.registry.functions.jobTerms(model_id).call()[1]
+        token = self.m.registry.functions.jobTerms(model_id).call().token
         prices = self.m.registry.functions.prices(token).call()
         escrow = audit_escrow(self.test_set.n, Prices(*prices))
         receipt = self.m.send(self.m.audits, "openAudit",
                               [model_id, self.test_set.n, target_num, target_den, self.test_set.root], value=escrow)
         return self.m.event(receipt, self.m.audits, "AuditOpened")["auditId"]
 
-    def send_items(self, audit_id: int, rest: bool) -> tuple[EncryptedBatch, Delivery]:
-        """Stage 3 (subset) or 5 (rest): encrypts the items under a fresh key, commits on chain;
-        returns the batch (keep the key until the reveal) and the delivery for MP."""
-        a = self.m.audit(audit_id)
-        subset = set(subset_of(a[A_SEED], a[A_N], a[A_N1]))
-        indices = [i for i in range(a[A_N]) if (i in subset) != rest]
-        batch = encrypt_batch({i: self.test_set.items[i] for i in indices})
+    def batch(self, audit_id: int, rest: bool, key: bytes | None = None, salt: bytes | None = None) -> EncryptedBatch:
+        """The subset's or the rest's items encrypted under ``key`` (fresh when None; a resumed
+        consumer passes the key it saved before committing)."""
+        indices = transfer_indices(self.m.audit(audit_id), rest)
+        return encrypt_batch({i: self.test_set.items[i] for i in indices}, key, salt)
+
+    def send_items(self, audit_id: int, rest: bool, key: bytes | None = None,
+                   salt: bytes | None = None) -> tuple[EncryptedBatch, Delivery]:
+        """Stage 3 (subset) or 5 (rest): encrypts the items, commits on chain; returns the batch
+        (keep the key until the reveal) and the delivery for MP."""
+        batch = self.batch(audit_id, rest, key, salt)
         fn, event = ("sendRest", "RestSent") if rest else ("sendSubset", "SubsetSent")
         receipt = self.m.send(self.m.audits, fn, [audit_id, batch.root, batch.key_commitment])
-        transfer_id = self.m.event(receipt, self.m.audits, event)["transferId"]
-        return batch, Delivery(transfer_id, batch.ciphertexts, self.test_set.commitments, self.test_set.labels)
+        transfer_id = int(self.m.event(receipt, self.m.audits, event)["transferId"])
+        return batch, self.delivery(transfer_id, batch)
+
+    def delivery(self, transfer_id: int, batch: EncryptedBatch) -> Delivery:
+        """What MC hands MP's agent off chain for a committed transfer."""
+        return Delivery(transfer_id, batch.ciphertexts, self.test_set.commitments, self.test_set.labels)
 
     def reveal(self, transfer_id: int, batch: EncryptedBatch) -> None:
         self.m.send(self.m.transfers, "revealKey", [transfer_id, batch.key, batch.salt])
 
-    def publish(self, transfer_id: int, batch: EncryptedBatch, *, items: bool = True, leaves: bool = True) -> int:
+    def publish_plan(self, batch: EncryptedBatch, done: set[int] = frozenset()) -> list[list]:
+        """The `publishItems` calls that put the items not in ``done`` on chain, each within
+        half a block's gas (ValueError when an item alone does not fit)."""
+        limit = int(self.m.w3.eth.get_block("latest")["gasLimit"]) // 2
+        return publish_batches(published_items(batch, done), limit)
+
+    def publish(self, transfer_id: int, batch: EncryptedBatch, *, items: bool = True, leaves: bool = True,
+                chunks: list[list] | None = None) -> int:
         """Proof of delivery on chain (before the ack deadline, when MP does not acknowledge):
-        the items in transactions that fit half a block, then the test set's leaves; returns
-        the number of transactions. Once both are complete, MP's silence is MP's fault."""
+        the items (``chunks`` from publish_plan, all of them by default), then the test set's
+        leaves; returns the number of transactions. Once both are complete, MP's silence is
+        MP's fault."""
         sent = 0
         if items:
-            limit = int(self.m.session.w3.eth.get_block("latest")["gasLimit"]) // 2
-            for chunk in publish_batches(published_items(batch), limit):
+            for chunk in self.publish_plan(batch) if chunks is None else chunks:
                 self.m.send(self.m.transfers, "publishItems", [transfer_id, chunk])
                 sent += 1
         if leaves:
@@ -114,26 +112,24 @@ class GuardedAuditConsumer:
 
 
 class GuardedAuditProvider:
-    def __init__(self, market: GuardedMarket, model: str | Path, circuit: zp.CompiledCircuit, keys: zp.Keys):
+    def __init__(self, market: MarketConnection, model: str | Path, circuit: zp.CompiledCircuit, keys: zp.Keys):
         self.m, self.model, self.circuit, self.keys = market, model, circuit, keys
 
     def join(self, audit_id: int, seed: bytes | None = None) -> bytes:
         a = self.m.audit(audit_id)
-        prices = self.m.registry.functions.prices(a[A_TOKEN]).call()
+        prices = self.m.registry.functions.prices(a.token).call()
         seed = seed or os.urandom(32)
-        self.m.send(self.m.audits, "join", [audit_id, seed], value=audit_escrow(a[A_N], Prices(*prices)))
+        self.m.send(self.m.audits, "join", [audit_id, seed], value=audit_escrow(a.n, Prices(*prices)))
         return seed
 
     def transfer_items(self, audit_id: int, rest: bool) -> set[int]:
-        a = self.m.audit(audit_id)
-        subset = set(subset_of(a[A_SEED], a[A_N], a[A_N1]))
-        return {i for i in range(a[A_N]) if (i in subset) != rest}
+        return set(transfer_indices(self.m.audit(audit_id), rest))
 
     def check_delivery(self, audit_id: int, delivery: Delivery, rest: bool) -> None:
         """Raises DeliveryError unless the delivery matches every on-chain commitment."""
         a = self.m.audit(audit_id)
         t = self.m.transfers.functions.getTransfer(delivery.transfer_id).call()
-        delivery.check(a[A_ROOT], t[T_CIPHERTEXT_ROOT], self.transfer_items(audit_id, rest))
+        delivery.check(a.testSetRoot, t.ciphertextRoot, self.transfer_items(audit_id, rest))
 
     def check_item_sizes(self, delivery: Delivery) -> None:
         """Raises DeliveryError unless every item has exactly the model's input size.
@@ -155,7 +151,7 @@ class GuardedAuditProvider:
 
     def decrypt(self, delivery: Delivery) -> dict[int, bytes]:
         """The items under the key revealed on chain."""
-        return open_batch(delivery.ciphertexts, self.m.transfers.functions.getTransfer(delivery.transfer_id).call()[T_KEY])
+        return open_batch(delivery.ciphertexts, self.m.transfers.functions.getTransfer(delivery.transfer_id).call().key)
 
     def accept_or_contest(self, delivery: Delivery) -> dict[int, bytes] | None:
         """Stage 5 of the transfer: decrypts with the revealed key; accepts if every item matches
@@ -180,7 +176,7 @@ class GuardedAuditProvider:
         """Stage 4: local inference on the N1 subset; proceed only if it meets the target."""
         a = self.m.audit(audit_id)
         correct = local_correct(self.model, subset, labels)
-        go = should_proceed(correct, len(subset), a[A_TARGET_NUM], a[A_TARGET_DEN], *margin)
+        go = should_proceed(correct, len(subset), a.targetNum, a.targetDen, *margin)
         self.m.send(self.m.audits, "proceed" if go else "abort", [audit_id])
         return go
 
@@ -197,4 +193,4 @@ class GuardedAuditProvider:
             self.m.send(self.m.audits, "submitProofs", [audit_id, batch])
 
 
-__all__ = ["GuardedMarket", "GuardedAuditConsumer", "GuardedAuditProvider", "Delivery", "DeliveryError"]
+__all__ = ["MarketConnection", "GuardedAuditConsumer", "GuardedAuditProvider", "Delivery", "DeliveryError"]

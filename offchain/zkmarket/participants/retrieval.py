@@ -23,10 +23,10 @@ from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 
 from .. import prover as zp
-from ..chain.merkle import merkle
-from ..prover.stages import flatten_input
+from ..protocol.merkle import merkle
 from ..protocol.states import REQUEST_STATES
-from .guarded_audit import GuardedMarket
+from ..prover.stages import flatten_input
+from .connect import MarketConnection
 from .serving_round import (
     RoundInputs,
     _hex,
@@ -39,10 +39,6 @@ from .serving_round import (
     verify_proof,
 )
 
-# RetrievalRequest tuple fields (IRetrieval.sol).
-(Q_REQUESTER, Q_DOCUMENTS, Q_MAX_CHALLENGES, Q_RESPONDER, Q_BETA, Q_STATUS, Q_JOIN_DEADLINE, Q_TOKEN, Q_DURATION,
- Q_CHALLENGED, Q_ANSWERED, Q_RESULTS_DEADLINE, Q_CHALLENGE_DEADLINE, Q_MODEL, Q_DATASET, Q_P, Q_Z, Q_DATASET_ROOT,
- Q_RESULTS_ROOT) = range(19)
 DEFAULT_POSITIVE_CLASS = 1  # a binary predicate's "matches"; a requester may name another class
 
 
@@ -176,13 +172,13 @@ class ResultsDelivery:
             raise RetrievalError(f"malformed results delivery: {e}") from e
 
 
-def settle(market: GuardedMarket, retrieval, request_id: int) -> dict:
+def settle(market: MarketConnection, retrieval, request_id: int) -> dict:
     """Ends a settleable request (anyone may); returns the RequestSettled fields, if any."""
     return market.end_job(retrieval, "settle", request_id, "RequestSettled")
 
 
 class RetrievalResponder:
-    def __init__(self, market: GuardedMarket, retrieval, model, circuit: zp.CompiledCircuit, keys: zp.Keys):
+    def __init__(self, market: MarketConnection, retrieval, model, circuit: zp.CompiledCircuit, keys: zp.Keys):
         self.m, self.retrieval, self.model, self.circuit, self.keys = market, retrieval, model, circuit, keys
 
     def request(self, request_id: int) -> list:
@@ -210,13 +206,13 @@ class RetrievalResponder:
 
     def join(self, request_id: int) -> None:
         q = self.request(request_id)
-        self.m.send(self.retrieval, "join", [request_id], value=q[Q_BETA] * q[Q_DOCUMENTS] * q[Q_Z])
+        self.m.send(self.retrieval, "join", [request_id], value=q.beta * q.documents * q.proofZ)
 
     def check_dataset(self, request_id: int, dataset: Dataset) -> None:
         q = self.request(request_id)
-        if q[Q_DATASET_ROOT] != dataset.root or q[Q_DOCUMENTS] != len(dataset.items):
-            raise RetrievalError(f"request {request_id} names dataset root {_hex(q[Q_DATASET_ROOT])} of "
-                                 f"{q[Q_DOCUMENTS]} documents, not the local {_hex(dataset.root)}")
+        if q.datasetRoot != dataset.root or q.documents != len(dataset.items):
+            raise RetrievalError(f"request {request_id} names dataset root {_hex(q.datasetRoot)} of "
+                                 f"{q.documents} documents, not the local {_hex(dataset.root)}")
 
     def sign(self, request_id: int, dataset_root: bytes, results_root: bytes) -> bytes:
         signed = Account.sign_typed_data(self.m.account.private_key, **results_typed_data(
@@ -241,8 +237,8 @@ class RetrievalResponder:
             signer = Account.recover_message(message, signature=signature) if signature else None
         except Exception:  # malformed signature bytes
             signer = None
-        if signer != q[Q_REQUESTER]:
-            raise RetrievalError(f"request {request_id}: the results go only to its requester {q[Q_REQUESTER]} "
+        if signer != q.requester:
+            raise RetrievalError(f"request {request_id}: the results go only to its requester {q.requester} "
                                  f"(sign the access message with its key)", 403)
 
     def delivery(self, results: SignedResults, dataset: Dataset,
@@ -259,9 +255,9 @@ class RetrievalResponder:
     def pending(self, request_id: int) -> list[int]:
         """Challenged indices not answered yet (one call when there are none)."""
         q = self.request(request_id)
-        if q[Q_ANSWERED] >= q[Q_CHALLENGED]:
+        if q.answered >= q.challenged:
             return []
-        return unanswered(self.retrieval, request_id, q[Q_DOCUMENTS], "isChallenged")
+        return unanswered(self.retrieval, request_id, q.documents, "isChallenged")
 
     def submit_answers(self, request_id: int, dataset: Dataset, results: SignedResults,
                        proofs: dict[int, zp.Proof]) -> int:
@@ -277,7 +273,7 @@ class RetrievalResponder:
 
 
 class RetrievalRequester:
-    def __init__(self, market: GuardedMarket, retrieval):
+    def __init__(self, market: MarketConnection, retrieval):
         self.m, self.retrieval = market, retrieval
 
     def request(self, request_id: int) -> list:
@@ -287,10 +283,10 @@ class RetrievalRequester:
         return REQUEST_STATES[self.retrieval.functions.state(request_id).call()]
 
     def open(self, dataset_id: int, model_id: int, max_challenges: int, beta: int, duration: int) -> int:
-        size = self.retrieval.functions.dataset(dataset_id).call()[1]
-        token = self.m.registry.functions.jobTerms(model_id).call()[1]
+        size = self.retrieval.functions.dataset(dataset_id).call().size
+        token = self.m.registry.functions.jobTerms(model_id).call().token
         prices = self.m.registry.functions.prices(token).call()
-        escrow = size * prices[2] + 2 * max_challenges * prices[1]
+        escrow = size * prices.inferenceP + 2 * max_challenges * prices.proofZ
         receipt = self.m.send(self.retrieval, "openRequest", [dataset_id, model_id, max_challenges, beta, duration],
                               value=escrow)
         return self.m.event(receipt, self.retrieval, "RequestOpened")["requestId"]
@@ -305,17 +301,17 @@ class RetrievalRequester:
         RetrievalError when the responder did not sign it, a root does not rebuild, a document
         is not its committed one, or a document of the positive class is missing."""
         q = self.request(request_id)
-        if delivery.request_id != request_id or delivery.dataset_root != q[Q_DATASET_ROOT]:
+        if delivery.request_id != request_id or delivery.dataset_root != q.datasetRoot:
             raise RetrievalError(f"delivery is for request {delivery.request_id} over dataset root "
-                                 f"{_hex(delivery.dataset_root)}, not request {request_id} over {_hex(q[Q_DATASET_ROOT])}")
-        if q[Q_RESULTS_ROOT] != b"\x00" * 32 and q[Q_RESULTS_ROOT] != delivery.results_root:
+                                 f"{_hex(delivery.dataset_root)}, not request {request_id} over {_hex(q.datasetRoot)}")
+        if q.resultsRoot != b"\x00" * 32 and q.resultsRoot != delivery.results_root:
             raise RetrievalError(f"delivery's results root {_hex(delivery.results_root)} is not the committed "
-                                 f"{_hex(q[Q_RESULTS_ROOT])}")
+                                 f"{_hex(q.resultsRoot)}")
         typed = results_typed_data(self.m.session.w3.eth.chain_id, self.retrieval.address, request_id,
                                    delivery.dataset_root, delivery.results_root)
-        if _signer(typed, delivery.signature) != q[Q_RESPONDER]:
-            raise RetrievalError(f"results not signed by the responder {q[Q_RESPONDER]}")
-        n = q[Q_DOCUMENTS]
+        if _signer(typed, delivery.signature) != q.responder:
+            raise RetrievalError(f"results not signed by the responder {q.responder}")
+        n = q.documents
         if len(delivery.commitments) != n or len(delivery.classes) != n:
             raise RetrievalError(f"{len(delivery.commitments)} commitments and {len(delivery.classes)} classes "
                                  f"for {n} documents")

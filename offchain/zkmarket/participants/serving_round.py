@@ -18,13 +18,9 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 
 from .. import prover as zp
-from ..chain.merkle import keccak, leaf, merkle
+from ..protocol.merkle import keccak, leaf, merkle
 from ..protocol.states import ROUND_STATES
-from .guarded_audit import GuardedMarket
-
-# Round tuple fields (Types.sol Round).
-R_CONSUMER, R_K, R_CONTESTED, R_ANSWERED, R_PROVIDER, R_BETA, R_STATUS = 0, 1, 2, 3, 4, 5, 6
-R_JOIN_DEADLINE, R_TOKEN, R_DURATION, R_DEADLINE, R_MODEL, R_Z, R_INPUTS_ROOT, R_PREDICTIONS_ROOT = range(7, 15)
+from .connect import MarketConnection
 
 
 class ServingError(ValueError):
@@ -152,12 +148,12 @@ class ServedPredictions:
 
 
 class ServingConsumer:
-    def __init__(self, market: GuardedMarket, rounds, inputs: RoundInputs):
+    def __init__(self, market: MarketConnection, rounds, inputs: RoundInputs):
         self.m, self.rounds, self.inputs = market, rounds, inputs
 
     def open(self, model_id: int, beta: int, duration: int) -> int:
-        token = self.m.registry.functions.jobTerms(model_id).call()[1]
-        z = self.m.registry.functions.prices(token).call()[1]
+        token = self.m.registry.functions.jobTerms(model_id).call().token
+        z = self.m.registry.functions.prices(token).call().proofZ
         k = len(self.inputs.items)
         receipt = self.m.send(self.rounds, "openRound", [model_id, k, beta, duration, self.inputs.root],
                               value=2 * k * z)
@@ -178,8 +174,8 @@ class ServingConsumer:
         if not all(verify_proof(lf, p, served.root) for lf, p in zip(leaves, served.proofs)):
             raise ServingError("a Merkle proof of a prediction does not lead to the signed root")
         signer = served.signer(self.m.session.w3.eth.chain_id, self.rounds.address)
-        if signer != r[R_PROVIDER]:
-            raise ServingError(f"predictions signed by {signer}, not by the round's provider {r[R_PROVIDER]}")
+        if signer != r.provider:
+            raise ServingError(f"predictions signed by {signer}, not by the round's provider {r.provider}")
 
     def commit(self, round_id: int, served: ServedPredictions) -> None:
         self.m.send(self.rounds, "commitPredictions", [round_id, served.root, served.signature])
@@ -198,7 +194,7 @@ class ServingConsumer:
         return settle(self.m, self.rounds, round_id)
 
 
-def settle(market: GuardedMarket, rounds, round_id: int) -> dict:
+def settle(market: MarketConnection, rounds, round_id: int) -> dict:
     """Ends a settleable round (anyone may); returns the RoundSettled fields, if any."""
     return market.end_job(rounds, "settle", round_id, "RoundSettled")
 
@@ -211,7 +207,7 @@ def unanswered(contract, job_id: int, size: int, is_checked: str) -> list[int]:
             if getattr(f, is_checked)(job_id, i).call() and not f.isAnswered(job_id, i).call()]
 
 
-def send_answers(market: GuardedMarket, contract, job_id: int, pending: list[int], inputs: RoundInputs, signed,
+def send_answers(market: MarketConnection, contract, job_id: int, pending: list[int], inputs: RoundInputs, signed,
                  proofs: dict[int, zp.Proof]) -> int:
     """answerBatch for the ``pending`` indices with a proof: each answer carries the input's
     commitment and Merkle proof (``inputs``: RoundInputs / Dataset), MP's class and its Merkle
@@ -224,7 +220,7 @@ def send_answers(market: GuardedMarket, contract, job_id: int, pending: list[int
 
 
 class ServingProvider:
-    def __init__(self, market: GuardedMarket, rounds, model, circuit: zp.CompiledCircuit, keys: zp.Keys):
+    def __init__(self, market: MarketConnection, rounds, model, circuit: zp.CompiledCircuit, keys: zp.Keys):
         self.m, self.rounds, self.model, self.circuit, self.keys = market, rounds, model, circuit, keys
 
     def round(self, round_id: int) -> list:
@@ -235,31 +231,31 @@ class ServingProvider:
 
     def join(self, round_id: int) -> None:
         r = self.round(round_id)
-        self.m.send(self.rounds, "join", [round_id], value=r[R_BETA] * r[R_K] * r[R_Z])
+        self.m.send(self.rounds, "join", [round_id], value=r.beta * r.k * r.proofZ)
 
     def check_inputs(self, round_id: int, items: list[bytes]) -> RoundInputs:
         """MP's check of MC's inputs (paper 5.3 step 2): a round of this provider it joined and
         still serves, K inputs, and their commitments rebuild the inputs root MC committed.
         Raises ServingError with the reason otherwise."""
         r = self.round(round_id)
-        if r[R_STATUS] == 0:
+        if r.status == 0:
             raise ServingError(f"no round {round_id}", 404)
-        if r[R_PROVIDER] != self.m.account.address:
-            raise ServingError(f"round {round_id} is for provider {r[R_PROVIDER]}, not {self.m.account.address}", 404)
+        if r.provider != self.m.account.address:
+            raise ServingError(f"round {round_id} is for provider {r.provider}, not {self.m.account.address}", 404)
         current = self.state(round_id)
         if current == "Open":
             raise ServingError(f"round {round_id} is not joined yet; retry once it is", 409)
         if current != "Serving":
             raise ServingError(f"round {round_id} is {current}: it no longer serves predictions", 409)
-        if len(items) != r[R_K]:
-            raise ServingError(f"round {round_id} has K={r[R_K]} inputs, got {len(items)}")
+        if len(items) != r.k:
+            raise ServingError(f"round {round_id} has K={r.k} inputs, got {len(items)}")
         try:
             inputs = RoundInputs.commit(items)
         except zp.ProverError as e:
             raise ServingError(f"cannot commit the inputs: {e}") from e
-        if inputs.root != r[R_INPUTS_ROOT]:
+        if inputs.root != r.inputsRoot:
             raise ServingError(f"the inputs rebuild inputs root {_hex(inputs.root)}, but round {round_id} "
-                               f"commits {_hex(r[R_INPUTS_ROOT])}")
+                               f"commits {_hex(r.inputsRoot)}")
         return inputs
 
     def sign(self, round_id: int, inputs_root: bytes, predictions_root: bytes) -> bytes:
@@ -288,9 +284,9 @@ class ServingProvider:
     def pending(self, round_id: int) -> list[int]:
         """Contested indices not answered yet (one call when there are none)."""
         r = self.round(round_id)
-        if r[R_ANSWERED] >= r[R_CONTESTED]:
+        if r.answered >= r.contested:
             return []
-        return unanswered(self.rounds, round_id, r[R_K], "isContested")
+        return unanswered(self.rounds, round_id, r.k, "isContested")
 
     def submit_answers(self, round_id: int, inputs: RoundInputs, served: ServedPredictions,
                        proofs: dict[int, zp.Proof]) -> int:

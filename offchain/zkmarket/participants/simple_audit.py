@@ -22,12 +22,8 @@ from ..protocol.rules import Prices, audit_escrow, should_proceed
 from ..protocol.states import AUDIT_OUTCOMES, AUDIT_STATES
 from ..protocol.testset import CommittedTestSet, commit_test_set
 from .audit_common import finalize, local_correct, proof_batches, proven_indices
+from .connect import MarketConnection
 from .delivery import DeliveryError
-from .guarded_audit import GuardedMarket
-
-# Audit tuple fields (IAccuracyAudit.Audit).
-S_CONSUMER, S_N, S_SUBMITTED, S_CORRECT, S_PROVIDER, S_STATUS, S_JOIN_DEADLINE, S_TOKEN = range(8)
-S_DECISION_DEADLINE, S_PROOF_DEADLINE, S_TARGET_NUM, S_TARGET_DEN, S_MODEL, S_ROOT, S_PRICES = range(8, 15)
 
 
 class TestSetError(DeliveryError):
@@ -87,7 +83,7 @@ def _label(value) -> int:
 def check_test_set(audit: list, audit_id: int, delivery: TestSetDelivery) -> CommittedTestSet:
     """MP's check before it decides: N examples whose commitments and labels rebuild the root MC
     committed on chain (`audit` is the Audit tuple). Raises TestSetError (400) with the reason."""
-    n, root = audit[S_N], bytes(audit[S_ROOT])
+    n, root = audit.n, bytes(audit.testSetRoot)
     if len(delivery.items) != n or len(delivery.labels) != n:
         raise TestSetError(f"audit {audit_id} has N={n} examples, got {len(delivery.items)} examples and "
                            f"{len(delivery.labels)} labels")
@@ -99,7 +95,7 @@ def check_test_set(audit: list, audit_id: int, delivery: TestSetDelivery) -> Com
 
 
 class SimpleAuditProvider:
-    def __init__(self, market: GuardedMarket, audits, model, circuit: zp.CompiledCircuit, keys: zp.Keys):
+    def __init__(self, market: MarketConnection, audits, model, circuit: zp.CompiledCircuit, keys: zp.Keys):
         self.m, self.audits, self.model, self.circuit, self.keys = market, audits, model, circuit, keys
 
     def audit(self, audit_id: int) -> list:
@@ -111,7 +107,7 @@ class SimpleAuditProvider:
     def join(self, audit_id: int) -> int:
         """Step 2: escrows 2NE + eps at the prices copied when the audit opened; returns it."""
         a = self.audit(audit_id)
-        escrow = audit_escrow(a[S_N], Prices(*a[S_PRICES]))
+        escrow = audit_escrow(a.n, Prices(*a.prices))
         self.m.send(self.audits, "join", [audit_id], value=escrow)
         return escrow
 
@@ -120,10 +116,10 @@ class SimpleAuditProvider:
         has not settled (409 otherwise: retry once joined), whose committed root the examples
         and labels rebuild (400 otherwise). Raises TestSetError with the reason."""
         a = self.audit(audit_id)
-        if a[S_STATUS] == 0:
+        if a.status == 0:
             raise TestSetError(f"no audit {audit_id}", 404)
-        if a[S_PROVIDER] != self.m.account.address:
-            raise TestSetError(f"audit {audit_id} is for provider {a[S_PROVIDER]}, not {self.m.account.address}", 404)
+        if a.provider != self.m.account.address:
+            raise TestSetError(f"audit {audit_id} is for provider {a.provider}, not {self.m.account.address}", 404)
         current = self.state(audit_id)
         if current == "Open":
             raise TestSetError(f"audit {audit_id} is not joined yet; retry once it is", 409)
@@ -139,7 +135,7 @@ class SimpleAuditProvider:
         """Step 3: proceed if `correct` of N meets the target (with the safety `margin`), else
         abort (MC loses N*P, MP keeps its escrow instead of losing 2NE)."""
         a = self.audit(audit_id)
-        go = should_proceed(correct, a[S_N], a[S_TARGET_NUM], a[S_TARGET_DEN], *margin)
+        go = should_proceed(correct, a.n, a.targetNum, a.targetDen, *margin)
         self.m.send(self.audits, "proceed" if go else "abort", [audit_id])
         return go
 

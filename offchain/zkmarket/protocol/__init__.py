@@ -4,8 +4,15 @@ byte (leaf encodings, the audit subset, the data-transfer commitments) and amoun
 
 from .subset import subset_of
 from .testset import CommittedTestSet, commit_test_set, example_leaf
-from .transfer import (EncryptedBatch, ciphertext_digest, ciphertext_leaf, encrypt_batch, key_commitment,
-                       publish_batches, published_items)
+from .transfer import (
+                       EncryptedBatch,
+                       ciphertext_digest,
+                       ciphertext_leaf,
+                       encrypt_batch,
+                       key_commitment,
+                       publish_batches,
+                       published_items,
+)
 
 __all__ = [
     "subset_of", "CommittedTestSet", "commit_test_set", "example_leaf",

@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..chain.merkle import leaf, merkle
 from ..prover import commit_input
+from .merkle import leaf, merkle
 
 
 def example_leaf(index: int, input_commitment: bytes, label: int) -> bytes:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
-from ..chain.merkle import leaf, merkle
 from ..crypto import decrypt, encrypt
+from .merkle import leaf, merkle
 
 CONTEST_CHUNK_BYTES = 31_744
 

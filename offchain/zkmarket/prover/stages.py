@@ -7,7 +7,6 @@ import os
 from enum import Enum
 from pathlib import Path
 
-
 import zkmarket_prover as native
 
 from .artifacts import CompiledCircuit, Keys, Proof, Srs
