@@ -131,7 +131,7 @@ abstract contract DataTransfer is IDataTransfer, EIP712, ReentrancyGuard {
     }
 
     /// @inheritdoc IDataTransfer
-    /// @dev Cost: two Merkle proofs, the ciphertext digest, the decryption (~160 gas per 32
+    /// @dev Cost: two Merkle proofs, the ciphertext digest, the decryption (~155 gas per 32
     /// bytes) and PoseidonT3.hashBytes of the plaintext (~23.1k gas per 62 bytes): ~110k for a
     /// 64-byte item, ~10.9M for 96x96x3 (27,648 bytes), but ~56M for 224x224x3 (150,528 bytes),
     /// over a block: such items are contested with `beginContest` + `contestChunk`.
@@ -170,7 +170,7 @@ abstract contract DataTransfer is IDataTransfer, EIP712, ReentrancyGuard {
             chunksDone: 0,
             nextDigest: opening.ciphertextDigest,
             inputCommitment: opening.inputCommitment,
-            s0: 1 << 64, // PoseidonT3's initial sponge state [2^64, 0, 0]
+            s0: PoseidonT3.INITIAL_S0, // PoseidonT3's initial sponge state [2^64, 0, 0]
             s1: 0,
             s2: 0
         });
@@ -472,68 +472,14 @@ abstract contract DataTransfer is IDataTransfer, EIP712, ReentrancyGuard {
     }
 
     /// @dev Decrypts chunk `p.chunksDone` at its keystream offset and absorbs it into the
-    /// stored sponge state.
+    /// stored sponge state. A non-final chunk is CONTEST_CHUNK_BYTES = 512 * 62 bytes (whole
+    /// Poseidon element pairs), as PoseidonT3.absorbBytes requires.
     function _absorbChunk(bytes32 key, ContestProgress storage p, bytes calldata chunk, bool last) private {
         // CONTEST_CHUNK_BYTES is a multiple of 32: the division is exact (keystream blocks per chunk).
         // slither-disable-next-line divide-before-multiply
-        uint256 firstBlock = uint256(p.chunksDone) * (CONTEST_CHUNK_BYTES / 32);
-        bytes memory plaintext = _decryptChunk(key, p.index, firstBlock, chunk);
-        (p.s0, p.s1, p.s2) = _absorb(p.s0, p.s1, p.s2, plaintext, last);
-    }
-
-    /// @dev KeccakStreamCipher's decryption of a piece of an item that starts at keystream
-    /// block `firstBlock` (its byte offset / 32); the same XOR, with the block index shifted.
-    function _decryptChunk(bytes32 key, uint256 itemIndex, uint256 firstBlock, bytes calldata chunk)
-        private
-        pure
-        returns (bytes memory out)
-    {
-        uint256 len = chunk.length;
-        out = new bytes(len);
-        assembly ("memory-safe") {
-            let dst := add(out, 32)
-            calldatacopy(dst, chunk.offset, len)
-            let preimage := mload(0x40) // scratch past `out`, not allocated
-            mstore(preimage, key)
-            mstore(add(preimage, 32), itemIndex)
-            for { let off := 0 } lt(off, len) { off := add(off, 32) } {
-                mstore(add(preimage, 64), add(firstBlock, shr(5, off)))
-                let w := add(dst, off)
-                mstore(w, xor(mload(w), keccak256(preimage, 96)))
-            }
-            let tail := and(len, 31)
-            if tail {
-                let lastWord := add(dst, sub(len, tail))
-                mstore(lastWord, and(mload(lastWord), not(shr(mul(8, tail), not(0)))))
-            }
-        }
-    }
-
-    /// @dev PoseidonT3.hashBytes's sponge from state (s0, s1, s2) over `data` packed 31 bytes
-    /// per element; `last` adds the length marker and applies the final padding (the hash is
-    /// then s1). A non-final piece is a whole number of element pairs (CONTEST_CHUNK_BYTES =
-    /// 512 * 62), so the pieces absorb exactly the elements (and permutations) of the whole item
-    /// and the marker lands where `hashBytes` puts it.
-    function _absorb(uint256 s0, uint256 s1, uint256 s2, bytes memory data, bool last)
-        private
-        pure
-        returns (uint256, uint256, uint256)
-    {
-        unchecked {
-            uint256 n = data.length / PoseidonT3.BYTES_PER_ELEMENT + (last ? 1 : 0); // + the marker's
-            uint256 k;
-            for (; k + 1 < n; k += 2) {
-                (s0, s1, s2) = PoseidonT3.permute(
-                    s0, s1 + PoseidonT3.markedElement(data, k), s2 + PoseidonT3.markedElement(data, k + 1)
-                );
-            }
-            if (last) {
-                (s0, s1, s2) = k < n
-                    ? PoseidonT3.permute(s0, s1 + PoseidonT3.markedElement(data, k), s2 + 1)
-                    : PoseidonT3.permute(s0, s1 + 1, s2);
-            }
-        }
-        return (s0, s1, s2);
+        uint256 firstBlock = uint256(p.chunksDone) * (CONTEST_CHUNK_BYTES / KeccakStreamCipher.BLOCK_BYTES);
+        bytes memory plaintext = KeccakStreamCipher.decryptAt(key, p.index, firstBlock, chunk);
+        (p.s0, p.s1, p.s2) = PoseidonT3.absorbBytes(p.s0, p.s1, p.s2, plaintext, last);
     }
 
     function _resolve(Transfer storage t, TransferOutcome outcome) private {

@@ -25,8 +25,11 @@ import {Outcome, Prices} from "./lib/Types.sol";
 /// data moved through the DataTransferService); see IGriefingResistantAudit for the flow.
 /// @dev Money: an audit holds 2NE + eps (MC) until MP joins, then 4NE (both fees are credited to
 /// the fee recipient at join) until it is cancelled or settled, when the held amount is credited
-/// out in full to MC and MP; the contract's balance per token equals the open escrows plus the
-/// credits (invariant-tested).
+/// out in full to MC and MP.
+/// INVARIANT: per token, totalOwed = what the open audits hold + the credits, and the contract's
+/// balance equals it (invariant-tested; only ETH forced in or tokens sent directly add more).
+/// INVARIANT: money leaves an audit only as credits to its MC, its MP and (at the join) the fee
+/// recipient, and only the credited account withdraws a credit (EscrowBase).
 contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
     using BitMaps for BitMaps.BitMap;
 
@@ -103,6 +106,8 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
         if (testSetRoot == bytes32(0)) revert ZeroRoot();
         Prices memory p = registry.prices(token);
         uint256 escrow = _escrow(n, p.exampleE, p.feeEpsilon);
+        // INVARIANT: an Opened audit holds exactly this 2NE + eps; every later amount comes from
+        // the stored n and prices, so refunds and payouts match what was collected.
         _collect(token, msg.sender, escrow);
 
         auditId = ++auditCount;
@@ -126,6 +131,8 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
     /// @inheritdoc IGriefingResistantAudit
     function cancel(uint256 auditId) external nonReentrant {
         GuardedAudit storage a = _audits[auditId];
+        // INVARIANT: MC cancels only while Open (after the join deadline anyone may, by finalize):
+        // MP has escrowed nothing and the model is not locked yet.
         _requireState(auditId, GuardedState.Open);
         if (msg.sender != a.consumer) revert NotAuditConsumer(auditId, msg.sender, a.consumer);
         _cancel(auditId, a);
@@ -136,6 +143,8 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
         GuardedAudit storage a = _audits[auditId];
         _requireState(auditId, GuardedState.Open);
         if (msg.sender != a.provider) revert NotAuditProvider(auditId, msg.sender, a.provider);
+        // INVARIANT: from here until it settles the audit holds 4NE: both escrows less the two
+        // fees credited below.
         uint256 escrow = _escrow(a.n, a.prices.exampleE, a.prices.feeEpsilon);
         _collect(a.token, msg.sender, escrow);
         // Stage 3: MP selects the subset; MC committed the test set before seeing the seed.
@@ -151,6 +160,8 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
         emit AuditJoined(auditId, msg.sender, seed, escrow, sendDeadline);
         // Stage 2: epsilon of each escrow goes to the escrow service.
         _credit(registry.feeRecipient(), a.token, 2 * a.prices.feeEpsilon);
+        // INVARIANT: the model is locked only here and unlocked only in _settle: one lock per
+        // joined audit until it settles.
         // Reverts if the model started unbonding or was slashed since the audit opened.
         registry.lock(a.modelId);
     }
@@ -161,6 +172,7 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
         returns (uint256 transferId)
     {
         GuardedAudit storage a = _audits[auditId];
+        // INVARIANT: one subset transfer per audit, opened by MC before the send deadline.
         _requireState(auditId, GuardedState.AwaitingSubset);
         // The only external call is to the immutable DataTransferService, whose openTransfer
         // calls nothing back; the status is written from the id it returns.
@@ -174,6 +186,8 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
     /// @inheritdoc IGriefingResistantAudit
     function proceed(uint256 auditId) external {
         GuardedAudit storage a = _audits[auditId];
+        // INVARIANT: MP decides only before the decision deadline; afterwards its silence counts
+        // as an abort (finalize).
         _requireState(auditId, GuardedState.Deciding);
         if (msg.sender != a.provider) revert NotAuditProvider(auditId, msg.sender, a.provider);
         uint64 sendDeadline = uint64(block.timestamp) + sendWindow;
@@ -196,6 +210,7 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
         returns (uint256 transferId)
     {
         GuardedAudit storage a = _audits[auditId];
+        // INVARIANT: one rest transfer per audit, opened by MC before the send deadline.
         _requireState(auditId, GuardedState.AwaitingRest);
         // The only external call is to the immutable DataTransferService, whose openTransfer
         // calls nothing back; the status is written from the id it returns.
@@ -220,6 +235,7 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
     /// @inheritdoc IGriefingResistantAudit
     function submitProofs(uint256 auditId, AuditProof[] calldata proofs) external {
         GuardedAudit storage a = _audits[auditId];
+        // INVARIANT: proofs only while Proving (before the proof deadline and while some are missing).
         _requireState(auditId, GuardedState.Proving);
         if (proofs.length == 0) revert NoProofs(auditId);
         // Only the named fields of the job terms are needed here.
@@ -243,6 +259,8 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
             // Silence at stage 4 counts as the abort MP could have made (MC loses N1*P).
             _settleAborted(auditId, a);
         } else if (current == GuardedState.Finalizable) {
+            // INVARIANT: settlement on the proofs only when all N2 are in or the proof deadline
+            // passed; anyone may finalize (and expire a transfer), so funds never stay stuck.
             uint32 n2 = a.n - a.n1;
             if (a.submitted == n2 && uint256(a.correct) * a.targetDen >= uint256(a.targetNum) * n2) {
                 // Stage 7: target met, MC pays 2(N1*P + N2*Z) (at most its 2NE since P, Z < E).
@@ -269,6 +287,8 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
         GuardedAudit storage a = _audits[auditId];
         bool isSubset = a.status == GuardedStatus.SendingSubset && a.subsetTransfer == transferId;
         bool isRest = a.status == GuardedStatus.SendingRest && a.restTransfer == transferId;
+        // INVARIANT: only the audit's current transfer moves it, once: a foreign, stale or
+        // repeated resolution reverts (the status has moved on).
         if (!isSubset && !isRest) revert UnknownTransfer(transferId);
         if (outcome == TransferOutcome.Completed) {
             uint64 deadline = isSubset
@@ -290,6 +310,8 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
     function isTransferItem(uint256 transferId, uint32 index) external view returns (bool) {
         uint256 auditId = _auditOfTransfer[transferId];
         GuardedAudit storage a = _audits[auditId];
+        // INVARIANT: the subset transfer carries exactly the N1 subset examples, the rest transfer
+        // exactly the other N2.
         if (auditId == 0 || index >= a.n) return false;
         bool member = _subset[auditId].get(index);
         return transferId == a.subsetTransfer ? member : !member;
@@ -384,6 +406,10 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
         if (window > MAX_WINDOW) revert WindowTooLong(window, MAX_WINDOW);
     }
 
+    /// @dev INVARIANT: every action checks the state first, so the stored status only moves
+    /// forward (Opened, AwaitingSubset, SendingSubset, Deciding, AwaitingRest, SendingRest,
+    /// Proving) and leaves that line only for Cancelled (from Opened) or Settled (after the
+    /// join), both final.
     function _requireState(uint256 auditId, GuardedState expected) private view {
         GuardedState current = state(auditId);
         if (current != expected) revert UnexpectedAuditState(auditId, current);
@@ -413,6 +439,8 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
         bytes32 weightCommitment
     ) private {
         uint32 index = p.index;
+        // INVARIANT: each N2 example (in range, outside the subset) counts once, so
+        // correct <= submitted <= N2.
         if (index >= a.n) revert IndexOutOfRange(auditId, index, a.n);
         if (_subset[auditId].get(index)) revert IndexInSubset(auditId, index);
         if (_proven[auditId].get(index)) revert AlreadyProven(auditId, index);
@@ -431,6 +459,7 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
     }
 
     function _cancel(uint256 auditId, GuardedAudit storage a) private {
+        // INVARIANT: only an Opened audit is cancelled: MC gets back exactly the 2NE + eps held.
         uint256 refund = _escrow(a.n, a.prices.exampleE, a.prices.feeEpsilon);
         a.status = GuardedStatus.Cancelled;
         emit AuditCancelled(auditId, refund);
@@ -458,6 +487,9 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
         uint256 consumerPayout,
         uint256 providerPayout
     ) private {
+        // INVARIANT: the payouts sum to 2 * _held(a) = 4NE, all the joined audit holds (the fees
+        // stay within MC's 2NE since P, Z < E); Settled is final and written first, so an audit
+        // pays out once.
         a.status = GuardedStatus.Settled;
         emit AuditSettled(auditId, outcome, consumerPayout, providerPayout);
         _credit(a.consumer, a.token, consumerPayout);

@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {Fixture} from "./utils/Fixture.sol";
-import {Merkle} from "./utils/Merkle.sol";
+import {AuditData} from "./utils/AuditData.sol";
+import {AuditFixture} from "./utils/AuditFixture.sol";
 import {RoundData} from "./utils/RoundData.sol";
 import {MockVerifier} from "./mocks/Mocks.sol";
 
 import {AccuracyAudit} from "../src/AccuracyAudit.sol";
-import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {ProofVerifier} from "../src/ProofVerifier.sol";
-import {ServingRound} from "../src/ServingRound.sol";
 import {
     Audit,
     AuditConfig,
@@ -21,125 +19,7 @@ import {
 } from "../src/interfaces/IAccuracyAudit.sol";
 import {IEscrow} from "../src/interfaces/IEscrow.sol";
 import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
-import {ModelRecord, ModelStatus, Outcome, Prices} from "../src/lib/Types.sol";
-
-/// @notice Deterministic audit test sets: example i has input commitment RoundData.ic(i) and
-/// label i % 10. Local copy of the contract's leaf encoding (checked against it below).
-library AuditData {
-    function label(uint256 i) internal pure returns (uint256) {
-        return i % 10;
-    }
-
-    function leaf(uint32 index, bytes32 inputCommitment, uint256 lbl) internal pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(uint256(index), inputCommitment, lbl))));
-    }
-
-    function leaves(uint32 n) internal pure returns (bytes32[] memory list) {
-        list = new bytes32[](n);
-        for (uint32 i = 0; i < n; ++i) {
-            list[i] = leaf(i, RoundData.ic(i), label(i));
-        }
-    }
-
-    function root(uint32 n) internal pure returns (bytes32) {
-        return Merkle.root(leaves(n));
-    }
-
-    /// @dev Proofs for indices [from, to) of a test set of `n`; the first `wrong` of them predict
-    /// a class other than the label (the mock verifier accepts any proof).
-    function batch(uint32 n, uint32 from, uint32 to, uint32 wrong) internal pure returns (AuditProof[] memory list) {
-        bytes32[] memory all = leaves(n);
-        list = new AuditProof[](to - from);
-        for (uint32 i = from; i < to; ++i) {
-            AuditProof memory p = list[i - from];
-            p.index = i;
-            p.inputCommitment = RoundData.ic(i);
-            p.label = label(i);
-            p.predictedClass = i - from < wrong ? label(i) + 1 : label(i);
-            p.leafProof = Merkle.proof(all, i);
-            p.proof = hex"c0ffee";
-        }
-    }
-}
-
-/// @notice The marketplace fixture redeployed with an AccuracyAudit among the protocols.
-abstract contract AuditFixture is Fixture {
-    uint32 internal constant MAX_N = 256;
-    uint32 internal constant PROOF_TIME = 1 minutes;
-    uint64 internal constant DECISION_WINDOW = 1 days;
-    uint64 internal constant PROOF_WINDOW_BASE = 2 days;
-
-    AccuracyAudit internal audits;
-
-    function setUp() public virtual override {
-        super.setUp();
-        // The fixture's registry already fixed its protocols; deploy a fresh one with the audit.
-        registry = new ModelRegistry(_prices(address(usd)), N1, feeRecipient, UNBONDING_DELAY);
-        rounds = new ServingRound(IModelRegistry(address(registry)), _config());
-        audits = new AccuracyAudit(IModelRegistry(address(registry)), _auditConfig());
-        address[] memory protocols = new address[](2);
-        protocols[0] = address(rounds);
-        protocols[1] = address(audits);
-        registry.setProtocols(protocols);
-    }
-
-    function _auditConfig() internal pure returns (AuditConfig memory) {
-        return AuditConfig({
-            maxN: MAX_N,
-            proofTimePerExample: PROOF_TIME,
-            joinWindow: JOIN_WINDOW,
-            decisionWindow: DECISION_WINDOW,
-            proofWindow: PROOF_WINDOW_BASE
-        });
-    }
-
-    /// @dev 2*N*E + eps.
-    function _escrow(uint32 n) internal pure returns (uint256) {
-        return 2 * uint256(n) * E + FEE;
-    }
-
-    function _fund(address who, address token, uint256 amount) internal returns (uint256 value) {
-        if (token == ETH) {
-            vm.deal(who, who.balance + amount);
-            return amount;
-        }
-        usd.mint(who, amount);
-        vm.prank(who);
-        usd.approve(address(audits), amount);
-        return 0;
-    }
-
-    function _openAudit(uint256 modelId, uint32 n, uint64 num, uint64 den) internal returns (uint256 id) {
-        (, address token,,,) = registry.jobTerms(modelId);
-        Prices memory prices = registry.prices(token);
-        uint256 value = _fund(consumer, token, audits.escrowFor(n, prices.exampleE, prices.feeEpsilon));
-        bytes32 root = AuditData.root(n);
-        vm.prank(consumer);
-        id = audits.openAudit{value: value}(modelId, n, num, den, root);
-    }
-
-    function _joinAudit(uint256 id) internal {
-        Audit memory a = audits.audit(id);
-        uint256 value = _fund(a.provider, a.token, audits.escrowFor(a.n, a.prices.exampleE, a.prices.feeEpsilon));
-        vm.prank(a.provider);
-        audits.join{value: value}(id);
-    }
-
-    function _proceed(uint256 id) internal {
-        vm.prank(audits.audit(id).provider);
-        audits.proceed(id);
-    }
-
-    function _submit(uint256 id, uint32 from, uint32 to, uint32 wrong) internal {
-        AuditProof[] memory list = AuditData.batch(audits.audit(id).n, from, to, wrong);
-        vm.prank(provider);
-        audits.submitProofs(id, list);
-    }
-
-    function _expectAuditState(uint256 id, AuditState current) internal {
-        vm.expectRevert(abi.encodeWithSelector(IAccuracyAudit.UnexpectedAuditState.selector, id, current));
-    }
-}
+import {ModelRecord, ModelStatus, Outcome} from "../src/lib/Types.sol";
 
 contract AccuracyAuditTest is AuditFixture {
     uint32 internal constant N = 8;

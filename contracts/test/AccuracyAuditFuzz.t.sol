@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {AuditFixture} from "./AccuracyAudit.t.sol";
+import {AuditFixture} from "./utils/AuditFixture.sol";
 
 import {AccuracyAudit} from "../src/AccuracyAudit.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";

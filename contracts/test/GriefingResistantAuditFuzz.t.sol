@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {GuardedFixture} from "./GriefingResistantAudit.t.sol";
 import {GuardedData} from "./utils/GuardedData.sol";
+import {GuardedFixture} from "./utils/GuardedFixture.sol";
 
 import {AuditProof} from "../src/interfaces/IAccuracyAudit.sol";
 import {TransferOutcome} from "../src/interfaces/IDataTransfer.sol";

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {RetrievalData, RetrievalFixture} from "./Retrieval.t.sol";
+import {RetrievalData} from "./utils/RetrievalData.sol";
+import {RetrievalFixture} from "./utils/RetrievalFixture.sol";
 
 import {IRetrieval, RetrievalOutcome, ResultProof} from "../src/interfaces/IRetrieval.sol";
 import {Prices, TokenPrices} from "../src/lib/Types.sol";

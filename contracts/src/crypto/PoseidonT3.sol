@@ -33,6 +33,8 @@ library PoseidonT3 {
     uint256 private constant M22 = 0x19a3fc0a56702bf417ba7fee3802593fa644470307043f7773279cd71d25d5e0;
     /// @dev Bytes packed per field element by `hashBytes` (prover/src/commit.rs `pack_bytes`).
     uint256 internal constant BYTES_PER_ELEMENT = 31;
+    /// @dev Lane 0 of the sponge's initial state [2^64, 0, 0] (the capacity); lanes 1, 2 are 0.
+    uint256 internal constant INITIAL_S0 = 1 << 64;
 
     /// @notice An input to `hash` is not a canonical field element (the circuit could never
     /// have committed to it, so accepting it would make two inputs hash alike).
@@ -61,17 +63,36 @@ library PoseidonT3 {
     /// field element, little endian (byte i of a chunk times 256^i, the last chunk shorter): the
     /// input commitment of prover/src/commit.rs. The marker makes the packing injective: without
     /// it, `data` and `data` less a trailing zero byte would hash alike.
-    function hashBytes(bytes memory data) internal pure returns (uint256) {
-        uint256 n = data.length / BYTES_PER_ELEMENT + 1; // the last element holds the marker
-        (uint256 s0, uint256 s1, uint256 s2) = (1 << 64, 0, 0);
+    function hashBytes(bytes memory data) internal pure returns (uint256 h) {
+        (, h,) = absorbBytes(INITIAL_S0, 0, 0, data, true);
+    }
+
+    /// @notice `hashBytes`'s sponge, streamed: absorbs `data` (packed 31 bytes per element, as
+    /// `hashBytes` does) into the state (s0, s1, s2) and returns the new state. Hashing an item
+    /// piece by piece: start from (INITIAL_S0, 0, 0), pass every piece but the last with
+    /// `last` false, the last with `last` true (it adds the length marker and the final padding);
+    /// the hash is then the returned s1, equal to `hashBytes` of the concatenated pieces.
+    /// @dev A non-final piece must be a whole number of element pairs (a multiple of 62 bytes):
+    /// then the pieces absorb exactly the elements (and permutations) of the whole item and the
+    /// marker lands where `hashBytes` puts it. The state's lanes must be canonical (< P), as
+    /// every returned state is.
+    function absorbBytes(uint256 s0, uint256 s1, uint256 s2, bytes memory data, bool last)
+        internal
+        pure
+        returns (uint256, uint256, uint256)
+    {
         unchecked {
+            uint256 n = data.length / BYTES_PER_ELEMENT + (last ? 1 : 0); // + the marker's element
             uint256 i;
             for (; i + 1 < n; i += 2) {
                 (s0, s1, s2) = permute(s0, s1 + markedElement(data, i), s2 + markedElement(data, i + 1));
             }
-            (s0, s1, s2) = i < n ? permute(s0, s1 + markedElement(data, i), s2 + 1) : permute(s0, s1 + 1, s2);
+            if (last) {
+                // Last chunk: the odd element then the padding 1, or the padding 1 alone.
+                (s0, s1, s2) = i < n ? permute(s0, s1 + markedElement(data, i), s2 + 1) : permute(s0, s1 + 1, s2);
+            }
         }
-        return s1;
+        return (s0, s1, s2);
     }
 
     /// @notice Field element `k` of `data` followed by the length marker, packed as `hashBytes`

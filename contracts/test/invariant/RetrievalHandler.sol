@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Vm} from "../utils/Test.sol";
-import {RetrievalData} from "../Retrieval.t.sol";
+import {RetrievalData} from "../utils/RetrievalData.sol";
 import {MockERC20} from "../mocks/Mocks.sol";
 
 import {ModelRegistry} from "../../src/ModelRegistry.sol";
