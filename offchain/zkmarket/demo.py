@@ -24,16 +24,16 @@ from rich.console import Console
 from rich.table import Table
 
 from . import prover as zp
-from .agent.guarded_audits import GuardedAuditJobs
+from .agent.guarded_audit import GuardedAuditJobs
 from .agent.jobs import ServedModel
 from .agent.logs import get_logger
 from .agent.provider import ProviderAgent
 from .agent.server import DeliveryServer
 from .agent.state import AgentState
 from .chain import Anvil, deploy_verifier
-from .consumer.audit import GuardedAuditRun
 from .consumer.cli import RichReporter
 from .consumer.client import connect as connect_client
+from .consumer.guarded_audit import GuardedAuditRun
 from .market import MarketParams, deploy_market
 from .model.data import DIGITS_MODEL, load_digits_split
 from .participants.connect import connect

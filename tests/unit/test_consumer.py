@@ -11,8 +11,8 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from zkmarket.consumer import ConsumerError, ErrorTable, StateFileError, TestSetFileError, parse_target
-from zkmarket.consumer.audit import when
 from zkmarket.consumer.client import format_amount
+from zkmarket.consumer.driver import when
 from zkmarket.consumer.state import AuditStateFile, find_state, state_path
 from zkmarket.consumer.testsets import load_examples
 

@@ -15,7 +15,7 @@ import pytest
 
 from zkmarket.consumer import ConsumerError, StateFileError, WaitTimeout
 from zkmarket.consumer.answers import AnswerCheck, AnswerReport
-from zkmarket.consumer.audit import Wait
+from zkmarket.consumer.driver import Wait
 from zkmarket.consumer.errors import RevertError
 from zkmarket.consumer.jobs import (
     JobRun,
@@ -29,7 +29,7 @@ from zkmarket.consumer.jobs import (
     parse_indices,
     spot_check,
 )
-from zkmarket.consumer.rounds import load_inputs
+from zkmarket.consumer.serving_round import load_inputs
 from zkmarket.planner import spot_check_sample_size
 
 pytestmark = pytest.mark.unit

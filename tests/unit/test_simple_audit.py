@@ -13,7 +13,7 @@ import pytest
 from zkmarket import prover as zp
 from zkmarket.agent.jobs import JoinPolicy, ServedModel
 from zkmarket.agent.server import DeliveryServer
-from zkmarket.agent.simple_audits import SimpleAuditJobs
+from zkmarket.agent.simple_audit import SimpleAuditJobs
 from zkmarket.agent.state import AUDIT, SIMPLE_AUDIT, AgentState
 from zkmarket.consumer.proofs import _process_proof
 from zkmarket.consumer.state import find_state, state_path

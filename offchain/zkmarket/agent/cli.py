@@ -16,14 +16,14 @@ from ..market.errors import MarketError
 from ..market.keys import load_signer
 from ..participants.connect import connect
 from ..participants.retrieval import RetrievalError, RetrievalResponder, load_documents
-from .guarded_audits import GuardedAuditJobs
+from .guarded_audit import GuardedAuditJobs
 from .jobs import JoinPolicy, ServedModel
 from .logs import get_logger, log
 from .provider import ProviderAgent
 from .retrieval import RequestJobs, RequestPolicy, commit_dataset
-from .rounds import RoundJobs, RoundPolicy
 from .server import DeliveryServer
-from .simple_audits import SimpleAuditJobs
+from .serving_round import RoundJobs, RoundPolicy
+from .simple_audit import SimpleAuditJobs
 from .state import AgentState
 
 

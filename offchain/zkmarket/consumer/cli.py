@@ -25,10 +25,12 @@ from ..cli_params import ExistingFile
 from ..market.errors import MarketError
 from ..model.qmodel import ModelFormatError
 from ..participants.delivery import DeliveryError
-from .audit import GuardedAuditRun, Reporter, Settlement, describe_audit, finalize_audit, parse_target
+from .audit_common import Settlement, parse_target
 from .client import ConsumerClient, connect, format_amount, parse_token
+from .driver import Reporter
 from .errors import ConsumerError, WaitTimeout
 from .funds import credits, escrow_contracts, withdraw_all
+from .guarded_audit import GuardedAuditRun, describe_audit, finalize_audit
 from .jobs import JobSettlement
 from .models import describe_model, register_model
 from .simple_audit import KIND as SIMPLE_KIND

@@ -21,8 +21,8 @@ from typing import Callable
 from ..files import read_json, write_json_atomically
 from ..planner import spot_check_sample_size
 from .answers import AnswerReport, verify_answers
-from .audit import DriverLoop, Reporter, SettlementMixin, Stop, Wait, ended_fields, when
 from .client import ConsumerClient, format_amount
+from .driver import DriverLoop, Reporter, SettlementMixin, Stop, Wait, ended_fields, when
 from .errors import ConsumerError, ProofCheckError, RevertError, StateFileError
 
 FORMAT = "zkmarket-consumer-job"

@@ -30,7 +30,7 @@ from .cli import (
 )
 from .jobs import spot_check
 from .retrieval import RetrievalRun, describe_request, settle_request
-from .rounds import RoundRun, describe_round, load_inputs, settle_round
+from .serving_round import RoundRun, describe_round, load_inputs, settle_round
 
 run_options = option_group(
     click.option("--state-dir", type=click.Path(file_okay=False), default=".", show_default=True,

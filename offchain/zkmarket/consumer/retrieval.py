@@ -26,8 +26,8 @@ from ..participants.retrieval import (
 )
 from ..protocol.states import REQUEST_STATES, RETRIEVAL_OUTCOMES
 from ..provider_api import get_results
-from .audit import Reporter, Wait, check_provider, when
 from .client import ConsumerClient, format_amount, token_name
+from .driver import Reporter, Wait, check_provider, when
 from .errors import ConsumerError
 from .jobs import (
     JobRun,

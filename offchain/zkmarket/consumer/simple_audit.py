@@ -26,20 +26,17 @@ from ..protocol.rules import Prices, audit_escrow
 from ..protocol.states import AUDIT_OUTCOMES, AUDIT_STATES
 from ..protocol.testset import CommittedTestSet
 from ..provider_api import post_test_set
-from .audit import (
+from .audit_common import (
     AuditDriver,
-    Reporter,
     Settlement,
-    Wait,
     available_model,
-    check_provider,
     open_audit,
     proofs_before_finalizing,
     read_settlement,
     resume_state,
-    when,
 )
 from .client import ConsumerClient, format_amount, token_name
+from .driver import Reporter, Wait, check_provider, when
 from .errors import ConsumerError, RevertError
 from .proofs import verify_simple_audit_proofs
 from .state import AuditStateFile

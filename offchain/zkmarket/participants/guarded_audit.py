@@ -47,7 +47,7 @@ def transfer_indices(audit, rest: bool) -> list[int]:
 
 class GuardedAuditConsumer:
     """MC's moves. ``market`` is a MarketConnection or the CLI's ConsumerClient (the same
-    ``send`` / ``event`` / contracts), so the CLI's resumable driver (consumer.audit) and the
+    ``send`` / ``event`` / contracts), so the CLI's resumable driver (consumer.guarded_audit) and the
     tests make the very same transactions."""
 
     def __init__(self, market: MarketConnection, test_set: CommittedTestSet):

@@ -7,7 +7,7 @@ whose Merkle root is on chain. :func:`fetch_verified` checks one object against 
 consumer or provider can show exactly which item of a committed set it could not get intact.
 
 The store layer knows nothing of the contracts' Merkle leaf encoding: callers recompute the
-expected digests from the on-chain leaves (``zkmarket.chain.merkle``) and pass them here.
+expected digests from the on-chain leaves (``zkmarket.protocol.merkle``) and pass them here.
 """
 
 from __future__ import annotations

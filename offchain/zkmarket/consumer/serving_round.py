@@ -25,8 +25,8 @@ from ..participants.serving_round import (
 )
 from ..protocol.states import ROUND_OUTCOMES, ROUND_STATES
 from ..provider_api import post_round_inputs
-from .audit import Reporter, Wait, check_provider, when
 from .client import ConsumerClient, format_amount, token_name
+from .driver import Reporter, Wait, check_provider, when
 from .errors import ConsumerError, StateFileError
 from .jobs import (
     JobRun,

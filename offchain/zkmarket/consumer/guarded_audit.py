@@ -17,13 +17,8 @@ The clock, the sleep and the delivery transport are parameters, so tests drive i
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from fractions import Fraction
 from pathlib import Path
 from typing import Callable
-from urllib.error import URLError
-from urllib.request import urlopen
 
 from ..participants.delivery import (
     Delivery,
@@ -33,367 +28,25 @@ from ..participants.delivery import (
 )
 from ..participants.guarded_audit import GuardedAuditConsumer, transfer_indices
 from ..protocol.rules import Prices, audit_escrow
-from ..protocol.states import GUARDED_OUTCOMES, GUARDED_STATES, MODEL_STATUSES, TRANSFER_STATES
+from ..protocol.states import GUARDED_OUTCOMES, GUARDED_STATES, TRANSFER_STATES
 from ..protocol.testset import CommittedTestSet
 from ..protocol.transfer import key_commitment
 from ..provider_api import ProviderUnreachable, post_delivery
+from .audit_common import (
+    AuditDriver,
+    Settlement,
+    available_model,
+    open_audit,
+    proofs_before_finalizing,
+    resume_state,
+    settlement,
+)
 from .client import ConsumerClient, format_amount, token_name
-from .errors import ConsumerError, DeadlinePassedError, ProofCheckError, RevertError, StateFileError, WaitTimeout
-from .proofs import ProofReport, verify_audit_proofs
-from .state import AuditStateFile, find_state, state_path
+from .driver import Reporter, Wait, check_provider, when
+from .errors import ConsumerError, DeadlinePassedError, RevertError, StateFileError
+from .proofs import verify_audit_proofs
+from .state import AuditStateFile
 from .testsets import load_committed
-
-MAX_TARGET_DEN = 10**18
-
-
-def parse_target(text: str) -> tuple[int, int]:
-    """"0.9", "90%" or "9/10" -> (9, 10); the target must be in (0, 1]."""
-    s = text.strip()
-    try:
-        if s.endswith("%"):
-            f = Fraction(s[:-1].strip()) / 100
-        else:
-            f = Fraction(s)
-    except (ValueError, ZeroDivisionError):
-        raise ConsumerError(f"--target must be a fraction such as 0.9, 90% or 9/10, got {text!r}") from None
-    if not 0 < f <= 1:
-        raise ConsumerError(f"--target must be in (0, 1], got {text!r}")
-    if f.denominator > MAX_TARGET_DEN:
-        raise ConsumerError(f"--target {text!r} has too many digits (denominator above 10^18)")
-    return f.numerator, f.denominator
-
-
-def when(deadline: int, now: int) -> str:
-    """A deadline as UTC time and distance from the chain's now."""
-    at = datetime.fromtimestamp(deadline, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    delta = deadline - now
-    span = abs(delta)
-    parts = [(span // 86400, "d"), (span % 86400 // 3600, "h"), (span % 3600 // 60, "m"), (span % 60, "s")]
-    text = " ".join(f"{v}{u}" for v, u in parts if v) or "0s"
-    return f"{at} (in {text})" if delta >= 0 else f"{at} ({text} ago)"
-
-
-def check_provider(url: str, timeout: float = 10) -> None:
-    """MP's agent must answer GET /health before MC escrows anything."""
-    try:
-        with urlopen(url.rstrip("/") + "/health", timeout=timeout) as r:
-            if r.status == 200:
-                return
-            raise ConsumerError(f"the provider agent at {url} answered HTTP {r.status} on /health")
-    except (URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise ConsumerError(f"cannot reach the provider agent at {url} ({reason}); nothing was sent: check "
-                            f"--provider-url and that `zkmarket provider run` is up") from None
-
-
-class Reporter:
-    """Where progress goes (the CLI prints with rich; tests may collect it)."""
-
-    def say(self, text: str) -> None:  # one line per step made
-        pass
-
-    def status(self, what: str, detail: str = "") -> None:  # what is being waited for now (a spinner line)
-        pass
-
-    def idle(self) -> None:  # no longer waiting
-        pass
-
-
-@dataclass(frozen=True)
-class Wait:
-    what: str
-    deadline: int | None = None
-
-
-class SettlementMixin:
-    """What an audit's Settlement and a round's / request's JobSettlement share: the outcome and
-    both payouts, or the refund, as lines and as JSON."""
-
-    state: str  # "Settled" or "Cancelled"
-    token: str
-    outcome: str | None
-    consumer_payout: int
-    provider_payout: int
-    refund: int
-    tx_hash: str | None
-
-    def payout_lines(self, job: str) -> list[str]:
-        return [f"{job} settled: {self.outcome}",
-                f"  consumer (MC) credited {format_amount(self.consumer_payout, self.token)}",
-                f"  provider (MP) credited {format_amount(self.provider_payout, self.token)}"]
-
-    def to_dict(self) -> dict:
-        return {"state": self.state, "outcome": self.outcome, "consumer_payout": self.consumer_payout,
-                "provider_payout": self.provider_payout, "refund": self.refund, "tx": self.tx_hash}
-
-    @staticmethod
-    def invalid_text(job: str, invalid: list, proofs: str, item: str) -> str:
-        """Why a settled job's ``invalid`` proofs ("accepted" / "answered" ``proofs`` of each
-        ``item``) fail the local check; "" when none does."""
-        if not invalid:
-            return ""
-        return (f"{job} settled but {len(invalid)} {proofs} proof(s) do not verify locally: "
-                + "; ".join(f"{item} {c.index}: {c.problem}" for c in invalid))
-
-
-@dataclass
-class Settlement(SettlementMixin):
-    audit_id: int
-    state: str  # "Settled" or "Cancelled"
-    token: str
-    outcome: str | None = None
-    consumer_payout: int = 0
-    provider_payout: int = 0
-    refund: int = 0
-    tx_hash: str | None = None
-    proofs: ProofReport | None = None
-
-    def lines(self) -> list[str]:
-        if self.state == "Cancelled":
-            return [f"audit {self.audit_id} cancelled: MC's escrow of {format_amount(self.refund, self.token)} "
-                    f"was credited back"]
-        return self.payout_lines(f"audit {self.audit_id}")
-
-    def invalid_proofs(self) -> str:
-        return self.invalid_text(f"audit {self.audit_id}", self.proofs.invalid if self.proofs else [], "accepted",
-                                 "example")
-
-
-def ended_fields(client: ConsumerClient, contract, job_id: int, outcomes: list[str], id_arg: str = "auditId",
-                 events: tuple[str, str] = ("AuditSettled", "AuditCancelled"),
-                 payouts: tuple[str, str] = ("consumerPayout", "providerPayout")) -> dict | None:
-    """How a finished job ended, from its last settled event, else its last cancelled one: the
-    settlement's fields after the job's id and token (None when neither was emitted)."""
-    args, start = {id_arg: job_id}, client.deployment.start_block
-    for state, event in zip(("Settled", "Cancelled"), events):
-        logs = list(getattr(contract.events, event).get_logs(argument_filters=args, from_block=start))
-        if not logs:
-            continue
-        ev, tx_hash = logs[-1]["args"], "0x" + bytes(logs[-1]["transactionHash"]).hex()
-        if state == "Cancelled":
-            return {"state": state, "refund": int(ev["refund"]), "tx_hash": tx_hash}
-        return {"state": state, "outcome": outcomes[ev["outcome"]], "consumer_payout": int(ev[payouts[0]]),
-                "provider_payout": int(ev[payouts[1]]), "tx_hash": tx_hash}
-    return None
-
-
-def check_proofs(client: ConsumerClient, audit_id: int, test_set: CommittedTestSet | None,
-                 reporter: Reporter, verify: Callable[..., ProofReport] = verify_audit_proofs) -> ProofReport:
-    """Every accepted proof, checked locally (see :mod:`.proofs`; ``verify`` is the audit kind's
-    check), with a one-line summary."""
-    report = verify(client, audit_id, test_set)
-    reporter.say(f"checked {len(report.checks)} accepted proofs locally (eth_call of the registered verifier "
-                 f"{report.verifier}, instances rebuilt by MC): {report.valid} valid, {report.correct}/"
-                 f"{len(report.expected)} correct" + (f", {len(report.missing)} missing" if report.missing else ""))
-    return report
-
-
-def proofs_before_finalizing(client: ConsumerClient, audit_id: int, test_set: CommittedTestSet | None,
-                             reporter: Reporter, verify: Callable[..., ProofReport] = verify_audit_proofs
-                             ) -> ProofReport:
-    """check_proofs, refusing (ProofCheckError) when an accepted proof does not verify locally."""
-    report = check_proofs(client, audit_id, test_set, reporter, verify)
-    if report.invalid:
-        raise ProofCheckError(f"refusing to finalize audit {audit_id}: " + "; ".join(
-            f"proof of example {c.index} (tx {c.tx_hash}): {c.problem}" for c in report.invalid))
-    return report
-
-
-def settlement(client: ConsumerClient, audit_id: int) -> Settlement | None:
-    """How a finished appendix-B audit ended, from its AuditSettled / AuditCancelled event."""
-    a = client.call(client.audits, "audit", audit_id)
-    return read_settlement(client, client.audits, audit_id, a.token, GUARDED_OUTCOMES)
-
-
-def read_settlement(client: ConsumerClient, audits, audit_id: int, token: str,
-                    outcomes: list[str]) -> Settlement | None:
-    """How a finished audit of contract ``audits`` ended (both audit contracts emit the same
-    AuditSettled / AuditCancelled events; ``outcomes`` names their outcome enum)."""
-    fields = ended_fields(client, audits, audit_id, outcomes)
-    return None if fields is None else Settlement(audit_id, token=token, **fields)
-
-
-def available_model(client: ConsumerClient, model_id: int) -> list:
-    """The registered model (ModelNotFound otherwise); refused unless it takes new jobs."""
-    model = client.call(client.registry, "model", model_id)
-    if not client.call(client.registry, "isAvailable", model_id):
-        status = MODEL_STATUSES[model.status]
-        raise ConsumerError(f"model {model_id} takes no new jobs (status {status}, stake "
-                            f"{format_amount(model.stake, model.token)}); pick another model")
-    return model
-
-
-def open_audit(client: ConsumerClient, audits, testset_path: str | Path, test_set: CommittedTestSet, model_id: int,
-               target: tuple[int, int], provider_url: str, kind: str = "audit") -> tuple[AuditStateFile, dict, int]:
-    """Escrows 2NE + eps and opens an audit of contract ``audits`` (both audit contracts take
-    the same `openAudit`); writes MC's state file (``kind``: its name, see :mod:`.state`).
-    Returns the state, the AuditOpened fields and the escrow."""
-    token = client.call(client.registry, "jobTerms", model_id).token
-    escrow = audit_escrow(test_set.n, Prices(*client.call(client.registry, "prices", token)))
-    value = client.pay_token(token, audits.address, escrow)
-    receipt = client.send(audits, "openAudit", [model_id, test_set.n, *target, test_set.root], value=value)
-    opened = client.event(receipt, audits, "AuditOpened")
-    audit_id = int(opened["auditId"])
-    state = AuditStateFile(state_path(testset_path, audit_id, kind), client.deployment.chain_id, audits.address,
-                           audit_id, str(Path(testset_path).resolve()), test_set.root.hex(), model_id, provider_url)
-    state.save()
-    return state, opened, escrow
-
-
-def resume_state(client: ConsumerClient, audits, audit_id: int, consumer: str, root: bytes, model_id: int, *,
-                 state_file: str | Path | None = None, testset: str | Path | None = None,
-                 provider_url: str | None = None, kind: str = "audit") -> tuple[AuditStateFile, CommittedTestSet]:
-    """MC's state file of an audit of ``audits`` (found next to ``testset``, or in the working
-    folder) and its test set, checked against the audit's consumer and root; without a state
-    file, adopts the audit if ``testset`` has its root."""
-    if consumer != client.address:
-        raise ConsumerError(f"audit {audit_id} was opened by {consumer}, not by this account "
-                            f"{client.address}; use the consumer's key (--keystore / $ZKMARKET_PRIVATE_KEY)")
-    path = Path(state_file) if state_file else find_state(audit_id, testset, kind=kind)
-    if path is not None and path.is_file():
-        state = AuditStateFile.load(path)
-        state.check_belongs(client.deployment.chain_id, audits.address, audit_id)
-        if testset is not None:
-            state.testset = str(Path(testset).resolve())
-    elif testset is not None:
-        state = AuditStateFile(state_path(testset, audit_id, kind), client.deployment.chain_id, audits.address,
-                               audit_id, str(Path(testset).resolve()), root.hex(), model_id)
-    else:
-        raise StateFileError(f"no state file for audit {audit_id} in {Path.cwd()}; pass --testset FILE (the "
-                             f"audit's test set; its state file lives next to it) or --state FILE")
-    if not Path(state.testset).is_file():
-        raise StateFileError(f"the audit's test set {state.testset} is gone; pass --testset FILE")
-    test_set = load_committed(state.testset)
-    if test_set.root != root:
-        raise ConsumerError(f"{state.testset} has root 0x{test_set.root.hex()}, but audit {audit_id} committed "
-                            f"0x{root.hex()}: not this audit's test set")
-    if provider_url:
-        state.provider_url = provider_url
-    state.save()
-    return state, test_set
-
-
-class Stop(Exception):
-    """Raised by a step to end the run early on purpose (--no-settle), with what to do next."""
-
-
-class DriverLoop:
-    """The resumable loop of every consumer driver (audits, rounds, requests): each pass reads
-    the job's phase from the chain and makes MC's move or waits for MP's (or for a deadline),
-    until it is settled or cancelled. Subclasses give ``phase``, ``step`` (a Wait, or None after
-    a move), ``finished`` (the settlement) and, optionally, ``_announce``."""
-
-    NOUN = "job"
-    RESUME = "zkmarket job resume"
-    client: ConsumerClient
-    reporter: Reporter
-    job_id: int
-    poll: float
-    timeout: float | None
-    clock: Callable[[], float]
-    sleep: Callable[[float], None]
-    stopped: str | None = None
-
-    def run(self):
-        """The settlement, or None when a step stopped on purpose (``self.stopped`` says why)."""
-        waiting, since = None, 0.0
-        try:
-            while True:
-                current = self.phase()
-                self._announce(current)
-                if current in ("Settled", "Cancelled"):
-                    return self.finished()
-                before = self._snapshot(current)
-                try:
-                    wait = self.step(current)
-                except Stop as e:
-                    self.stopped = str(e)
-                    return None
-                except RevertError:
-                    if self._snapshot(self.phase()) != before:
-                        continue  # someone else (MP's agent) made the move first: read the chain again
-                    raise
-                if wait is None:
-                    waiting = None
-                    continue
-                if wait.what != waiting:
-                    waiting, since = wait.what, self.clock()
-                deadline = f"; deadline {when(wait.deadline, self.client.chain_time())}" if wait.deadline else ""
-                self.reporter.status(wait.what, deadline)
-                if self.timeout is not None and self.clock() - since >= self.timeout:
-                    raise WaitTimeout(f"gave up after {self.timeout:g}s {wait.what}{deadline}; {self.NOUN} "
-                                      f"{self.job_id} is {current}: continue with `{self.RESUME} {self.job_id}`")
-                self.sleep(self.poll)
-        finally:
-            self.reporter.idle()
-
-    def phase(self) -> str:  # pragma: no cover - each driver defines it
-        raise NotImplementedError
-
-    def step(self, current: str) -> Wait | None:  # pragma: no cover
-        raise NotImplementedError
-
-    def finished(self):  # pragma: no cover
-        raise NotImplementedError
-
-    def _announce(self, current: str) -> None:
-        """A line when the phase changes, if the driver says one here."""
-
-    def _snapshot(self, current: str) -> tuple:
-        """What tells whether someone else moved since a step was decided."""
-        return (current,)
-
-
-class AuditDriver(DriverLoop):
-    """What both audit drivers share: the loop over the audit's phase, the settlement and, before
-    finalizing, MC's local check of every accepted proof. Subclasses give ``STATES``,
-    ``OUTCOMES``, ``VERIFY`` (their proof check), ``step`` and ``_announce``."""
-
-    NOUN = "audit"
-    RESUME = "zkmarket audit resume"
-    NAME = "audit"  # in messages
-    STATES: list[str]
-    OUTCOMES: list[str]
-    VERIFY: Callable[..., ProofReport]
-
-    def __init__(self, client: ConsumerClient, audits, test_set: CommittedTestSet, state: AuditStateFile,
-                 reporter: Reporter | None, *, poll: float, timeout: float | None, verify: bool,
-                 clock: Callable[[], float], sleep: Callable[[float], None], post: Callable):
-        self.client, self.audits, self.test_set, self.state = client, audits, test_set, state
-        self.reporter = reporter or Reporter()
-        self.poll, self.timeout, self.verify = poll, timeout, verify
-        self.clock, self.sleep, self.post = clock, sleep, post
-        self.audit_id = self.job_id = state.audit_id
-        self._seen: str | None = None
-        self._report: ProofReport | None = None
-
-    def audit(self) -> list:
-        return self.client.call(self.audits, "audit", self.audit_id)
-
-    def phase(self) -> str:
-        return self.STATES[self.client.call(self.audits, "state", self.audit_id)]
-
-    def _finalize_tx(self) -> None:
-        self.client.send(self.audits, "finalize", [self.audit_id])
-
-    def finalize(self) -> None:
-        """Checks every accepted proof locally, then finalizes (refuses when one does not verify)."""
-        if self.verify:
-            self._report = proofs_before_finalizing(self.client, self.audit_id, self.test_set, self.reporter,
-                                                    self.VERIFY)
-        self._finalize_tx()
-
-    def finished(self) -> Settlement:
-        a = self.audit()
-        result = read_settlement(self.client, self.audits, self.audit_id, a.token, self.OUTCOMES)
-        if result is None:
-            raise ConsumerError(f"{self.NAME} {self.audit_id} is finished but its settlement event was not found")
-        report = self._report
-        if report is None and self.verify and result.state == "Settled" and a.submitted:
-            # settled by someone else (MP's agent finalizes too): still check
-            report = check_proofs(self.client, self.audit_id, self.test_set, self.reporter, self.VERIFY)
-        result.proofs = report
-        return result
 
 
 class GuardedAuditRun(AuditDriver):
@@ -618,7 +271,6 @@ class GuardedAuditRun(AuditDriver):
         if is_published(t):
             self.reporter.say(f"published transfer {tid} on chain: MP must acknowledge by "
                               f"{when(t.deadline, self.client.chain_time())} or is at fault")
-
 
 
 def describe_audit(client: ConsumerClient, audit_id: int) -> dict:
