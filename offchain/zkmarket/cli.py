@@ -11,23 +11,36 @@ import click
 import zkmarket_prover
 
 from . import prover as zp
-from .cli_params import ExistingFile
+from .cli_params import ExistingFile, fail, option_group
 from .prover import stages
 
 
-def _fail(e: Exception) -> None:
-    click.echo(f"error: {e}", err=True)
-    sys.exit(1)
-
-
 class _Group(click.Group):
-    """Turns the project's expected errors into one-line messages instead of tracebacks."""
+    """The one place where the project's expected errors (each package's root) become one line on
+    stderr instead of a traceback: exit 1, or 3 for a wait given up (it can be resumed)."""
 
     def invoke(self, ctx):
+        from requests.exceptions import RequestException
+        from web3.exceptions import Web3Exception
+
+        from .chain import ChainError
+        from .consumer.errors import ConsumerError, WaitTimeout
+        from .market.errors import MarketError
+        from .model.errors import ModelError
+        from .participants.errors import ParticipantError
+        from .store import StoreError
+
         try:
             return super().invoke(ctx)
-        except (zp.ProverError, OSError) as e:
-            _fail(e)
+        except WaitTimeout as e:
+            fail(str(e), 3)
+        except (ConsumerError, MarketError, ChainError, zp.ProverError, ParticipantError, ModelError, StoreError,
+                OSError) as e:
+            fail(str(e))
+        except RequestException as e:
+            fail(f"lost the connection to the node ({type(e).__name__}: {e}); the command can be run again")
+        except Web3Exception as e:
+            fail(f"{type(e).__name__}: {e}")
 
 
 @click.group(cls=_Group)
@@ -35,7 +48,7 @@ def main() -> None:
     """zkmarket: a trustless marketplace for ML inference with halo2 proofs."""
 
 
-@main.group(cls=_Group)
+@main.group()
 def prover() -> None:
     """Compile models into circuits, set up keys, prove, verify, commit, export verifiers."""
 
@@ -49,17 +62,11 @@ def _srs_for(circuit: zp.CompiledCircuit, srs: str | None, srs_sha256: str | Non
     return zp.load_srs(srs, srs_sha256, circuit.k)
 
 
-_srs_options = [
+srs_options = option_group(
     click.option("--srs", type=ExistingFile(),
                  help="published powers-of-tau file: halo2 KZG format or snarkjs / Perpetual Powers of Tau .ptau"),
     click.option("--srs-sha256", help="expected SHA-256 of --srs"),
-]
-
-
-def srs_options(f):
-    for opt in reversed(_srs_options):
-        f = opt(f)
-    return f
+)
 
 
 @prover.command("compile")

@@ -1,10 +1,22 @@
-"""Click parameter types shared by every `zkmarket` subcommand."""
+"""Click parameter types and option helpers shared by every `zkmarket` subcommand."""
 
 from __future__ import annotations
 
+import functools
+import sys
 from pathlib import Path
+from typing import Any
 
+import annotated_types
 import click
+from pydantic import FilePath, ValidationError
+from pydantic_core import PydanticUndefined
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Ends the command with one line on stderr: ``error: message`` (exit 1; 3 for a wait given up)."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
 
 
 class FileNotFound(click.ClickException):
@@ -31,3 +43,59 @@ class ExistingFile(click.Path):
         if not path.exists():
             raise FileNotFound(f"{name}: file {value} not found")
         return super().convert(value, param, ctx)
+
+
+def option_group(*options):
+    """One decorator for several click options, shown in the order given."""
+
+    def apply(f):
+        for opt in reversed(options):
+            f = opt(f)
+        return f
+
+    return apply
+
+
+def _click_type(field) -> Any:
+    """The click type of a settings field: its int bounds become an IntRange, a FilePath an
+    ExistingFile, a Path a file path."""
+    kind = field.annotation
+    args = getattr(kind, "__args__", ())
+    if kind is FilePath or FilePath in args:
+        return ExistingFile()
+    if kind is Path or Path in args:
+        return click.Path(dir_okay=False)
+    if kind is int:
+        lo = next((m.ge for m in field.metadata if isinstance(m, annotated_types.Ge)), None)
+        hi = next((m.le for m in field.metadata if isinstance(m, annotated_types.Le)), None)
+        return click.IntRange(lo, hi) if lo is not None or hi is not None else click.INT
+    if kind is float:
+        return click.FLOAT
+    return click.STRING
+
+
+def settings_options(settings_class, name: str = "settings"):
+    """Click options for every field of a pydantic-settings class (``--rpc-url`` for
+    ``rpc_url``; help from the field's description, its env var and default). The command gets
+    ``name=settings_class(...)``: a flag given wins over the env var, which wins over the default."""
+    prefix = settings_class.model_config.get("env_prefix", "")
+    options = []
+    for field_name, field in settings_class.model_fields.items():
+        default = "" if field.default in (None, PydanticUndefined) else f"; default: {field.default}"
+        help_text = f"{field.description} [env {prefix}{field_name.upper()}{default}]"
+        options.append(click.option("--" + field_name.replace("_", "-"), field_name, type=_click_type(field),
+                                    default=None, help=help_text))
+
+    def apply(f):
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            given = {k: kwargs.pop(k) for k in settings_class.model_fields}
+            try:
+                settings = settings_class(**{k: v for k, v in given.items() if v is not None})
+            except ValidationError as e:  # from the environment: click has checked the flags
+                fail("; ".join(f"{prefix}{'.'.join(map(str, err['loc'])).upper()}: {err['msg']}" for err in e.errors()))
+            return f(*args, **{name: settings}, **kwargs)
+
+        return option_group(*options)(wrapper)
+
+    return apply

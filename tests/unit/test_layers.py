@@ -10,7 +10,8 @@ import zkmarket
 
 ROOT = Path(zkmarket.__file__).parent
 LAYERS = [
-    {"prover", "crypto", "model", "store", "planner", "files", "cli_params"},
+    {"cli_params", "files"},
+    {"prover", "crypto", "model", "store", "planner"},
     {"protocol"},
     {"chain"},
     {"market"},

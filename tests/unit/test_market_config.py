@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from eth_account import Account
 
+from zkmarket.cli import main
 from zkmarket.market import (
     ETH,
     KeyLoadError,
@@ -26,7 +27,6 @@ from zkmarket.market import (
     signer_from_keystore,
     write_keystore,
 )
-from zkmarket.market.cli import deploy
 
 pytestmark = pytest.mark.unit
 
@@ -285,8 +285,8 @@ def test_network_names_its_key_source_and_keystore_option_overrides(tmp_path, ke
 
 def test_deploy_command_without_key_fails_before_touching_the_network(tmp_path):
     path = write(tmp_path, '[networks.n]\nrpc_url = "http://127.0.0.1:9"\nchain_id = 1\n')
-    result = CliRunner().invoke(deploy, ["--network", "n", "--config", str(path)], env={"ZKMARKET_PRIVATE_KEY": ""})
+    result = CliRunner().invoke(main, ["deploy", "--network", "n", "--config", str(path)], env={"ZKMARKET_PRIVATE_KEY": ""})
     assert result.exit_code == 1
     assert "error: no signing key: set env var ZKMARKET_PRIVATE_KEY" in result.output
-    result = CliRunner().invoke(deploy, ["--network", "m", "--config", str(path)])
+    result = CliRunner().invoke(main, ["deploy", "--network", "m", "--config", str(path)])
     assert result.exit_code == 1 and "'m' is not in" in result.output

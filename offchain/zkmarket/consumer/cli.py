@@ -9,36 +9,27 @@ be resumed.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import click
 
-from .. import prover as zp
-from ..chain import ChainError
-from ..cli_params import ExistingFile
-from ..market.errors import MarketError
-from ..model.qmodel import ModelFormatError
-from ..participants.delivery import DeliveryError
+from ..cli_params import ExistingFile, fail, option_group, settings_options
 from .audit_common import Settlement, parse_target
-from .client import ConsumerClient, connect, format_amount, parse_token
+from .client import format_amount, parse_token
 from .driver import Reporter
-from .errors import ConsumerError, WaitTimeout
+from .errors import ConsumerError
 from .funds import credits, escrow_contracts, withdraw_all
 from .guarded_audit import GuardedAuditRun, describe_audit, finalize_audit
 from .jobs import JobSettlement
 from .models import describe_model, register_model
+from .settings import ConsumerSettings
 from .simple_audit import KIND as SIMPLE_KIND
 from .simple_audit import SimpleAuditRun, describe_simple_audit, finalize_simple_audit, simple_audits
 from .state import AuditStateFile, find_state
 from .testsets import commit, digits_examples, load_committed, load_examples
-
-DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 
 
 def _console():
@@ -69,106 +60,11 @@ def show(info: dict, as_json: bool, title: str, rows: Callable[[dict], list[tupl
         _print_table(title, rows(info))
 
 
-def _fail(message: str, code: int = 1) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-class _Handled:
-    """Turns the expected failures into one line on stderr instead of a traceback."""
-
-    def invoke(self, ctx):
-        from requests.exceptions import RequestException
-        from web3.exceptions import Web3Exception
-
-        try:
-            return super().invoke(ctx)
-        except WaitTimeout as e:
-            _fail(str(e), 3)
-        except (ConsumerError, MarketError, ChainError, zp.ProverError, DeliveryError, ModelFormatError) as e:
-            _fail(str(e))
-        except OSError as e:
-            _fail(str(e))
-        except RequestException as e:
-            _fail(f"lost the connection to the node ({type(e).__name__}: {e}); the command can be run again")
-        except Web3Exception as e:
-            _fail(f"{type(e).__name__}: {e}")
-
-
-class _Group(_Handled, click.Group):
-    pass
-
-
-class _Command(_Handled, click.Command):
-    pass
-
-
-# ---------------------------------------------------------------------- market options
-
-
-@dataclass
-class MarketOptions:
-    network: str | None
-    deployment: str | None
-    rpc_url: str | None
-    keystore: str | None
-
-    def connect(self, signer: bool = True) -> ConsumerClient:
-        from ..market.deployment import check_chain_id
-        from ..market.keys import load_signer, signer_for_network
-        from ..market.networks import load_network
-
-        net = load_network(self.network) if self.network else None
-        if self.deployment:
-            path = Path(self.deployment)
-        elif net is not None:
-            path = net.deployment_file
-        else:
-            raise ConsumerError("which marketplace? pass --deployment FILE (written by `zkmarket deploy`) or "
-                                "--network NAME (a network of networks.toml)")
-        rpc_url = self.rpc_url or (net.resolve_rpc_url() if net is not None else DEFAULT_RPC_URL)
-        prompt = (lambda m: click.prompt(m, hide_input=True, prompt_suffix="", err=True)) if sys.stdin.isatty() else None
-        account = None
-        if signer:
-            account = (signer_for_network(net, keystore=self.keystore, prompt=prompt) if net is not None
-                       else load_signer(keystore=self.keystore, prompt=prompt))
-        client = connect(path, rpc_url, account)
-        if net is not None:
-            check_chain_id(client.w3, net.chain_id, what=f"network {net.name!r} in networks.toml")
-        return client
-
-
-def option_group(*options):
-    """One decorator for several click options, shown in the order given."""
-
-    def apply(f):
-        for opt in reversed(options):
-            f = opt(f)
-        return f
-
-    return apply
+# ---------------------------------------------------------------------- options
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print JSON")
-
-_market_options = option_group(
-    click.option("--network", envvar="ZKMARKET_NETWORK",
-                 help="a network of networks.toml: its deployment file, node and key [env ZKMARKET_NETWORK]"),
-    click.option("--deployment", type=click.Path(dir_okay=False), envvar="ZKMARKET_DEPLOYMENT",
-                 help="deployment file written by `zkmarket deploy` [env ZKMARKET_DEPLOYMENT]"),
-    click.option("--rpc-url", envvar="ZKMARKET_RPC_URL",
-                 help=f"the node [env ZKMARKET_RPC_URL; default: the network's, else {DEFAULT_RPC_URL}]"),
-    click.option("--keystore", type=ExistingFile(),
-                 help="encrypted keystore file (else the key in $ZKMARKET_PRIVATE_KEY)"),
-)
-
-
-def market_options(f):
-    @functools.wraps(f)
-    def wrapper(*args, network, deployment, rpc_url, keystore, **kwargs):
-        return f(*args, market=MarketOptions(network, deployment, rpc_url, keystore), **kwargs)
-
-    return _market_options(wrapper)
+market_options = settings_options(ConsumerSettings, name="market")
 
 
 # ---------------------------------------------------------------------- progress
@@ -215,7 +111,7 @@ def _print_settlement(console, result: Settlement | JobSettlement | None) -> Non
         _say(console, line)
     invalid = result.invalid_proofs()
     if invalid:
-        _fail(invalid)
+        fail(invalid)
     if result.consumer_payout or result.refund:
         _say(console, "withdraw the credit with `zkmarket withdraw`")
 
@@ -243,7 +139,7 @@ def settlement_text(s: dict, token: str, consumer: str = "MC", provider: str = "
 # ---------------------------------------------------------------------- model
 
 
-@click.group(cls=_Group)
+@click.group()
 def model() -> None:
     """Build benchmark models, register models and inspect registered ones."""
 
@@ -340,7 +236,7 @@ def _model_rows(info: dict) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------- testset
 
 
-@click.group(cls=_Group)
+@click.group()
 def testset() -> None:
     """Commit a test set (input commitments with the prover's Poseidon) and inspect one."""
 
@@ -386,7 +282,7 @@ def testset_show(path, as_json):
 # ---------------------------------------------------------------------- audit
 
 
-@click.group(cls=_Group)
+@click.group()
 def audit() -> None:
     """Run accuracy audits as the consumer: appendix B (GriefingResistantAudit, the default) or
     the simple audit of paper 5.2 (AccuracyAudit, --protocol simple)."""
@@ -538,7 +434,7 @@ def _simple_audit_rows(info: dict) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------- withdraw
 
 
-@click.command("withdraw", cls=_Command)
+@click.command("withdraw")
 @click.option("--token", help="only this payment token (ETH or an address) [default: every accepted token]")
 @market_options
 def withdraw(token, market):
@@ -554,4 +450,4 @@ def withdraw(token, market):
         _say(console, f"withdrew {format_amount(amount, tok)} from {name}")
     left = credits(client, tokens)
     if left:
-        _fail("credit left after withdrawing: " + ", ".join(f"{n} {format_amount(a, t)}" for n, t, a in left))
+        fail("credit left after withdrawing: " + ", ".join(f"{n} {format_amount(a, t)}" for n, t, a in left))

@@ -14,16 +14,15 @@ from pathlib import Path
 
 import click
 
+from ..cli_params import option_group
 from .cli import (
     RichReporter,
     _console,
-    _Group,
     _print_settlement,
     _say,
     drive,
     json_option,
     market_options,
-    option_group,
     poll_option,
     settlement_text,
     show,
@@ -78,7 +77,7 @@ def _settle(settle, market, job_id: int, state_dir: str, no_verify: bool, warp: 
 # ---------------------------------------------------------------------- rounds
 
 
-@click.group("round", cls=_Group)
+@click.group("round")
 def round_group() -> None:
     """Buy predictions in serving rounds (paper 5.3): spot-check them, settle, inspect."""
 
@@ -194,7 +193,7 @@ def round_settle(round_id, state_dir, no_verify, warp, market):
 # ---------------------------------------------------------------------- retrieval
 
 
-@click.group("retrieval", cls=_Group)
+@click.group("retrieval")
 def retrieval_group() -> None:
     """Retrieve the documents of a dataset matching a model's class (paper 5.4), spot-checked."""
 

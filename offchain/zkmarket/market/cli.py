@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from zkmarket.chain import ChainError
 from zkmarket.cli_params import ExistingFile
 
 from .deployment import PROTOCOLS, REGISTRY, TRANSFERS, ensure_market
@@ -17,11 +16,6 @@ from .networks import load_networks
 
 _ROLES = {REGISTRY: "registry", TRANSFERS: "data transfers (appendix B)",
           **{p: "protocol" for p in PROTOCOLS}}
-
-
-def _fail(e: Exception) -> None:
-    click.echo(f"error: {e}", err=True)
-    sys.exit(1)
 
 
 def _console():
@@ -53,25 +47,21 @@ def deploy(network_name: str, config_path: str | None, out: str | None, force: b
     otherwise) or from an encrypted keystore file; it is never printed."""
     from web3 import Web3
 
-    try:
-        config = load_networks(config_path)
-        network = config[network_name]
-        url = rpc_url or network.resolve_rpc_url()
-        # A URL from an env var may carry an API key: name the variable, not the URL.
-        shown = url if (rpc_url or network.rpc_url) else f"${network.rpc_url_env}"
-        signer = signer_for_network(network, keystore=keystore, prompt=_prompt if sys.stdin.isatty() else None)
-        w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
-        if not w3.is_connected():
-            raise MarketError(f"cannot reach the node of network {network_name!r} at {shown}")
-        path = Path(out) if out else network.deployment_file
-        console = _console()
-        console.print(f"network {network_name} (chain id {network.chain_id}) at {shown}; deployer {signer.address}")
-        result = ensure_market(w3, signer, network.market, path, chain_id=network.chain_id, network=network_name,
-                               local=network.local,
-                               force=force, log=lambda m: console.print(f"  {m}"))
-    except (MarketError, ChainError) as e:
-        _fail(e)
-        return
+    config = load_networks(config_path)
+    network = config[network_name]
+    url = rpc_url or network.resolve_rpc_url()
+    # A URL from an env var may carry an API key: name the variable, not the URL.
+    shown = url if (rpc_url or network.rpc_url) else f"${network.rpc_url_env}"
+    signer = signer_for_network(network, keystore=keystore, prompt=_prompt if sys.stdin.isatty() else None)
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
+    if not w3.is_connected():
+        raise MarketError(f"cannot reach the node of network {network_name!r} at {shown}")
+    path = Path(out) if out else network.deployment_file
+    console = _console()
+    console.print(f"network {network_name} (chain id {network.chain_id}) at {shown}; deployer {signer.address}")
+    result = ensure_market(w3, signer, network.market, path, chain_id=network.chain_id, network=network_name,
+                           local=network.local,
+                           force=force, log=lambda m: console.print(f"  {m}"))
     dep = result.deployment
     if result.reused:
         console.print(f"reused {path} ({result.reason}; --force redeploys)")

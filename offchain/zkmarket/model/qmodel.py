@@ -15,6 +15,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from .errors import ModelError
+
 FORMAT = "zkmarket-qmodel"
 VERSION = 1
 ACTIVATIONS = ("none", "relu", "relu6")
@@ -30,7 +32,7 @@ RELU6_SCALE = 6 / 255
 Shape = tuple[int, int, int]
 
 
-class ModelFormatError(ValueError):
+class ModelFormatError(ModelError):
     """A model document (or ONNX graph) that does not follow `docs/model-format.md`."""
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ModelError
 from .qmodel import Add, Conv2d, FullyConnected, GlobalAvgPool, Layer, QModel, tensor_shapes
 
 # BN254 scalar field modulus: the field of the circuit and of the Poseidon commitments.
@@ -20,11 +21,11 @@ P = 2188824287183927522224640574525727508854836440041633634515956549080288361241
 BYTES_PER_ELEMENT = 31
 
 
-class InputError(ValueError):
+class InputError(ModelError):
     """An input that is not a uint8 tensor of the model's input shape."""
 
 
-class LookupRangeError(ValueError):
+class LookupRangeError(ModelError):
     """A requantized value outside the circuit's lookup range: the input cannot be proved."""
 
 

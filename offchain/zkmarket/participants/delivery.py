@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from ..protocol.merkle import leaf, merkle
 from ..protocol.testset import example_leaf
 from ..protocol.transfer import ciphertext_digest, ciphertext_leaf
+from .errors import ParticipantError
 
 
-class DeliveryError(ValueError):
+class DeliveryError(ParticipantError):
     """The delivered data does not match what is committed on chain (names what differs)."""
 
 

@@ -27,6 +27,7 @@ from ..protocol.merkle import merkle
 from ..protocol.states import REQUEST_STATES
 from ..prover.stages import flatten_input
 from .connect import MarketConnection
+from .errors import ParticipantError
 from .serving_round import (
     RoundInputs,
     _hex,
@@ -42,7 +43,7 @@ from .serving_round import (
 DEFAULT_POSITIVE_CLASS = 1  # a binary predicate's "matches"; a requester may name another class
 
 
-class RetrievalError(ValueError):
+class RetrievalError(ParticipantError):
     """A retrieval step refused, with the reason; `status` is the HTTP status an agent answers
     with (400: the request is wrong, 404: unknown here, 409: not now)."""
 

@@ -21,9 +21,10 @@ from .. import prover as zp
 from ..protocol.merkle import keccak, leaf, merkle
 from ..protocol.states import ROUND_STATES
 from .connect import MarketConnection
+from .errors import ParticipantError
 
 
-class ServingError(ValueError):
+class ServingError(ParticipantError):
     """A serving request refused, with the reason; `status` is the HTTP status an agent answers
     with (400: the request is wrong, 404: no such round of this provider, 409: not now)."""
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..cli_params import option_group
 from .cost import (
     ComputePrice,
     CostLine,
@@ -64,22 +65,18 @@ def _pct(x: float) -> str:
     return f"{x * 100:.6g}%"
 
 
-def _common(f: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option("--confidence", "-c", type=OPEN_UNIT, default="0.95", show_default=True,
-                     help="confidence C, e.g. 0.95 or 95%"),
-        click.option("--proof-price", type=WEI, help="Z: price of one proof, an integer in --unit"),
-        click.option("--unit", default="wei", show_default=True, help="label of the integer prices"),
-        click.option("--prove-seconds", type=DECIMAL,
-                     help="measured seconds to prove and verify one proof (with --usd-per-hour)"),
-        click.option("--usd-per-hour", type=DECIMAL, help="price of the proving machine per hour"),
-        click.option("--plot", "plot_path", type=click.Path(dir_okay=False, writable=True),
-                     help="write a PNG of sample size and cost against the tolerance"),
-        click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of a table"),
-    ]
-    for opt in reversed(options):
-        f = opt(f)
-    return f
+_common = option_group(
+    click.option("--confidence", "-c", type=OPEN_UNIT, default="0.95", show_default=True,
+                 help="confidence C, e.g. 0.95 or 95%"),
+    click.option("--proof-price", type=WEI, help="Z: price of one proof, an integer in --unit"),
+    click.option("--unit", default="wei", show_default=True, help="label of the integer prices"),
+    click.option("--prove-seconds", type=DECIMAL,
+                 help="measured seconds to prove and verify one proof (with --usd-per-hour)"),
+    click.option("--usd-per-hour", type=DECIMAL, help="price of the proving machine per hour"),
+    click.option("--plot", "plot_path", type=click.Path(dir_okay=False, writable=True),
+                 help="write a PNG of sample size and cost against the tolerance"),
+    click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of a table"),
+)
 
 
 def _compute(prove_seconds: Fraction | None, usd_per_hour: Fraction | None) -> ComputePrice | None:

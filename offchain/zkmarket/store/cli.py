@@ -7,22 +7,11 @@ from pathlib import Path
 
 import click
 
-from . import Digest, StoreError, open_store
+from . import Digest, open_store
 from .kubo import DEFAULT_API
 
 
-class _StoreGroup(click.Group):
-    """Store errors (missing, tampered, daemon down) print as one line and exit 1."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except (StoreError, OSError) as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(1)
-
-
-@click.group(cls=_StoreGroup)
+@click.group()
 @click.option("--backend", type=click.Choice(["local", "kubo"]), default="local", show_default=True,
               envvar="ZKMARKET_STORE_BACKEND", help="where objects live")
 @click.option("--dir", "directory", type=click.Path(file_okay=False), envvar="ZKMARKET_STORE_DIR",

@@ -1,0 +1,41 @@
+"""The provider's settings: those every role shares (zkmarket.market.settings) plus the agent's
+state file, and for `zkmarket provider run` its HTTP endpoint, provers and join policies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from ..market.deployment import MarketDeployment, check_chain_id
+from ..market.settings import MarketSettings
+from ..participants.connect import MarketConnection, connect
+
+
+class ProviderSettings(MarketSettings):
+    db: Path = Field(Path("provider-agent.sqlite"),
+                     description="the agent's state (last blocks, jobs, deliveries, inputs, datasets, proofs)")
+
+    def connect(self) -> tuple[MarketConnection, dict, int]:
+        """MP's connection, the deployment's contracts by name, and the block it starts at."""
+        path, rpc_url, net = self.locate()
+        market = connect(path, rpc_url, self.signer(net))
+        if net is not None:
+            check_chain_id(market.w3, net.chain_id, what=f"network {net.name!r} in networks.toml")
+        dep = MarketDeployment.load(path)
+        return market, dep.contracts(market.w3), dep.start_block
+
+
+class AgentSettings(ProviderSettings):
+    host: str = Field("127.0.0.1", description="HTTP host")
+    port: int = Field(8600, ge=0, le=65535,
+                      description="HTTP port (MC's deliveries and test sets, round inputs, retrieval results)")
+    workers: int = Field(1, ge=1, le=64, description="parallel provers")
+    batch_size: int = Field(10, ge=1, le=200, description="proofs per submitProofs transaction")
+    max_n: int = Field(1000, ge=1, description="largest audit to join")
+    max_k: int = Field(256, ge=1, description="largest serving round to join")
+    max_challenges: int = Field(64, ge=0, description="largest retrieval challenge budget C to join")
+    min_beta: int = Field(2, ge=2, description="smallest escrow multiplier beta of rounds and requests to join")
+    max_beta: int = Field(10, ge=2,
+                          description="largest escrow multiplier beta (MP risks beta*K*Z, a responder beta*D*Z)")
+    poll: float = Field(1.0, gt=0, description="seconds between chain polls")
