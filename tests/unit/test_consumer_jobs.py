@@ -177,7 +177,8 @@ class ScriptedRun(JobRun):
         return action
 
     def settlement(self):
-        return JobSettlement("round", 4, "Settled", "0x" + "00" * 20, "ContestsAnswered", 3, 5)
+        return JobSettlement(kind="round", job_id=4, state="Settled", token="0x" + "00" * 20, outcome="ContestsAnswered",
+                             consumer_payout=3, provider_payout=5)
 
 
 def test_the_loop_gives_up_after_the_timeout_naming_the_resume_command():
@@ -239,8 +240,9 @@ def test_answer_report_names_invalid_and_missing_proofs():
 
 def test_settlement_lines_show_both_payouts_or_the_refund():
     token = "0x" + "00" * 20
-    assert JobSettlement("request", 1, "Cancelled", token, refund=10**15).lines() == [
+    assert JobSettlement(kind="request", job_id=1, state="Cancelled", token=token, refund=10**15).lines() == [
         "request 1 cancelled (MP never joined): the escrow of 0.001 ETH was credited back"]
-    assert JobSettlement("round", 1, "Settled", token, "ContestsAnswered", 4 * 10**14, 16 * 10**14).lines() == [
+    assert JobSettlement(kind="round", job_id=1, state="Settled", token=token, outcome="ContestsAnswered",
+                         consumer_payout=4 * 10**14, provider_payout=16 * 10**14).lines() == [
         "round 1 settled: ContestsAnswered", "  consumer (MC) credited 0.0004 ETH",
         "  provider (MP) credited 0.0016 ETH"]

@@ -13,7 +13,7 @@ from ..protocol.rules import Prices, audit_escrow
 from ..protocol.states import GUARDED_OUTCOMES, MODEL_STATUSES
 from ..protocol.testset import CommittedTestSet
 from .client import ConsumerClient, format_amount
-from .driver import DriverLoop, Reporter, SettlementMixin, ended_fields
+from .driver import DriverLoop, JobEnd, Reporter, ended_fields
 from .errors import ConsumerError, ProofCheckError, StateFileError
 from .proofs import ProofReport, verify_audit_proofs
 from .state import AuditStateFile, find_state, state_path
@@ -40,26 +40,17 @@ def parse_target(text: str) -> tuple[int, int]:
 
 
 @dataclass
-class Settlement(SettlementMixin):
+class Settlement(JobEnd):
+    CANCELLED = "{job} cancelled: MC's escrow of {refund} was credited back"
+
     audit_id: int
-    state: str  # "Settled" or "Cancelled"
-    token: str
-    outcome: str | None = None
-    consumer_payout: int = 0
-    provider_payout: int = 0
-    refund: int = 0
-    tx_hash: str | None = None
     proofs: ProofReport | None = None
 
-    def lines(self) -> list[str]:
-        if self.state == "Cancelled":
-            return [f"audit {self.audit_id} cancelled: MC's escrow of {format_amount(self.refund, self.token)} "
-                    f"was credited back"]
-        return self.payout_lines(f"audit {self.audit_id}")
+    def job(self) -> str:
+        return f"audit {self.audit_id}"
 
-    def invalid_proofs(self) -> str:
-        return self.invalid_text(f"audit {self.audit_id}", self.proofs.invalid if self.proofs else [], "accepted",
-                                 "example")
+    def invalid(self) -> list:
+        return self.proofs.invalid if self.proofs else []
 
 
 def check_proofs(client: ConsumerClient, audit_id: int, test_set: CommittedTestSet | None,
@@ -95,7 +86,7 @@ def read_settlement(client: ConsumerClient, audits, audit_id: int, token: str,
     """How a finished audit of contract ``audits`` ended (both audit contracts emit the same
     AuditSettled / AuditCancelled events; ``outcomes`` names their outcome enum)."""
     fields = ended_fields(client, audits, audit_id, outcomes)
-    return None if fields is None else Settlement(audit_id, token=token, **fields)
+    return None if fields is None else Settlement(audit_id=audit_id, token=token, **fields)
 
 
 def available_model(client: ConsumerClient, model_id: int) -> list:

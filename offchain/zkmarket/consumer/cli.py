@@ -298,11 +298,11 @@ poll_option = click.option("--poll", type=click.FloatRange(0.05), default=1.0, s
                            help="seconds between chain reads while waiting")
 wait_options = option_group(
     click.option("--timeout", type=click.FloatRange(0), default=None,
-                 help="seconds to wait for each of MP's moves before giving up (resumable) [default: until the "
-                      "on-chain deadline]"),
+                 help="seconds to wait for each of MP's moves (and each deadline) before giving up (resumable, "
+                      "exit 3) [default: until the on-chain deadline]"),
     poll_option,
     click.option("--no-verify", is_flag=True,
-                 help="finalize without re-checking the accepted proofs locally (the contract checked them)"),
+                 help="pay without re-checking MP's proofs locally first (the contract checked them)"),
 )
 
 @audit.command("run")

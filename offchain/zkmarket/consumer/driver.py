@@ -57,20 +57,33 @@ class Wait:
     deadline: int | None = None
 
 
-class SettlementMixin:
-    """What an audit's Settlement and a round's / request's JobSettlement share: the outcome and
-    both payouts, or the refund, as lines and as JSON."""
+@dataclass(kw_only=True)
+class JobEnd:
+    """How a job ended, for every consumer flow (an audit's Settlement, a round's or request's
+    JobSettlement): the outcome and both payouts, or the refund, as lines and as JSON, plus
+    what the local check found wrong in the proofs MP got paid for."""
+
+    CANCELLED = "{job} cancelled: the escrow of {refund} was credited back"
+    CHECKED = ("accepted", "example")  # which proofs were checked, and what each one is of
 
     state: str  # "Settled" or "Cancelled"
     token: str
-    outcome: str | None
-    consumer_payout: int
-    provider_payout: int
-    refund: int
-    tx_hash: str | None
+    outcome: str | None = None
+    consumer_payout: int = 0
+    provider_payout: int = 0
+    refund: int = 0
+    tx_hash: str | None = None
 
-    def payout_lines(self, job: str) -> list[str]:
-        return [f"{job} settled: {self.outcome}",
+    def job(self) -> str:  # pragma: no cover - each kind defines it
+        raise NotImplementedError
+
+    def invalid(self) -> list:  # pragma: no cover - each kind defines it
+        raise NotImplementedError
+
+    def lines(self) -> list[str]:
+        if self.state == "Cancelled":
+            return [self.CANCELLED.format(job=self.job(), refund=format_amount(self.refund, self.token))]
+        return [f"{self.job()} settled: {self.outcome}",
                 f"  consumer (MC) credited {format_amount(self.consumer_payout, self.token)}",
                 f"  provider (MP) credited {format_amount(self.provider_payout, self.token)}"]
 
@@ -78,13 +91,13 @@ class SettlementMixin:
         return {"state": self.state, "outcome": self.outcome, "consumer_payout": self.consumer_payout,
                 "provider_payout": self.provider_payout, "refund": self.refund, "tx": self.tx_hash}
 
-    @staticmethod
-    def invalid_text(job: str, invalid: list, proofs: str, item: str) -> str:
-        """Why a settled job's ``invalid`` proofs ("accepted" / "answered" ``proofs`` of each
-        ``item``) fail the local check; "" when none does."""
+    def invalid_proofs(self) -> str:
+        """Why the settled job's checked proofs fail the local check; "" when none does."""
+        invalid = self.invalid()
         if not invalid:
             return ""
-        return (f"{job} settled but {len(invalid)} {proofs} proof(s) do not verify locally: "
+        proofs, item = self.CHECKED
+        return (f"{self.job()} settled but {len(invalid)} {proofs} proof(s) do not verify locally: "
                 + "; ".join(f"{item} {c.index}: {c.problem}" for c in invalid))
 
 

@@ -22,7 +22,7 @@ from ..files import read_json, write_json_atomically
 from ..planner import spot_check_sample_size
 from .answers import AnswerReport, verify_answers
 from .client import ConsumerClient, format_amount
-from .driver import DriverLoop, Reporter, SettlementMixin, Stop, Wait, ended_fields, when
+from .driver import DriverLoop, JobEnd, Reporter, Stop, Wait, ended_fields, when
 from .errors import ConsumerError, ProofCheckError, RevertError, StateFileError
 
 FORMAT = "zkmarket-consumer-job"
@@ -240,27 +240,19 @@ def spot_check(count: int | None, indices: str | None, seed: int | None, confide
 
 
 @dataclass
-class JobSettlement(SettlementMixin):
+class JobSettlement(JobEnd):
+    CANCELLED = "{job} cancelled (MP never joined): the escrow of {refund} was credited back"
+    CHECKED = ("answered", "index")
+
     kind: str  # "round" / "request"
     job_id: int
-    state: str  # "Settled" / "Cancelled"
-    token: str
-    outcome: str | None = None
-    consumer_payout: int = 0
-    provider_payout: int = 0
-    refund: int = 0
-    tx_hash: str | None = None
     report: AnswerReport | None = None
 
-    def lines(self) -> list[str]:
-        if self.state == "Cancelled":
-            return [f"{self.kind} {self.job_id} cancelled (MP never joined): the escrow of "
-                    f"{format_amount(self.refund, self.token)} was credited back"]
-        return self.payout_lines(f"{self.kind} {self.job_id}")
+    def job(self) -> str:
+        return f"{self.kind} {self.job_id}"
 
-    def invalid_proofs(self) -> str:
-        return self.invalid_text(f"{self.kind} {self.job_id}", self.report.invalid if self.report else [],
-                                 "answered", "index")
+    def invalid(self) -> list:
+        return self.report.invalid if self.report else []
 
 
 def read_settlement(client: ConsumerClient, contract, kind: str, job_id: int, token: str, outcomes: list[str],
@@ -268,7 +260,7 @@ def read_settlement(client: ConsumerClient, contract, kind: str, job_id: int, to
                     ) -> JobSettlement | None:
     """How a finished job ended, from its settled / cancelled event."""
     fields = ended_fields(client, contract, job_id, outcomes, id_arg, (settled_event, cancelled_event), payouts)
-    return None if fields is None else JobSettlement(kind, job_id, token=token, **fields)
+    return None if fields is None else JobSettlement(kind=kind, job_id=job_id, token=token, **fields)
 
 
 # ---------------------------------------------------------------------- dev-chain clock

@@ -23,9 +23,9 @@ from .cli import (
     drive,
     json_option,
     market_options,
-    poll_option,
     settlement_text,
     show,
+    wait_options,
 )
 from .jobs import spot_check
 from .retrieval import RetrievalRun, describe_request, settle_request
@@ -34,12 +34,7 @@ from .serving_round import RoundRun, describe_round, load_inputs, settle_round
 run_options = option_group(
     click.option("--state-dir", type=click.Path(file_okay=False), default=".", show_default=True,
                  help="folder of the consumer's state files (zkmarket-round-ID.json, zkmarket-retrieval-ID.json)"),
-    click.option("--timeout", type=click.FloatRange(0), default=None,
-                 help="seconds to wait for each of MP's moves (and each deadline) before giving up (resumable, "
-                      "exit 3) [default: until the on-chain deadline]"),
-    poll_option,
-    click.option("--no-verify", is_flag=True,
-                 help="settle without re-checking the answered proofs locally (the contract checked them)"),
+    wait_options,
     click.option("--warp", is_flag=True,
                  help="FOR TESTS ON A DEV CHAIN (anvil): move the clock to the deadline instead of waiting for it"),
     click.option("--no-settle", is_flag=True,
