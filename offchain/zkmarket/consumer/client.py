@@ -164,6 +164,11 @@ class ConsumerClient:
             raise RevertError(f"{where} failed: {_label(decoded) if decoded else e}",
                               error=decoded.name if decoded else None) from None
 
+    @property
+    def account(self):
+        """The signer, by the name MarketConnection gives it (the participants' classes sign with it)."""
+        return self.signer
+
     def event(self, receipt, contract, name: str) -> dict:
         events = self.session.events(receipt, contract, name)
         if not events:

@@ -15,14 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from eth_account import Account
-
 from ..participants.retrieval import (
     DEFAULT_POSITIVE_CLASS,
     ResultsDelivery,
     RetrievalError,
     RetrievalRequester,
-    access_message,
 )
 from ..protocol.states import REQUEST_STATES, RETRIEVAL_OUTCOMES
 from ..provider_api import get_results
@@ -182,6 +179,11 @@ class RetrievalRun(JobRun):
         return Wait(f"waiting for MP's proofs: {q.answered}/{q.challenged} challenges answered",
                     self.answer_deadline())
 
+    def moves(self) -> RetrievalRequester:
+        """The requester's transactions and checks, the same the tests make (the client duck-types
+        a MarketConnection)."""
+        return RetrievalRequester(self.client, self.retrieval)
+
     def _challenging(self, q: list) -> Wait | None:
         if self.delivery is None:
             return self._fetch(q)
@@ -192,7 +194,7 @@ class RetrievalRun(JobRun):
             self.state.data["challenged"] = challenged
             self.state.save()  # before the challenge is sent: a resume challenges the same indices
         if challenged and q.challenged == 0:
-            self.client.send(self.retrieval, "challenge", [self.job_id, challenged])
+            self.moves().challenge(self.job_id, challenged)
             self.reporter.say(f"challenged results {challenged}; MP must prove them by "
                               f"{when(self.answer_deadline(), self.client.chain_time())}")
             return None
@@ -203,8 +205,7 @@ class RetrievalRun(JobRun):
         return self.until_deadline(q.challengeDeadline, "challenge deadline")
 
     def access_signature(self) -> bytes:
-        message = access_message(self.client.deployment.chain_id, self.retrieval.address, self.job_id)
-        return bytes(Account.sign_message(message, self.client.signer.private_key).signature)
+        return self.moves().access_signature(self.job_id)
 
     def _fetch(self, q: list) -> Wait | None:
         url = self.state.data.get("provider_url")
@@ -221,7 +222,7 @@ class RetrievalRun(JobRun):
                 return Wait(f"waiting for MP's agent to deliver the results ({e})", q.challengeDeadline)
             raise ConsumerError(f"MP's agent at {url} refused the results of request {self.job_id}: {e}") from None
         try:
-            documents = RetrievalRequester(self.client, self.retrieval).check(self.job_id, delivery)
+            documents = self.moves().check(self.job_id, delivery)
         except RetrievalError as e:
             raise ConsumerError(f"MP's delivery for request {self.job_id} fails the check: {e}; challenge the "
                                 f"results before {when(q.challengeDeadline, self.client.chain_time())} "

@@ -169,6 +169,11 @@ class RoundRun(JobRun):
                               f"{format_amount(r.beta * r.k * r.proofZ, r.token)}); round deadline "
                               f"{when(r.roundDeadline, self.client.chain_time())}")
 
+    def moves(self) -> ServingConsumer:
+        """MC's transactions and checks, the same the tests and the demo make (the client duck-types
+        a MarketConnection)."""
+        return ServingConsumer(self.client, self.rounds, self.inputs)
+
     def _awaiting(self, r: list) -> Wait:
         return Wait(f"waiting for MP's proofs: {r.answered}/{r.contested} contests answered",
                     self.answer_deadline())
@@ -177,7 +182,7 @@ class RoundRun(JobRun):
         if self.served is None:
             return self._fetch(r)
         if bytes(r.predictionsRoot) == ZERO:
-            self.client.send(self.rounds, "commitPredictions", [self.job_id, self.served.root, self.served.signature])
+            self.moves().commit(self.job_id, self.served)
             self.reporter.say(f"posted MP's signed predictions root 0x{self.served.root.hex()} on chain: MP is bound "
                               f"to its {len(self.served.classes)} predictions")
             return None
@@ -191,7 +196,7 @@ class RoundRun(JobRun):
             self.state.data["contested"] = contested
             self.state.save()  # before the contest is sent: a resume contests the same indices
         if contested and r.contested == 0:
-            self.client.send(self.rounds, "contest", [self.job_id, contested])
+            self.moves().contest(self.job_id, contested)
             self.reporter.say(f"contested predictions {contested}; MP must prove them by "
                               f"{when(self.answer_deadline(), self.client.chain_time())}")
             return None
@@ -223,7 +228,7 @@ class RoundRun(JobRun):
                                 f"committed: if MP serves nothing, `zkmarket round settle {self.job_id}` after the "
                                 f"round deadline returns both escrows") from None
         try:
-            ServingConsumer(self.client, self.rounds, self.inputs).check(self.job_id, served)
+            self.moves().check(self.job_id, served)
         except ServingError as e:
             raise ConsumerError(f"MP's predictions for round {self.job_id} fail the check: {e}; nothing was "
                                 f"committed (after the round deadline `zkmarket round settle {self.job_id}` returns "
