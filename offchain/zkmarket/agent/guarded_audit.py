@@ -129,7 +129,7 @@ class GuardedAuditJobs(EventJobs):
         batch = [i for i in sorted(items) if i not in stored and i not in proven][:self.batch_size]
         wanted = {i: items[i] for i in sorted(items) if i not in proven and (i in stored or i in batch)}
         total = a.n - a.n1
-        proofs = prove_missing(self.state, self.KIND, audit_id, wanted, self.models[a.modelId], self.workers,
+        proofs = prove_missing(self.state, self.KIND, audit_id, wanted, self.models[a.modelId], self.prover,
                                self.logger, total=total)
         role.submit(audit_id, proofs, delivery, self.batch_size)
         log(self.logger, "proofs submitted", audit=audit_id, done=len(proven) + len(proofs), total=total)

@@ -131,7 +131,7 @@ class SimpleAuditJobs(EventJobs):
         if not todo:
             return
         proofs = prove_missing(self.state, self.KIND, audit_id, {i: test_set.items[i] for i in todo},
-                               self.models[a.modelId], self.workers, self.logger, total=n,
+                               self.models[a.modelId], self.prover, self.logger, total=n,
                                seconds_left=self.seconds_left(a.proofDeadline))
         sent = role.submit(audit_id, proofs, test_set, self.batch_size, proven)
         log(self.logger, "proofs submitted", **{self.KIND: audit_id}, indices=todo, accepted=len(proven) + sent,
