@@ -86,6 +86,7 @@ def run(models, settings: AgentSettings):
         log(logger, "agent stopped")
     finally:
         server.stop()
+        prover.close()
 
 
 @provider.command()

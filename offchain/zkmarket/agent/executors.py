@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from .. import prover as zp
 from ..prover.stages import cache_dir
 from .logs import log
 
+CONNECT_ATTEMPTS = 3
 Result = zp.Proof | Exception  # an index's proof, or why it could not be made
 
 
@@ -55,6 +57,9 @@ class LocalProver:
                 except Exception as e:  # e.g. InputError: counted as failed, the others go on
                     yield futures[future], e
         self.in_flight = 0
+
+    def close(self) -> None:
+        """Nothing to release: the pool lives only while proving."""
 
 
 @dataclass(frozen=True)
@@ -124,8 +129,6 @@ class RayProver:
     each holding `cpus` CPUs, retried by Ray on another worker when theirs dies; `fallback`
     proves when the cluster is gone."""
 
-    name = "ray"
-
     def __init__(self, address: str, fallback: LocalProver, logger: logging.Logger, cpus: int = 1,
                  retries: int = 3):
         import ray
@@ -134,13 +137,24 @@ class RayProver:
         self.lost = False
         self.in_flight = 0
         self.made: list[Made] = []  # every result this prover received, for logs and tests
-        try:
-            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-        except Exception as e:
-            raise ConnectionError(f"cannot reach the ray cluster at {address}: {e}") from e
+        for attempt in range(CONNECT_ATTEMPTS):  # a busy head may fail to start its client server once
+            try:
+                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+                break
+            except Exception as e:
+                ray.shutdown()
+                error = f"{type(e).__name__}: {e}".splitlines()[0]
+                if attempt == CONNECT_ATTEMPTS - 1:
+                    raise ConnectionError(f"cannot reach the ray cluster at {address}: {error}") from e
+                log(logger, "ray connect failed: retrying", logging.WARNING, address=address, error=error)
+                time.sleep(2)
         self._task = ray.remote(num_cpus=cpus, max_retries=retries)(prove_on_worker)
         self._artifacts: dict[tuple[str, str], tuple[Artifact, ...]] = {}
         log(logger, "ray connected", address=address, cpus=ray.cluster_resources().get("CPU", 0))
+
+    @property
+    def name(self) -> str:
+        return "local (ray cluster lost)" if self.lost else "ray"
 
     def _put(self, circuit: zp.CompiledCircuit, keys: zp.Keys) -> tuple[Artifact, ...]:
         """The circuit, keys and SRS in the object store, once per agent process."""
@@ -172,6 +186,15 @@ class RayProver:
         if left:
             yield from self.fallback.prove(circuit, keys, left)
 
+    def close(self) -> None:
+        """Disconnects from the cluster (tasks still queued for this agent are dropped by Ray)."""
+        import ray
+
+        try:
+            ray.shutdown()
+        except Exception:  # a lost cluster: nothing left to disconnect from
+            pass
+
     def _lose(self, e: Exception) -> None:
         self.lost, self.in_flight = True, 0
         log(self.logger, "ray cluster lost: proving locally", logging.WARNING, address=self.address,
@@ -185,10 +208,11 @@ class RayProver:
                                      hashlib.sha256(bytes(items[i])).hexdigest(), self.cpus): i
                    for i in sorted(items)}
         try:
+            self.in_flight = len(pending)
             while pending:
-                self.in_flight = len(pending)
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 i = pending.pop(ready[0])
+                self.in_flight = len(pending)
                 try:
                     made = ray.get(ready[0])
                 except (ray.exceptions.RayTaskError, ray.exceptions.WorkerCrashedError,

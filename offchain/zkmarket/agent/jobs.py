@@ -74,7 +74,7 @@ def prove_missing(state: AgentState, kind: str, job_id: int, items: dict[int, by
         prover=prover.name, **fields)
     errors = []
     for i, result in prover.prove(model.circuit, model.keys, todo):
-        progress.in_flight = prover.in_flight
+        progress.in_flight, progress.prover = prover.in_flight, prover.name
         if isinstance(result, Exception):
             progress.failed += 1
             errors.append(f"{type(result).__name__}: {result}".splitlines()[0])
