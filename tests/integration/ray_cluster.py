@@ -43,11 +43,15 @@ class RayCluster:
         """The head (one CPU) and `workers` worker nodes (one CPU each), all registered."""
         self._start("--head", "--port", str(self.port), "--ray-client-server-port", str(self.client_port),
                     "--temp-dir", self.temp_dir, "--include-dashboard=false")
+        self.wait_for_cpus(1)
         for _ in range(workers):
-            self.wait_for_cpus(len(self.nodes))
-            self._start("--address", f"127.0.0.1:{self.port}")
-        self.wait_for_cpus(len(self.nodes))
+            self.start_worker()
         return self
+
+    def start_worker(self) -> None:
+        """One more worker node (one CPU), registered when this returns."""
+        self._start("--address", f"127.0.0.1:{self.port}")
+        self.wait_for_cpus(len(self.nodes))
 
     def wait_for_cpus(self, n: int, timeout: float = 90) -> None:
         end = time.monotonic() + timeout

@@ -74,13 +74,14 @@ class Artifact:
 
 @dataclass(frozen=True)
 class Made:
-    """A proof from a Ray worker, with where it was made and whether that task had to fetch the
-    circuit or keys (at most once per worker process)."""
+    """A proof from a Ray worker, with where it was made, whether that task had to fetch the
+    circuit or keys (at most once per worker process) and how long proving itself took."""
 
     proof: zp.Proof
     node: str
     pid: int
     fetched: bool
+    seconds: float  # proving alone, inside the task
 
 
 _ON_WORKER: dict[str, Path] = {}  # content hash -> checked file, in each Ray worker process
@@ -120,8 +121,10 @@ def prove_on_worker(artifacts: tuple[Artifact, ...], srs: zp.Srs, values: bytes,
     copies = [_local_copy(a) for a in artifacts]
     (settings_path, pk_path, vk_path, srs_path), fetched = [p for p, _ in copies], any(f for _, f in copies)
     keys = zp.Keys(pk_path=pk_path, vk_path=vk_path, srs=dataclasses.replace(srs, path=srs_path))
-    proof = zp.prove(zp.CompiledCircuit(settings_path.read_text()), keys, list(values))
-    return Made(proof, ray.get_runtime_context().get_node_id(), os.getpid(), fetched)
+    circuit = zp.CompiledCircuit(settings_path.read_text())
+    start = time.perf_counter()
+    proof = zp.prove(circuit, keys, list(values))
+    return Made(proof, ray.get_runtime_context().get_node_id(), os.getpid(), fetched, time.perf_counter() - start)
 
 
 class RayProver:
