@@ -77,7 +77,7 @@ class Made:
     """A proof from a Ray worker, with where it was made, whether that task had to fetch the
     circuit or keys (at most once per worker process) and how long proving itself took."""
 
-    proof: zp.Proof
+    proof: zp.Proof | None
     node: str
     pid: int
     fetched: bool
@@ -138,8 +138,8 @@ class RayProver:
 
         self.address, self.fallback, self.logger, self.cpus = address, fallback, logger, cpus
         self.lost = False
-        self.in_flight = 0
-        self.made: list[Made] = []  # every result this prover received, for logs and tests
+        self._in_flight = 0
+        self.made: list[Made] = []  # what each result came with (its proof dropped: it is stored)
         for attempt in range(CONNECT_ATTEMPTS):  # a busy head may fail to start its client server once
             try:
                 ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
@@ -158,6 +158,10 @@ class RayProver:
     @property
     def name(self) -> str:
         return "local (ray cluster lost)" if self.lost else "ray"
+
+    @property
+    def in_flight(self) -> int:
+        return self.fallback.in_flight if self.lost else self._in_flight
 
     def _put(self, circuit: zp.CompiledCircuit, keys: zp.Keys) -> tuple[Artifact, ...]:
         """The circuit, keys and SRS in the object store, once per agent process."""
@@ -199,7 +203,7 @@ class RayProver:
             pass
 
     def _lose(self, e: Exception) -> None:
-        self.lost, self.in_flight = True, 0
+        self.lost, self._in_flight = True, 0
         log(self.logger, "ray cluster lost: proving locally", logging.WARNING, address=self.address,
             error=f"{type(e).__name__}: {e}".splitlines()[0])
 
@@ -211,21 +215,21 @@ class RayProver:
                                      hashlib.sha256(bytes(items[i])).hexdigest(), self.cpus): i
                    for i in sorted(items)}
         try:
-            self.in_flight = len(pending)
+            self._in_flight = len(pending)
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 i = pending.pop(ready[0])
-                self.in_flight = len(pending)
+                self._in_flight = len(pending)
                 try:
                     made = ray.get(ready[0])
                 except (ray.exceptions.RayTaskError, ray.exceptions.WorkerCrashedError,
                         ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError) as e:
                     yield i, e  # retries exhausted, or the prover refused it: counted as failed
                     continue
-                self.made.append(made)
+                self.made.append(dataclasses.replace(made, proof=None))
                 yield i, made.proof
         finally:
-            self.in_flight = 0
+            self._in_flight = 0
             for ref in pending:  # the caller stopped early, or the cluster is gone
                 try:
                     ray.cancel(ref)
