@@ -230,10 +230,12 @@ class RayProver:
                 yield i, made.proof
         finally:
             self._in_flight = 0
-            for ref in pending:  # the caller stopped early, or the cluster is gone
+            # The caller stopped early: cancel the rest. Not once the cluster is gone (its tasks
+            # died with it), since a Ray call without a connection starts a local Ray instead.
+            for ref in pending if ray.is_initialized() else ():
                 try:
                     ray.cancel(ref)
-                except Exception:  # a lost cluster cannot cancel; its tasks die with it
+                except Exception:  # lost meanwhile
                     pass
 
 
