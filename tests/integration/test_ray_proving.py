@@ -6,8 +6,10 @@ agent finish on its local pool and say so in its log; every index is stored exac
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from ray_cluster import RayCluster
@@ -75,6 +77,19 @@ def finished(out: dict, timeout: float = 240) -> dict:
     return out["result"]
 
 
+def ray_processes_of_this_session() -> list[int]:
+    """Ray processes started from this test process' session (the cluster's nodes have theirs)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and os.getsid(int(proc.name)) == os.getsid(0) and \
+                    (proc / "cmdline").read_bytes().startswith(b"ray::"):
+                pids.append(int(proc.name))
+        except OSError:  # ended meanwhile
+            continue
+    return pids
+
+
 def digits_items(split, n: int) -> dict[int, bytes]:
     return {i: bytes(split.test_inputs[i].reshape(-1).tolist()) for i in range(n)}
 
@@ -137,6 +152,7 @@ def test_audit_on_ray_survives_a_killed_worker_then_a_lost_cluster(cluster, tmp_
             prover.close()
 
     assert prover.lost and len(logger.events.named("ray cluster lost: proving locally")) == 1
+    assert not ray_processes_of_this_session()  # no Ray instance was started in the agent meanwhile
     assert logger.events.named("proved")[-1]["prover"] == "local (ray cluster lost)"
     assert sorted(state.proofs(7)) == list(range(4)) and sorted(state.proofs(8)) == [4, 5]
     # every index stored exactly once, none failed or duplicated, none lost

@@ -134,6 +134,8 @@ class RayProver:
 
     def __init__(self, address: str, fallback: LocalProver, logger: logging.Logger, cpus: int = 1,
                  retries: int = 3):
+        # a Ray call made while not connected must fail, not start a Ray instance in the agent
+        os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
         import ray
 
         self.address, self.fallback, self.logger, self.cpus = address, fallback, logger, cpus
