@@ -2,7 +2,8 @@
 executors on this machine: the local pool (1 and 2 threads, the prover's own thread pool over
 all cores) and a real Ray cluster started here with 1 and 2 one-CPU worker nodes (one prover
 thread per task), Ray's per-task overhead (wall time beyond the tasks' own proving, tasks one
-after another on one node), a direct one-thread proof and the peak memory of its process. Prints JSON lines; the README's figures come from it.
+after another on one node), a direct one-thread proof and the peak memory of its process.
+Prints JSON lines; the README's figures come from it.
 
 Usage: python benchmarks/ray_bench.py [--proofs N]
 """
@@ -102,7 +103,8 @@ def main() -> None:
                 overhead = (len(items) * 60 / rates[1] - proving) / proving
         print(json.dumps({"what": "ray scaling 2 vs 1 nodes", "speedup": round(rates[2] / rates[1], 2),
                           "of_linear": round(rates[2] / rates[1] / 2, 3)}))
-        print(json.dumps({"what": "ray overhead per task (wall beyond proving, 1 node)", "fraction": round(overhead, 4)}))
+        print(json.dumps({"what": "ray overhead per task (wall beyond proving, 1 node)",
+                          "fraction": round(overhead, 4)}))
     finally:
         if prover:
             prover.close()

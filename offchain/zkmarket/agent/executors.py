@@ -6,8 +6,9 @@ once (AgentState keeps the first proof of an index and ignores duplicates). A Ra
 the circuit settings and keys by content hash: their bytes are put in the object store once per
 agent and fetched, checked against the hash and cached on disk at most once per worker process
 (a new process on the same node reuses the checked file), never once per task. A cluster that
-disappears mid-audit makes `RayProver` log ``ray cluster lost: proving locally`` and finish on
-its local pool, so deadlines are met without it."""
+disappears mid-job makes `RayProver` log ``ray cluster lost: proving locally`` and go on with
+its local pool, which is enough for a few proofs against an answer deadline (an audit's
+deadline must leave time to bring a cluster back; see the README's plan)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ class LocalProver:
         self.workers = workers
         self.in_flight = 0
 
-    def prove(self, circuit: zp.CompiledCircuit, keys: zp.Keys, items: dict[int, bytes]) -> Iterator[tuple[int, Result]]:
+    def prove(self, circuit: zp.CompiledCircuit, keys: zp.Keys,
+              items: dict[int, bytes]) -> Iterator[tuple[int, Result]]:
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             futures = {pool.submit(zp.prove, circuit, keys, list(items[i])): i for i in sorted(items)}
             self.in_flight = min(self.workers, len(futures))
@@ -177,7 +179,8 @@ class RayProver:
                                          for name, data in blobs)
         return self._artifacts[key]
 
-    def prove(self, circuit: zp.CompiledCircuit, keys: zp.Keys, items: dict[int, bytes]) -> Iterator[tuple[int, Result]]:
+    def prove(self, circuit: zp.CompiledCircuit, keys: zp.Keys,
+              items: dict[int, bytes]) -> Iterator[tuple[int, Result]]:
         left = dict(items)
         if not self.lost:
             try:

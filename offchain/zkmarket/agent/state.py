@@ -1,8 +1,9 @@
 """The agent's durable state in SQLite: per kind of job (appendix-B audits, simple audits,
 serving rounds, retrieval requests) the last processed block and the jobs it took, plus the data
 it got or made off chain (MC's deliveries and test sets, served round inputs, committed datasets,
-signed results) and the proofs already made, so a restart (even after SIGKILL) resumes exactly:
-everything else is re-read from the chain.
+signed results), the proofs already made (the first one of an index is kept) and each job's
+proving progress, so a restart (even after SIGKILL) resumes exactly: everything else is re-read
+from the chain.
 
 Schema version 1 (``PRAGMA user_version``) keys cursors, jobs and proofs by ``kind``. A file
 written by the first agent (version 0: one audit cursor, audit jobs and proofs) is migrated in
@@ -134,7 +135,8 @@ class AgentState:
         return cur.rowcount == 1
 
     def proof_count(self, job_id: int, kind: str = AUDIT) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM proofs WHERE kind = ? AND job_id = ?", (kind, job_id)).fetchone()[0]
+        return self.db.execute("SELECT COUNT(*) FROM proofs WHERE kind = ? AND job_id = ?",
+                               (kind, job_id)).fetchone()[0]
 
     def proofs(self, job_id: int, kind: str = AUDIT) -> dict[int, zp.Proof]:
         rows = self.db.execute("SELECT idx, body FROM proofs WHERE kind = ? AND job_id = ?", (kind, job_id)).fetchall()
