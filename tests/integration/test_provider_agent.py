@@ -44,7 +44,8 @@ def prover_args(request, tmp_path):
     cluster = RayCluster(tmp_path / "worker-cache")
     try:
         cluster.start(workers=1)
-        yield ["--ray-address", cluster.address], cluster.auth
+        # both nodes busy: four proofs per poll, sent two per transaction
+        yield ["--ray-address", cluster.address, "--prove-batch", "4"], cluster.auth
     finally:
         cluster.stop()
 

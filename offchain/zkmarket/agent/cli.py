@@ -71,9 +71,9 @@ def run(models, settings: AgentSettings):
     requests = RequestJobs(market, contracts["Retrieval"], served, state,
                            policy=RequestPolicy(settings.max_challenges, settings.min_beta, settings.max_beta), **common)
     simple = SimpleAuditJobs(market, contracts["AccuracyAudit"], served, state, policy=JoinPolicy(max_n=settings.max_n),
-                             batch_size=settings.batch_size, **common)
+                             batch_size=settings.batch_size, prove_batch=settings.prove_batch, **common)
     audits = GuardedAuditJobs(market, market.audits, served, state, policy=JoinPolicy(max_n=settings.max_n),
-                              batch_size=settings.batch_size, **common)
+                              batch_size=settings.batch_size, prove_batch=settings.prove_batch, **common)
     # Rounds and requests first: their answers are a few proofs against answer windows of
     # minutes, while an audit's proving stage can take much longer.
     agent = ProviderAgent(market, [rounds, requests, simple, audits], logger)

@@ -37,6 +37,8 @@ class AgentSettings(ProviderSettings):
                                                       "ray://HOST:10001) instead of in the agent")
     ray_cpus: int = Field(1, ge=1, le=256, description="CPUs each Ray proving task holds (its prover's threads)")
     batch_size: int = Field(10, ge=1, le=200, description="proofs per submitProofs transaction")
+    prove_batch: int = Field(0, ge=0, le=100_000, description="audit proofs made per poll (0: --batch-size); "
+                                                               "on a Ray cluster, at least its task slots")
     max_n: int = Field(1000, ge=1, description="largest audit to join")
     max_k: int = Field(256, ge=1, description="largest serving round to join")
     max_challenges: int = Field(64, ge=0, description="largest retrieval challenge budget C to join")
