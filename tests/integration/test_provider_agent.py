@@ -1,6 +1,7 @@
 """The provider agent (`zkmarket provider run`, a real subprocess) runs an appendix-B audit on
 anvil with real proofs, and survives SIGKILL in the middle of proving: restarted on the same
-SQLite state it resumes from its last block and stored proofs, finishes the audit and is paid.
+SQLite state it resumes from its last block and stored proofs, finishes the audit and is paid;
+proving in itself, or on a Ray cluster (whose tasks of the killed agent die with it).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from agent_process import AgentProcess, agent_args, free_port
+from ray_cluster import RayCluster
 
 from zkmarket.participants.connect import connect
 from zkmarket.participants.guarded_audit import GuardedAuditConsumer
@@ -32,11 +34,29 @@ def market(anvil, digits_market):
             "mc": connect(digits_market.path, anvil.rpc_url, anvil.accounts[7]), "mp": digits_market.mp}
 
 
-def test_agent_killed_while_proving_resumes_and_is_paid(market, anvil, tmp_path, digits_split, digits_keys):
+@pytest.fixture(params=["local", "ray"])
+def prover_args(request, tmp_path):
+    """The agent's prover: its own pool, or a Ray cluster of a head and a worker node started
+    here (as `--ray-address` with the cluster's token in the environment)."""
+    if request.param == "local":
+        yield [], {}
+        return
+    cluster = RayCluster(tmp_path / "worker-cache")
+    try:
+        cluster.start(workers=1)
+        # both nodes busy: four proofs per poll, sent two per transaction
+        yield ["--ray-address", cluster.address, "--prove-batch", "4"], cluster.auth
+    finally:
+        cluster.stop()
+
+
+def test_agent_killed_while_proving_resumes_and_is_paid(market, anvil, tmp_path, digits_split, digits_keys,
+                                                         prover_args):
     port = free_port()
-    env = dict(os.environ, ZKMARKET_PRIVATE_KEY=market["provider"].private_key)
+    extra, prover_env = prover_args
+    env = dict(os.environ, ZKMARKET_PRIVATE_KEY=market["provider"].private_key, **prover_env)
     args = agent_args(market["path"], anvil.rpc_url, market["model_id"], tmp_path / "agent.sqlite", port,
-                      "--batch-size", "2")
+                      "--batch-size", "2", *extra)
     mc = market["mc"]
     audits, transfers = mc.audits, mc.transfers
     test_set = commit_test_set([bytes(digits_split.test_inputs[i].reshape(-1).tolist()) for i in range(N)],
@@ -71,6 +91,7 @@ def test_agent_killed_while_proving_resumes_and_is_paid(market, anvil, tmp_path,
         agent.wait_for("job done", lambda: agent.events("job done"))
         resumed = agent.events("proving")
         assert resumed and resumed[0]["done"] >= 1  # the stored proof was not made again
+        assert {e["prover"] for e in resumed} == {"ray" if extra else "local"}
     finally:
         agent.stop()
 

@@ -1,15 +1,21 @@
 """The agent's SQLite state: a file written by the audit-only agent (schema version 0) is
 migrated in place and stays readable, job kinds never mix; and the HTTP endpoint maps the
-role errors to statuses (400 wrong, 404 not ours, 409 not now) that the clients surface."""
+role errors to statuses (400 wrong, 404 not ours, 409 not now) that the clients surface; a
+duplicate proof (a retried task) is ignored, and proving progress is stored and shown."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from zkmarket import prover as zp
+from zkmarket.agent.executors import ProvingFailed
+from zkmarket.agent.jobs import ServedModel, prove_missing
 from zkmarket.agent.server import DeliveryServer
 from zkmarket.agent.state import AUDIT, REQUEST, ROUND, SCHEMA_VERSION, AgentState
 from zkmarket.participants.retrieval import RetrievalError
@@ -137,3 +143,52 @@ def test_documents_load_from_json_hex_byte_lists_and_npy(tmp_path):
     (tmp_path / "empty.json").write_text("[]")
     with pytest.raises(RetrievalError, match="non-empty"):
         load_documents(tmp_path / "empty.json")
+
+
+def test_a_duplicate_proof_is_ignored_not_stored_twice(tmp_path):
+    state = AgentState(tmp_path / "agent.sqlite")
+    other = dataclasses.replace(PROOF, proof="0xcd")
+    assert state.save_proof(4, 0, PROOF) and not state.save_proof(4, 0, other)
+    assert state.proofs(4) == {0: PROOF} and state.proof_count(4) == 1
+
+
+class Replaying:
+    """An executor whose tasks ran twice (a retried task that had finished): index 1 comes back
+    again after index 2, and index 3 fails."""
+
+    name, in_flight = "replaying", 0
+
+    def prove(self, circuit, keys, items):
+        yield 1, PROOF
+        yield 2, PROOF
+        yield 1, dataclasses.replace(PROOF, proof="0xcd")
+        yield 3, zp.InputError("input[0] = 300 is not a byte (0..=255)")
+
+
+def test_prove_missing_stores_each_index_once_and_records_progress(tmp_path):
+    state, events = AgentState(tmp_path / "agent.sqlite"), []
+    logger = logging.getLogger("zkmarket.test.replaying")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(type("H", (logging.Handler,), {"emit": lambda self, r: events.append(r.getMessage())})())
+    model = ServedModel(1, Path("m.json"), None, None)
+    with pytest.raises(ProvingFailed, match="1 of 3 proofs failed .* InputError"):
+        prove_missing(state, AUDIT, 9, {1: b"\x01", 2: b"\x02", 3: b"\x03"}, model, Replaying(), logger, total=5)
+    assert state.proofs(9) == {1: PROOF, 2: PROOF}
+    assert events.count("proved") == 2 and events.count("duplicate proof ignored") == 1
+    [(kind, job, body)] = state.progress()
+    assert (kind, job, body["done"], body["total"], body["failed"], body["prover"]) == (AUDIT, 9, 2, 5, 1, "replaying")
+    assert body["per_minute"] > 0 and body["eta_s"] is not None
+
+
+def test_provider_status_prints_each_jobs_progress(tmp_path):
+    from click.testing import CliRunner
+
+    from zkmarket.cli import main
+
+    db = tmp_path / "agent.sqlite"
+    AgentState(db).save_progress(9, {"done": 2, "total": 5, "in_flight": 1, "failed": 0}, AUDIT)
+    out = CliRunner(mix_stderr=False).invoke(main, ["provider", "status", "--db", str(db)])
+    assert out.exit_code == 0 and json.loads(out.stdout) == {"kind": AUDIT, "job": 9, "done": 2, "total": 5,
+                                                               "in_flight": 1, "failed": 0}
+    missing = CliRunner(mix_stderr=False).invoke(main, ["provider", "status", "--db", str(tmp_path / "none")])
+    assert missing.exit_code == 1 and missing.stderr.count("\n") == 1 and "no agent state file" in missing.stderr

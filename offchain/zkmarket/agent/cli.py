@@ -1,6 +1,7 @@
 """`zkmarket provider run`: the provider agent as a long-running command (appendix-B and simple
-audits, serving rounds, retrieval requests); `zkmarket provider commit-dataset`: a responder's dataset
-commitment (paper 5.4 step 1), its documents kept in the agent's state file."""
+audits, serving rounds, retrieval requests), proving in itself or on a Ray cluster;
+`zkmarket provider status`: its proving progress per job; `zkmarket provider commit-dataset`: a
+responder's dataset commitment (paper 5.4 step 1), its documents kept in the agent's state file."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from pathlib import Path
 import click
 
 from .. import prover as zp
-from ..cli_params import ExistingFile, settings_options
+from ..cli_params import ExistingFile, fail, settings_options
 from ..participants.retrieval import RetrievalResponder, load_documents
 from .guarded_audit import GuardedAuditJobs
+from .executors import make_prover
 from .jobs import JoinPolicy, ServedModel
 from .logs import get_logger, log
 from .provider import ProviderAgent
@@ -59,15 +61,19 @@ def run(models, settings: AgentSettings):
         served[model_id] = ServedModel(model_id, path, circuit, zp.setup(circuit))
         log(logger, "model ready", model=model_id, path=str(path), rows=2 ** circuit.k)
     state = AgentState(settings.db)
-    common = {"logger": logger, "workers": settings.workers, "start_block": start_block}
+    try:
+        prover = make_prover(settings.ray_address, settings.workers, logger, cpus=settings.ray_cpus)
+    except ConnectionError as e:
+        raise click.ClickException(str(e).splitlines()[0]) from e
+    common = {"logger": logger, "prover": prover, "start_block": start_block}
     rounds = RoundJobs(market, contracts["ServingRound"], served, state,
                        policy=RoundPolicy(settings.max_k, settings.min_beta, settings.max_beta), **common)
     requests = RequestJobs(market, contracts["Retrieval"], served, state,
                            policy=RequestPolicy(settings.max_challenges, settings.min_beta, settings.max_beta), **common)
     simple = SimpleAuditJobs(market, contracts["AccuracyAudit"], served, state, policy=JoinPolicy(max_n=settings.max_n),
-                             batch_size=settings.batch_size, **common)
+                             batch_size=settings.batch_size, prove_batch=settings.prove_batch, **common)
     audits = GuardedAuditJobs(market, market.audits, served, state, policy=JoinPolicy(max_n=settings.max_n),
-                              batch_size=settings.batch_size, **common)
+                              batch_size=settings.batch_size, prove_batch=settings.prove_batch, **common)
     # Rounds and requests first: their answers are a few proofs against answer windows of
     # minutes, while an audit's proving stage can take much longer.
     agent = ProviderAgent(market, [rounds, requests, simple, audits], logger)
@@ -80,6 +86,19 @@ def run(models, settings: AgentSettings):
         log(logger, "agent stopped")
     finally:
         server.stop()
+        prover.close()
+
+
+@provider.command()
+@click.option("--db", type=click.Path(dir_okay=False), default="provider-agent.sqlite", show_default=True,
+              envvar="ZKMARKET_DB", help="the agent's state file")
+def status(db):
+    """Proving progress per job, as the agent last stored it (one JSON object a line): proofs
+    done of total, in flight, failed, proofs per minute, ETA in seconds, prover (local or ray)."""
+    if not Path(db).is_file():
+        fail(f"{db}: no agent state file there (zkmarket provider run --db writes it)")
+    for kind, job_id, body in AgentState(db).progress():
+        click.echo(json.dumps({"kind": kind, "job": job_id, **body}))
 
 
 @provider.command("commit-dataset")

@@ -19,10 +19,12 @@ from .state import AUDIT
 class GuardedAuditJobs(EventJobs):
     KIND, EVENT, ID_ARG = AUDIT, "AuditOpened", "auditId"
 
-    def __init__(self, *args, policy: JoinPolicy | None = None, batch_size: int = 10, **kwargs):
+    def __init__(self, *args, policy: JoinPolicy | None = None, batch_size: int = 10, prove_batch: int = 0,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.policy = policy or JoinPolicy()
         self.batch_size = batch_size
+        self.prove_batch = prove_batch or batch_size  # proofs made per tick; a cluster's task slots
 
     def describe(self, args) -> dict:
         return {"model": args["modelId"], "n": args["n"]}
@@ -126,10 +128,10 @@ class GuardedAuditJobs(EventJobs):
         items = role.decrypt(delivery)
         proven = proven_indices(self.contract, audit_id, self.start_block)
         stored = self.state.proofs(audit_id, self.KIND)
-        batch = [i for i in sorted(items) if i not in stored and i not in proven][:self.batch_size]
+        batch = [i for i in sorted(items) if i not in stored and i not in proven][:self.prove_batch]
         wanted = {i: items[i] for i in sorted(items) if i not in proven and (i in stored or i in batch)}
         total = a.n - a.n1
-        proofs = prove_missing(self.state, self.KIND, audit_id, wanted, self.models[a.modelId], self.workers,
+        proofs = prove_missing(self.state, self.KIND, audit_id, wanted, self.models[a.modelId], self.prover,
                                self.logger, total=total)
         role.submit(audit_id, proofs, delivery, self.batch_size)
         log(self.logger, "proofs submitted", audit=audit_id, done=len(proven) + len(proofs), total=total)

@@ -1,17 +1,17 @@
 """What the agent's job kinds share: the models it serves, the scan of one contract event for
 jobs of those models from a persisted cursor, one idempotent step per open job and tick, and
-proving with every proof stored as soon as it exists."""
+proving (on the agent's executor) with every proof stored as soon as it exists."""
 
 from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import prover as zp
 from ..participants.connect import MarketConnection
+from .executors import LocalProver, Prover, ProvingFailed
 from .logs import log
 from .state import AgentState
 
@@ -39,27 +39,56 @@ class ServedModel:
     keys: zp.Keys
 
 
+@dataclass
+class Progress:
+    """One job's proving progress in this agent process: proofs stored (of all its examples),
+    in flight, failed, and the rate and ETA from the proofs made since `started`."""
+
+    total: int
+    done: int
+    prover: str
+    made: int = 0
+    failed: int = 0
+    in_flight: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def fields(self) -> dict:
+        per_minute = self.made * 60 / max(time.monotonic() - self.started, 1e-9)
+        left = max(self.total - self.done, 0)
+        return {"done": self.done, "total": self.total, "in_flight": self.in_flight, "failed": self.failed,
+                "per_minute": round(per_minute, 2), "eta_s": round(left * 60 / per_minute) if per_minute else None,
+                "prover": self.prover}
+
+
 def prove_missing(state: AgentState, kind: str, job_id: int, items: dict[int, bytes], model: ServedModel,
-                  workers: int, logger: logging.Logger, total: int | None = None, **fields) -> dict[int, zp.Proof]:
-    """Proofs of `items` by index: the stored ones, plus the missing ones made with `workers`
-    parallel provers, each stored before the next is logged (a restart redoes none of them)."""
+                  prover: Prover, logger: logging.Logger, total: int | None = None, **fields) -> dict[int, zp.Proof]:
+    """Proofs of `items` by index: the stored ones, plus the missing ones made by `prover` (local
+    pool or Ray cluster), each stored as soon as it arrives (a restart redoes none of them, a
+    duplicate is ignored) with the job's progress, which `zkmarket provider status` shows."""
     proofs = {i: p for i, p in state.proofs(job_id, kind).items() if i in items}
-    todo = sorted(i for i in items if i not in proofs)
+    todo = {i: items[i] for i in sorted(items) if i not in proofs}
     if not todo:
         return proofs
-    total = len(items) if total is None else total
-    t0 = time.perf_counter()
-    log(logger, "proving", **{kind: job_id}, todo=len(todo), done=len(proofs), total=total, workers=workers, **fields)
-
-    def one(i: int) -> tuple[int, zp.Proof]:
-        return i, zp.prove(model.circuit, model.keys, list(items[i]))
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for i, proof in pool.map(one, todo):
-            state.save_proof(job_id, i, proof, kind)
-            proofs[i] = proof
-            log(logger, "proved", **{kind: job_id}, index=i, done=len(proofs), total=total,
-                seconds=round(time.perf_counter() - t0, 2))
+    progress = Progress(len(items) if total is None else total, state.proof_count(job_id, kind), prover.name)
+    log(logger, "proving", **{kind: job_id}, todo=len(todo), done=progress.done, total=progress.total,
+        prover=prover.name, **fields)
+    errors = []
+    for i, result in prover.prove(model.circuit, model.keys, todo):
+        progress.in_flight, progress.prover = prover.in_flight, prover.name
+        if isinstance(result, Exception):
+            progress.failed += 1
+            errors.append(f"{type(result).__name__}: {result}".splitlines()[0])
+            log(logger, "proof failed", logging.ERROR, **{kind: job_id}, index=i, error=errors[-1])
+        elif state.save_proof(job_id, i, result, kind):
+            proofs[i] = result
+            progress.made, progress.done = progress.made + 1, progress.done + 1
+            log(logger, "proved", **{kind: job_id}, index=i, **progress.fields())
+        else:
+            proofs[i] = state.proofs(job_id, kind)[i]
+            log(logger, "duplicate proof ignored", **{kind: job_id}, index=i)
+        state.save_progress(job_id, {**progress.fields(), "updated": round(time.time(), 3)}, kind)
+    if errors:
+        raise ProvingFailed(f"{len(errors)} of {len(todo)} proofs failed (retried next tick); first: {errors[0]}")
     return proofs
 
 
@@ -73,9 +102,10 @@ class EventJobs:
     ROLE: type  # the participant class that makes MP's moves: ROLE(market, contract, model, circuit, keys)
 
     def __init__(self, market: MarketConnection, contract, models: dict[int, ServedModel], state: AgentState,
-                 logger: logging.Logger, workers: int = 1, start_block: int = 0):
+                 logger: logging.Logger, prover: Prover | None = None, start_block: int = 0):
         self.market, self.contract, self.models, self.state = market, contract, models, state
-        self.logger, self.workers, self.start_block = logger, workers, start_block
+        self.logger, self.start_block = logger, start_block
+        self.prover = prover or LocalProver()
 
     def scan(self, head: int) -> None:
         """Records jobs opened for our models since the last processed block."""
@@ -136,7 +166,7 @@ class EventJobs:
         transaction before the answer deadline; logs ``event``."""
         deadline = self.contract.functions.answerDeadline(job_id).call()
         proofs = prove_missing(self.state, self.KIND, job_id, {i: inputs.items[i] for i in pending},
-                               self.models[model_id], self.workers, self.logger,
+                               self.models[model_id], self.prover, self.logger,
                                seconds_left=self.seconds_left(deadline))
         answered = role.submit_answers(job_id, inputs, signed, proofs)
         log(self.logger, event, **{self.KIND: job_id}, indices=pending, answered=answered,

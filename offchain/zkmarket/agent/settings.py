@@ -1,5 +1,6 @@
 """The provider's settings: those every role shares (zkmarket.market.settings) plus the agent's
-state file, and for `zkmarket provider run` its HTTP endpoint, provers and join policies."""
+state file, and for `zkmarket provider run` its HTTP endpoint, provers (a local pool or a Ray
+cluster) and join policies."""
 
 from __future__ import annotations
 
@@ -30,8 +31,14 @@ class AgentSettings(ProviderSettings):
     host: str = Field("127.0.0.1", description="HTTP host")
     port: int = Field(8600, ge=0, le=65535,
                       description="HTTP port (MC's deliveries and test sets, round inputs, retrieval results)")
-    workers: int = Field(1, ge=1, le=64, description="parallel provers")
+    workers: int = Field(1, ge=1, le=64, description="parallel provers in the agent (and its fallback when a Ray "
+                                                     "cluster is lost)")
+    ray_address: str | None = Field(None, description="prove on this Ray cluster (auto, HOST:PORT or "
+                                                      "ray://HOST:10001) instead of in the agent")
+    ray_cpus: int = Field(1, ge=1, le=256, description="CPUs each Ray proving task holds (its prover's threads)")
     batch_size: int = Field(10, ge=1, le=200, description="proofs per submitProofs transaction")
+    prove_batch: int = Field(0, ge=0, le=100_000, description="audit proofs made per poll (0: --batch-size); "
+                                                               "on a Ray cluster, at least its task slots")
     max_n: int = Field(1000, ge=1, description="largest audit to join")
     max_k: int = Field(256, ge=1, description="largest serving round to join")
     max_challenges: int = Field(64, ge=0, description="largest retrieval challenge budget C to join")

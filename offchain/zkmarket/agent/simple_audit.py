@@ -32,11 +32,12 @@ ABORT_MARGIN = 300
 class SimpleAuditJobs(EventJobs):
     KIND, EVENT, ID_ARG, ROLE = SIMPLE_AUDIT, "AuditOpened", "auditId", SimpleAuditProvider
 
-    def __init__(self, *args, policy: JoinPolicy | None = None, batch_size: int = 10,
+    def __init__(self, *args, policy: JoinPolicy | None = None, batch_size: int = 10, prove_batch: int = 0,
                  abort_margin: int = ABORT_MARGIN, **kwargs):
         super().__init__(*args, **kwargs)
         self.policy = policy or JoinPolicy()
         self.batch_size, self.abort_margin = batch_size, abort_margin
+        self.prove_batch = prove_batch or batch_size  # proofs made per tick; a cluster's task slots
         self._test_sets: dict[int, CommittedTestSet] = {}
         self._waiting: set[int] = set()
         self._margin: int | None = None
@@ -127,11 +128,11 @@ class SimpleAuditJobs(EventJobs):
             raise TestSetError(f"audit {audit_id} is proving but no test set is stored here")
         n = a.n
         proven = role.proven(audit_id, self.start_block)
-        todo = [i for i in range(n) if i not in proven][:self.batch_size]
+        todo = [i for i in range(n) if i not in proven][:self.prove_batch]
         if not todo:
             return
         proofs = prove_missing(self.state, self.KIND, audit_id, {i: test_set.items[i] for i in todo},
-                               self.models[a.modelId], self.workers, self.logger, total=n,
+                               self.models[a.modelId], self.prover, self.logger, total=n,
                                seconds_left=self.seconds_left(a.proofDeadline))
         sent = role.submit(audit_id, proofs, test_set, self.batch_size, proven)
         log(self.logger, "proofs submitted", **{self.KIND: audit_id}, indices=todo, accepted=len(proven) + sent,

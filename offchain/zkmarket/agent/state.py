@@ -1,8 +1,9 @@
 """The agent's durable state in SQLite: per kind of job (appendix-B audits, simple audits,
 serving rounds, retrieval requests) the last processed block and the jobs it took, plus the data
 it got or made off chain (MC's deliveries and test sets, served round inputs, committed datasets,
-signed results) and the proofs already made, so a restart (even after SIGKILL) resumes exactly:
-everything else is re-read from the chain.
+signed results), the proofs already made (the first one of an index is kept) and each job's
+proving progress, so a restart (even after SIGKILL) resumes exactly: everything else is re-read
+from the chain.
 
 Schema version 1 (``PRAGMA user_version``) keys cursors, jobs and proofs by ``kind``. A file
 written by the first agent (version 0: one audit cursor, audit jobs and proofs) is migrated in
@@ -33,6 +34,8 @@ CREATE TABLE IF NOT EXISTS served_rounds (round_id INTEGER PRIMARY KEY, body TEX
 CREATE TABLE IF NOT EXISTS datasets (dataset_id INTEGER PRIMARY KEY, root TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS request_results (request_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_test_sets (audit_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS progress (kind TEXT NOT NULL, job_id INTEGER NOT NULL, body TEXT NOT NULL,
+                                     PRIMARY KEY (kind, job_id));
 """
 
 # Version 0 -> 1: the audit-only tables become the "audit" rows of the kind-keyed ones.
@@ -124,13 +127,31 @@ class AgentState:
 
     # ------------------------------------------------------------ proofs (every kind)
 
-    def save_proof(self, job_id: int, index: int, proof: zp.Proof, kind: str = AUDIT) -> None:
-        self.db.execute("INSERT OR REPLACE INTO proofs (kind, job_id, idx, body) VALUES (?, ?, ?, ?)",
-                        (kind, job_id, index, json.dumps(dataclasses.asdict(proof))))
+    def save_proof(self, job_id: int, index: int, proof: zp.Proof, kind: str = AUDIT) -> bool:
+        """Stores the first proof of (kind, job, index); a duplicate (a retried or repeated task)
+        is ignored, so what was submitted stays what is stored. True if it was stored."""
+        cur = self.db.execute("INSERT OR IGNORE INTO proofs (kind, job_id, idx, body) VALUES (?, ?, ?, ?)",
+                              (kind, job_id, index, json.dumps(dataclasses.asdict(proof))))
+        return cur.rowcount == 1
+
+    def proof_count(self, job_id: int, kind: str = AUDIT) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM proofs WHERE kind = ? AND job_id = ?",
+                               (kind, job_id)).fetchone()[0]
 
     def proofs(self, job_id: int, kind: str = AUDIT) -> dict[int, zp.Proof]:
         rows = self.db.execute("SELECT idx, body FROM proofs WHERE kind = ? AND job_id = ?", (kind, job_id)).fetchall()
         return {idx: zp.Proof(**json.loads(body)) for idx, body in rows}
+
+    # ------------------------------------------------------------ proving progress (every kind)
+
+    def save_progress(self, job_id: int, body: dict, kind: str = AUDIT) -> None:
+        """The job's latest proving progress (JSON object), for `zkmarket provider status`."""
+        self.db.execute("INSERT OR REPLACE INTO progress (kind, job_id, body) VALUES (?, ?, ?)",
+                        (kind, job_id, json.dumps(body)))
+
+    def progress(self) -> list[tuple[str, int, dict]]:
+        rows = self.db.execute("SELECT kind, job_id, body FROM progress ORDER BY kind, job_id").fetchall()
+        return [(kind, job_id, json.loads(body)) for kind, job_id, body in rows]
 
     # ------------------------------------------------------------ serving rounds
 
