@@ -13,8 +13,8 @@ import click
 from .. import prover as zp
 from ..cli_params import ExistingFile, fail, settings_options
 from ..participants.retrieval import RetrievalResponder, load_documents
-from .guarded_audit import GuardedAuditJobs
 from .executors import make_prover
+from .guarded_audit import GuardedAuditJobs
 from .jobs import JoinPolicy, ServedModel
 from .logs import get_logger, log
 from .provider import ProviderAgent
