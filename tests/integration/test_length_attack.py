@@ -87,6 +87,8 @@ def test_items_without_their_trailing_zero_byte_cost_the_consumer_not_the_provid
         agent.wait_for("rest acknowledged", lambda: transfer_state(tid) == "AwaitingKey")
         consumer.reveal(tid, batch)
         agent.wait_for("contest and settlement", lambda: state() == "Settled", timeout=120)
+        # the contest transaction settles the audit before the agent logs it: wait for the line
+        agent.wait_for("the agent's contest log line", lambda: bool(agent.events("contested")), timeout=30)
         assert agent.events("contested")
     finally:
         agent.stop()

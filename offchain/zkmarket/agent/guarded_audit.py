@@ -47,8 +47,8 @@ class GuardedAuditJobs(EventJobs):
         if audit_id is None:
             raise DeliveryError(f"transfer {delivery.transfer_id} belongs to no audit this agent runs")
         role = self.role(self.market.audit(audit_id).modelId)
+        role.check_item_sizes(delivery)  # cheap, before hashing every item against the roots
         role.check_delivery(audit_id, delivery, rest)
-        role.check_item_sizes(delivery)
         self.state.save_delivery(delivery)
         log(self.logger, "delivery stored", audit=audit_id, transfer=delivery.transfer_id,
             items=len(delivery.ciphertexts))

@@ -84,7 +84,7 @@ def prove_missing(state: AgentState, kind: str, job_id: int, items: dict[int, by
             progress.made, progress.done = progress.made + 1, progress.done + 1
             log(logger, "proved", **{kind: job_id}, index=i, **progress.fields())
         else:
-            proofs[i] = state.proofs(job_id, kind)[i]
+            proofs[i] = state.proof(job_id, i, kind)
             log(logger, "duplicate proof ignored", **{kind: job_id}, index=i)
         state.save_progress(job_id, {**progress.fields(), "updated": round(time.time(), 3)}, kind)
     if errors:

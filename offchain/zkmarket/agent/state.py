@@ -134,6 +134,11 @@ class AgentState:
                               (kind, job_id, index, json.dumps(dataclasses.asdict(proof))))
         return cur.rowcount == 1
 
+    def proof(self, job_id: int, index: int, kind: str = AUDIT) -> zp.Proof | None:
+        row = self.db.execute("SELECT body FROM proofs WHERE kind = ? AND job_id = ? AND idx = ?",
+                              (kind, job_id, index)).fetchone()
+        return None if row is None else zp.Proof(**json.loads(row[0]))
+
     def proof_count(self, job_id: int, kind: str = AUDIT) -> int:
         return self.db.execute("SELECT COUNT(*) FROM proofs WHERE kind = ? AND job_id = ?",
                                (kind, job_id)).fetchone()[0]

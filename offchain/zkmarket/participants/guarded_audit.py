@@ -122,14 +122,11 @@ class GuardedAuditProvider:
         self.m.send(self.m.audits, "join", [audit_id, seed], value=audit_escrow(a.n, Prices(*prices)))
         return seed
 
-    def transfer_items(self, audit_id: int, rest: bool) -> set[int]:
-        return set(transfer_indices(self.m.audit(audit_id), rest))
-
     def check_delivery(self, audit_id: int, delivery: Delivery, rest: bool) -> None:
         """Raises DeliveryError unless the delivery matches every on-chain commitment."""
         a = self.m.audit(audit_id)
         t = self.m.transfers.functions.getTransfer(delivery.transfer_id).call()
-        delivery.check(a.testSetRoot, t.ciphertextRoot, self.transfer_items(audit_id, rest))
+        delivery.check(a.testSetRoot, t.ciphertextRoot, set(transfer_indices(a, rest)))
 
     def check_item_sizes(self, delivery: Delivery) -> None:
         """Raises DeliveryError unless every item has exactly the model's input size.
