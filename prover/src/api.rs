@@ -386,9 +386,10 @@ impl TranscriptRead<G1Affine, Challenge255<G1Affine>> for ReadCounter {
     }
 }
 
-/// The exact length in bytes of every proof of this circuit: what its verifier reads.
-pub fn proof_len(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>) -> usize {
-    let instances = vec![Fr::zero(); settings.num_instances];
+/// The exact length in bytes of every proof made with `vk` (with `num_instances` instances):
+/// what its verifier reads.
+pub fn transcript_len(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, num_instances: usize) -> usize {
+    let instances = vec![Fr::zero(); num_instances];
     let verifier_params = params.verifier_params();
     let mut counter = ReadCounter::default();
     // The outcome is meaningless (the "proof" is made up); only the reads count.
@@ -406,24 +407,25 @@ pub fn proof_len(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingK
 ///
 /// snark-verifier pins `pragma solidity 0.8.19` exactly; the code is one assembly block that
 /// any later 0.8 compiler accepts, so the pragma is widened for the project's pinned solc.
-///
-/// The generated code reads the proof at fixed calldata offsets and ignores anything after it;
-/// a check that the calldata is exactly the instances and one proof of this circuit is added in
-/// front, so padded (malleable) proofs are refused on chain as they are natively.
 pub fn solidity_verifier(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>) -> String {
     let code = snark_verifier_sdk::evm::gen_evm_verifier_sol_code::<CnnCircuit, snark_verifier_sdk::SHPLONK>(
         params,
         vk,
         vec![settings.num_instances],
-    )
-    .replacen("pragma solidity 0.8.19;", "pragma solidity ^0.8.19;", 1);
-    let calldata_len = 32 * settings.num_instances + proof_len(settings, params, vk);
+    );
+    calldata_len_check(code, settings.num_instances, transcript_len(params, vk, settings.num_instances))
+}
+
+/// The generated code reads the proof at fixed calldata offsets and ignores anything after it;
+/// a check that the calldata is exactly the instances and one proof is added in front, so padded
+/// (malleable) proofs are refused on chain as they are natively. Widens the pragma (see above).
+pub fn calldata_len_check(code: String, num_instances: usize, proof_len: usize) -> String {
+    let code = code.replacen("pragma solidity 0.8.19;", "pragma solidity ^0.8.19;", 1);
+    let calldata_len = 32 * num_instances + proof_len;
     let anchor = "            let success := true\n";
     assert!(code.contains(anchor), "snark-verifier's Solidity layout changed: cannot add the length check");
     let check = format!(
-        "            // zkmarket: exactly {} instances and one {}-byte proof, nothing more or less\n            if iszero(eq(calldatasize(), {calldata_len})) {{\n                revert(0, 0)\n            }}\n",
-        settings.num_instances,
-        calldata_len - 32 * settings.num_instances,
+        "            // zkmarket: exactly {num_instances} instances and one {proof_len}-byte proof, nothing more or less\n            if iszero(eq(calldatasize(), {calldata_len})) {{\n                revert(0, 0)\n            }}\n",
     );
     code.replacen(anchor, &format!("{check}{anchor}"), 1)
 }

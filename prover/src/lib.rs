@@ -1,4 +1,5 @@
 //! zkmarket prover: halo2 proofs that a quantized CNN produced a prediction (paper section 4).
+pub mod aggregate;
 pub mod api;
 pub mod circuit;
 pub mod commit;

@@ -4,7 +4,7 @@ mod common;
 use common::{tiny_input, tiny_model};
 use halo2_base::halo2_proofs::{halo2curves::bn256::Fr, plonk::ProvingKey};
 use zkmarket_prover::plan::MatmulCheck;
-use zkmarket_prover::api::{compile, fr_from_hex, keygen, proof_len, prove, read_vk, solidity_verifier, verify, write_vk};
+use zkmarket_prover::api::{compile, fr_from_hex, keygen, prove, read_vk, solidity_verifier, transcript_len, verify, write_vk};
 use zkmarket_prover::circuit::Visibility;
 use zkmarket_prover::srs::{load_srs, sha256_file, write_dev_srs};
 
@@ -28,7 +28,7 @@ fn proof_verifies_and_tampering_is_rejected() {
     let proof = hex::decode(out.proof.trim_start_matches("0x")).unwrap();
     let instances: Vec<Fr> = out.instances.iter().map(|s| fr_from_hex(s).unwrap()).collect();
     assert!(verify(&settings, &params, &vk, &proof, &instances).unwrap());
-    assert_eq!(proof_len(&settings, &params, &vk), proof.len(), "the verifier reads exactly one proof");
+    assert_eq!(transcript_len(&params, &vk, settings.num_instances), proof.len(), "the verifier reads exactly one proof");
     let mut padded = proof.clone();
     padded.extend_from_slice(&[0u8; 32]);
     assert!(!verify(&settings, &params, &vk, &padded, &instances).unwrap(), "trailing bytes");

@@ -21,7 +21,7 @@ RAY = str(Path(sys.executable).parent / "ray")
 
 
 class RayCluster:
-    def __init__(self, cache_dir: Path):
+    def __init__(self, cache_dir: Path, object_store_bytes: int = 100_000_000):
         # unix socket paths under the temp dir must stay short (108 bytes), so not under tmp_path
         self.temp_dir = tempfile.mkdtemp(prefix="zkr", dir="/tmp")
         # a token of this cluster's own (Ray's default one lives in ~/.ray, shared by every cluster here)
@@ -30,11 +30,12 @@ class RayCluster:
         self.port, self.client_port = free_port(), free_port()
         self.address = f"ray://127.0.0.1:{self.client_port}"
         self.nodes: list[subprocess.Popen] = []
+        self.object_store_bytes = object_store_bytes  # per node; a MobileNet proving key needs more
 
     def _start(self, *args: str) -> subprocess.Popen:
         log = open(Path(self.temp_dir) / f"node{len(self.nodes)}.log", "w")
         node = subprocess.Popen([RAY, "start", "--block", "--num-cpus", "1", "--disable-usage-stats",
-                                 "--object-store-memory", "100000000", *args], env=self.env, stdout=log,
+                                 "--object-store-memory", str(self.object_store_bytes), *args], env=self.env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         self.nodes.append(node)
         return node

@@ -93,16 +93,22 @@ class Keys:
     srs: Srs
 
 
+TRANSCRIPTS = ("keccak", "poseidon")
+
+
 @dataclass(frozen=True)
 class Proof:
     """A proof with its public instances (hex field elements, in the circuit's fixed order:
-    input commitment, weight commitment, then logits or the top-1 class)."""
+    input commitment, weight commitment, then logits or the top-1 class). Its `transcript` says
+    what checks it: ``keccak`` the circuit's own (on-chain) verifier, ``poseidon`` only an
+    aggregation circuit (see `aggregate`)."""
 
     proof: str
     instances: list[str]
     logits: list[int]
     predicted_class: int
     circuit_id: str
+    transcript: str = "keccak"
 
     @property
     def input_commitment(self) -> str:
@@ -127,11 +133,82 @@ class Proof:
         except (OSError, ValueError) as e:
             raise ArtifactError(f"{what}: {e}") from e
         expected = sorted(f.name for f in fields(cls))
+        if isinstance(data, dict):
+            data.setdefault("transcript", "keccak")  # proof files written before aggregation existed
         if not isinstance(data, dict) or sorted(data) != expected:
             raise ArtifactError(f"{what}: it holds {_describe(data)}; a proof holds {', '.join(expected)}")
         if not (isinstance(data["proof"], str) and isinstance(data["circuit_id"], str)
+                and data["transcript"] in TRANSCRIPTS
                 and isinstance(data["predicted_class"], int)
                 and isinstance(data["instances"], list) and all(isinstance(x, str) for x in data["instances"])
                 and isinstance(data["logits"], list) and all(isinstance(x, int) for x in data["logits"])):
             raise ArtifactError(f"{what}: its fields do not have a proof's types (hex strings, integers)")
         return cls(**data)
+
+
+ACCUMULATOR_INSTANCES = 12  # the aggregation circuit's KZG accumulator: 2 points, 2 coordinates, 3 limbs
+
+
+@dataclass(frozen=True)
+class AggregationKeys:
+    """Keys of an aggregation circuit for `batch` proofs of the circuit `inner_circuit_id`
+    (settings: shape and witness break points, written by the prover at set-up)."""
+
+    settings_json: str
+    pk_path: Path
+    vk_path: Path
+    srs: Srs
+    inner_circuit_id: str
+
+    @property
+    def settings(self) -> dict:
+        return json.loads(self.settings_json)
+
+    @property
+    def id(self) -> str:
+        return sha256_bytes(self.settings_json.encode())[:16]
+
+    @property
+    def batch(self) -> int:
+        return int(self.settings["batch"])
+
+    @property
+    def k(self) -> int:
+        return int(self.settings["params"]["degree"])
+
+    @property
+    def num_instances(self) -> int:
+        return int(self.settings["num_instances"])
+
+
+@dataclass(frozen=True)
+class AggregatedProof:
+    """One proof standing for `count` inner proofs (a batch padded to the circuit's size by
+    repeating the last one). `instances`: the accumulator limbs, then each slot's inner instances."""
+
+    proof: str
+    instances: list[str]
+    count: int
+    aggregation_id: str
+    inner_circuit_id: str
+
+    @property
+    def accumulator(self) -> list[int]:
+        return [int(x, 16) for x in self.instances[:ACCUMULATOR_INSTANCES]]
+
+    def inner_instances(self, n: int) -> list[list[str]]:
+        """Each of the `count` real examples' instances (`n` per inner proof)."""
+        body = self.instances[ACCUMULATOR_INSTANCES:]
+        return [body[i * n:(i + 1) * n] for i in range(self.count)]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def load(cls, path: Path) -> "AggregatedProof":
+        what = f"{path} is not an aggregated proof file (zkmarket prover aggregate writes them)"
+        try:
+            data = json.loads(Path(path).read_text())
+            return cls(**data)
+        except (OSError, ValueError, TypeError) as e:
+            raise ArtifactError(f"{what}: {e}") from e
