@@ -7,6 +7,7 @@ import {EscrowBase} from "./EscrowBase.sol";
 import {
     Audit,
     AuditConfig,
+    AuditExample,
     AuditOutcome,
     AuditProof,
     AuditState,
@@ -14,8 +15,9 @@ import {
     IAccuracyAudit
 } from "./interfaces/IAccuracyAudit.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {InferenceProofs} from "./lib/InferenceProofs.sol";
 import {TestSetProofs} from "./lib/TestSetProofs.sol";
-import {Outcome, Prices} from "./lib/Types.sol";
+import {AggregatedProof, AggregationTerms, Outcome, Prices} from "./lib/Types.sol";
 
 /// @title AccuracyAudit
 /// @notice Verifying a model's accuracy on MC's committed test set (paper 5.2, the simple
@@ -170,6 +172,36 @@ contract AccuracyAudit is IAccuracyAudit, EscrowBase {
     }
 
     /// @inheritdoc IAccuracyAudit
+    function submitAggregatedProofs(uint256 auditId, AuditExample[] calldata examples, AggregatedProof calldata agg)
+        external
+    {
+        Audit storage a = _audits[auditId];
+        // INVARIANT: proofs only while Proving, as submitProofs.
+        _requireState(auditId, AuditState.Proving);
+        (AggregationTerms memory terms, bytes32 weightCommitment) =
+            InferenceProofs.batchTerms(registry, a.modelId, examples.length);
+        bytes32[] memory inputCommitments = new bytes32[](examples.length);
+        uint256[] memory classes = new uint256[](examples.length);
+        uint32 submitted = a.submitted;
+        uint32 correct = a.correct;
+        for (uint256 i = 0; i < examples.length; ++i) {
+            AuditExample calldata e = examples[i];
+            _requireCommitted(auditId, a, e.index, e.inputCommitment, e.label, e.leafProof);
+            // Marked proven before the next example is checked: a duplicate index in the batch
+            // reverts AlreadyProven, so no example counts twice.
+            (submitted, correct) = _accept(auditId, e.index, e.predictedClass, e.label, submitted, correct);
+            inputCommitments[i] = e.inputCommitment;
+            classes[i] = e.predictedClass;
+        }
+        a.submitted = submitted;
+        a.correct = correct;
+        // A rejected aggregated proof reverts the whole batch (it changes nothing).
+        if (!InferenceProofs.verifyBatch(terms, weightCommitment, inputCommitments, classes, agg)) {
+            revert BatchProofRejected(auditId);
+        }
+    }
+
+    /// @inheritdoc IAccuracyAudit
     function finalize(uint256 auditId) external nonReentrant {
         Audit storage a = _audits[auditId];
         AuditState current = state(auditId);
@@ -276,22 +308,50 @@ contract AccuracyAudit is IAccuracyAudit, EscrowBase {
         bytes32 weightCommitment
     ) private {
         uint32 index = p.index;
+        _requireCommitted(auditId, a, index, p.inputCommitment, p.label, p.leafProof);
+        // A rejected proof reverts (it changes nothing): MP may retry until the proof deadline,
+        // after which a missing proof fails the audit.
+        if (!InferenceProofs.verify(verifier, codehash, weightCommitment, p.inputCommitment, p.predictedClass, p.proof))
+        {
+            revert ProofRejected(auditId, index);
+        }
+        (a.submitted, a.correct) = _accept(auditId, index, p.predictedClass, p.label, a.submitted, a.correct);
+    }
+
+    /// @dev The per-example binding, the same for single and aggregated proofs: an index in
+    /// range, not yet proven, whose (index, input commitment, label) is a leaf of MC's test set.
+    function _requireCommitted(
+        uint256 auditId,
+        Audit storage a,
+        uint32 index,
+        bytes32 inputCommitment,
+        uint256 label,
+        bytes32[] calldata leafProof
+    ) private view {
         uint32 n = a.n;
         if (index >= n) revert IndexOutOfRange(auditId, index, n);
         if (_proven[auditId].get(index)) revert AlreadyProven(auditId, index);
-        if (!TestSetProofs.isCommitted(a.testSetRoot, p)) {
-            revert ExampleNotCommitted(auditId, index, p.inputCommitment, p.label);
+        if (!TestSetProofs.isCommitted(a.testSetRoot, index, inputCommitment, label, leafProof)) {
+            revert ExampleNotCommitted(auditId, index, inputCommitment, label);
         }
-        // A rejected proof reverts (it changes nothing): MP may retry until the proof deadline,
-        // after which a missing proof fails the audit.
-        if (!TestSetProofs.isValid(verifier, codehash, weightCommitment, p)) revert ProofRejected(auditId, index);
+    }
+
+    /// @dev Marks `index` proven and counts it; returns the new totals (the caller stores them,
+    /// once per batch for an aggregated one).
+    function _accept(
+        uint256 auditId,
+        uint32 index,
+        uint256 predictedClass,
+        uint256 label,
+        uint32 submitted,
+        uint32 correct
+    ) private returns (uint32, uint32) {
         _proven[auditId].set(index);
-        bool isCorrect = p.predictedClass == p.label;
-        uint32 submitted = a.submitted + 1;
-        uint32 correct = isCorrect ? a.correct + 1 : a.correct;
-        a.submitted = submitted;
-        a.correct = correct;
-        emit ProofAccepted(auditId, index, p.predictedClass, isCorrect, submitted, correct);
+        bool isCorrect = predictedClass == label;
+        ++submitted;
+        if (isCorrect) ++correct;
+        emit ProofAccepted(auditId, index, predictedClass, isCorrect, submitted, correct);
+        return (submitted, correct);
     }
 
     function _cancel(uint256 auditId, Audit storage a) private {

@@ -5,7 +5,7 @@ import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 
 import {DataTransferService} from "./DataTransferService.sol";
 import {EscrowBase} from "./EscrowBase.sol";
-import {AuditProof} from "./interfaces/IAccuracyAudit.sol";
+import {AuditExample, AuditProof} from "./interfaces/IAccuracyAudit.sol";
 import {TransferOutcome, isSenderFault} from "./interfaces/IDataTransfer.sol";
 import {
     GuardedAudit,
@@ -17,8 +17,9 @@ import {
 } from "./interfaces/IGriefingResistantAudit.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {ITransferClient} from "./interfaces/ITransferClient.sol";
+import {InferenceProofs} from "./lib/InferenceProofs.sol";
 import {TestSetProofs} from "./lib/TestSetProofs.sol";
-import {Outcome, Prices} from "./lib/Types.sol";
+import {AggregatedProof, AggregationTerms, Outcome, Prices} from "./lib/Types.sol";
 
 /// @title GriefingResistantAudit
 /// @notice The accuracy audit of paper appendix B (stages 1-7, random N1 subset chosen by MP,
@@ -247,6 +248,36 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
     }
 
     /// @inheritdoc IGriefingResistantAudit
+    function submitAggregatedProofs(uint256 auditId, AuditExample[] calldata examples, AggregatedProof calldata agg)
+        external
+    {
+        GuardedAudit storage a = _audits[auditId];
+        // INVARIANT: proofs only while Proving, as submitProofs.
+        _requireState(auditId, GuardedState.Proving);
+        (AggregationTerms memory terms, bytes32 weightCommitment) =
+            InferenceProofs.batchTerms(registry, a.modelId, examples.length);
+        bytes32[] memory inputCommitments = new bytes32[](examples.length);
+        uint256[] memory classes = new uint256[](examples.length);
+        uint32 submitted = a.submitted;
+        uint32 correct = a.correct;
+        for (uint256 i = 0; i < examples.length; ++i) {
+            AuditExample calldata e = examples[i];
+            _requireCommitted(auditId, a, e.index, e.inputCommitment, e.label, e.leafProof);
+            // Marked proven before the next example is checked: a duplicate index in the batch
+            // reverts AlreadyProven, so no example counts twice.
+            (submitted, correct) = _accept(auditId, e.index, e.predictedClass, e.label, submitted, correct);
+            inputCommitments[i] = e.inputCommitment;
+            classes[i] = e.predictedClass;
+        }
+        a.submitted = submitted;
+        a.correct = correct;
+        // A rejected aggregated proof reverts the whole batch (it changes nothing).
+        if (!InferenceProofs.verifyBatch(terms, weightCommitment, inputCommitments, classes, agg)) {
+            revert BatchProofRejected(auditId);
+        }
+    }
+
+    /// @inheritdoc IGriefingResistantAudit
     function finalize(uint256 auditId) external nonReentrant {
         GuardedAudit storage a = _audits[auditId];
         GuardedState current = state(auditId);
@@ -439,23 +470,51 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
         bytes32 weightCommitment
     ) private {
         uint32 index = p.index;
+        _requireCommitted(auditId, a, index, p.inputCommitment, p.label, p.leafProof);
+        // A rejected proof reverts (it changes nothing): MP may retry until the proof deadline.
+        if (!InferenceProofs.verify(verifier, codehash, weightCommitment, p.inputCommitment, p.predictedClass, p.proof))
+        {
+            revert ProofRejected(auditId, index);
+        }
+        (a.submitted, a.correct) = _accept(auditId, index, p.predictedClass, p.label, a.submitted, a.correct);
+    }
+
+    /// @dev The per-example binding, the same for single and aggregated proofs.
+    function _requireCommitted(
+        uint256 auditId,
+        GuardedAudit storage a,
+        uint32 index,
+        bytes32 inputCommitment,
+        uint256 label,
+        bytes32[] calldata leafProof
+    ) private view {
         // INVARIANT: each N2 example (in range, outside the subset) counts once, so
         // correct <= submitted <= N2.
-        if (index >= a.n) revert IndexOutOfRange(auditId, index, a.n);
+        uint32 n = a.n;
+        if (index >= n) revert IndexOutOfRange(auditId, index, n);
         if (_subset[auditId].get(index)) revert IndexInSubset(auditId, index);
         if (_proven[auditId].get(index)) revert AlreadyProven(auditId, index);
-        if (!TestSetProofs.isCommitted(a.testSetRoot, p)) {
-            revert ExampleNotCommitted(auditId, index, p.inputCommitment, p.label);
+        if (!TestSetProofs.isCommitted(a.testSetRoot, index, inputCommitment, label, leafProof)) {
+            revert ExampleNotCommitted(auditId, index, inputCommitment, label);
         }
-        // A rejected proof reverts (it changes nothing): MP may retry until the proof deadline.
-        if (!TestSetProofs.isValid(verifier, codehash, weightCommitment, p)) revert ProofRejected(auditId, index);
+    }
+
+    /// @dev Marks `index` proven and counts it; returns the new totals (the caller stores them,
+    /// once per batch for an aggregated one).
+    function _accept(
+        uint256 auditId,
+        uint32 index,
+        uint256 predictedClass,
+        uint256 label,
+        uint32 submitted,
+        uint32 correct
+    ) private returns (uint32, uint32) {
         _proven[auditId].set(index);
-        bool isCorrect = p.predictedClass == p.label;
-        uint32 submitted = a.submitted + 1;
-        uint32 correct = isCorrect ? a.correct + 1 : a.correct;
-        a.submitted = submitted;
-        a.correct = correct;
-        emit ProofAccepted(auditId, index, p.predictedClass, isCorrect, submitted, correct);
+        bool isCorrect = predictedClass == label;
+        ++submitted;
+        if (isCorrect) ++correct;
+        emit ProofAccepted(auditId, index, predictedClass, isCorrect, submitted, correct);
+        return (submitted, correct);
     }
 
     function _cancel(uint256 auditId, GuardedAudit storage a) private {

@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {EscrowBase} from "./EscrowBase.sol";
 import {ProofVerifier} from "./ProofVerifier.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
-import {Model, ModelRecord, ModelStatus, Outcome, Prices, TokenPrices} from "./lib/Types.sol";
+import {AggregationTerms, Model, ModelRecord, ModelStatus, Outcome, Prices, TokenPrices} from "./lib/Types.sol";
 
 /// @title ModelRegistry
 /// @notice Marketplace parameters, model registration with a Sybil-resistance stake of
@@ -18,6 +18,9 @@ contract ModelRegistry is IModelRegistry, EscrowBase {
     uint256 public constant STAKE_MULTIPLIER = 1000;
     /// @notice Longest unbonding delay (keeps `unbondableAt` far from overflowing).
     uint64 public constant MAX_UNBONDING_DELAY = 3650 days;
+    /// @notice Largest batch size B of an aggregation verifier (bounds the instance array a
+    /// protocol builds per batch).
+    uint32 public constant MAX_AGGREGATION_BATCH = 64;
 
     /// @inheritdoc IModelRegistry
     uint256 public immutable n1;
@@ -41,6 +44,8 @@ contract ModelRegistry is IModelRegistry, EscrowBase {
     mapping(uint256 modelId => Model) private _models;
     mapping(uint256 modelId => ModelRecord) private _records;
     mapping(uint256 modelId => mapping(address protocol => uint256 count)) private _locks;
+    /// @dev Beside the Model struct (whose layout the protocols and off-chain readers rely on).
+    mapping(uint256 modelId => AggregationTerms) private _aggregation;
 
     /// @param tokenPrices The accepted payment tokens (address(0) = ETH) with E > Z > P > 0 and
     /// the fee epsilon of each, in the token's smallest unit.
@@ -120,6 +125,27 @@ contract ModelRegistry is IModelRegistry, EscrowBase {
         m.stake = stake;
         m.metadataURI = metadataURI;
         emit ModelRegistered(modelId, msg.sender, verifier, weightCommitment, token, stake, metadataURI);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function registerAggregationVerifier(uint256 modelId, address verifier, uint32 batchSize) external {
+        Model storage m = _existing(modelId);
+        if (msg.sender != m.provider) revert NotModelProvider(modelId, msg.sender, m.provider);
+        if (m.status != ModelStatus.Active) revert ModelNotActive(modelId, m.status);
+        // INVARIANT: a job's proof terms never change while it runs: the aggregation verifier
+        // is added only while no job holds the model's stake, and never replaced.
+        if (m.openJobs != 0) revert ModelHasOpenJobs(modelId, m.openJobs);
+        AggregationTerms storage t = _aggregation[modelId];
+        if (t.verifier != address(0)) revert AggregationVerifierAlreadyRegistered(modelId, t.verifier);
+        if (verifier.code.length == 0) revert VerifierNotContract(verifier);
+        if (batchSize == 0 || batchSize > MAX_AGGREGATION_BATCH) {
+            revert AggregationBatchSizeOutOfRange(batchSize, MAX_AGGREGATION_BATCH);
+        }
+        bytes32 codehash = verifier.codehash;
+        t.verifier = verifier;
+        t.codehash = codehash;
+        t.batchSize = batchSize;
+        emit AggregationVerifierRegistered(modelId, verifier, codehash, batchSize);
     }
 
     /// @inheritdoc IModelRegistry
@@ -251,6 +277,16 @@ contract ModelRegistry is IModelRegistry, EscrowBase {
     {
         Model storage m = _existing(modelId);
         return (m.provider, m.token, m.verifier, m.verifierCodehash, m.weightCommitment);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function aggregationTerms(uint256 modelId)
+        external
+        view
+        returns (address verifier, bytes32 codehash, uint32 batchSize)
+    {
+        AggregationTerms storage t = _aggregation[modelId];
+        return (t.verifier, t.codehash, t.batchSize);
     }
 
     /// @inheritdoc IModelRegistry

@@ -7,19 +7,20 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 
 import {EscrowBase} from "./EscrowBase.sol";
-import {ProofVerifier} from "./ProofVerifier.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {
     Dataset,
     IRetrieval,
     RequestState,
     RequestStatus,
+    ResultExample,
     ResultProof,
     RetrievalConfig,
     RetrievalOutcome,
     RetrievalRequest
 } from "./interfaces/IRetrieval.sol";
-import {Outcome, Prices} from "./lib/Types.sol";
+import {InferenceProofs} from "./lib/InferenceProofs.sol";
+import {AggregatedProof, AggregationTerms, Outcome, Prices} from "./lib/Types.sol";
 
 /// @title Retrieval
 /// @notice Trustless retrieval of the documents matching a model's predicate (paper 5.4) with
@@ -235,6 +236,32 @@ contract Retrieval is IRetrieval, EscrowBase, EIP712 {
     }
 
     /// @inheritdoc IRetrieval
+    function answerAggregated(uint256 requestId, ResultExample[] calldata answers, AggregatedProof calldata agg)
+        external
+    {
+        RetrievalRequest storage q = _answerable(requestId);
+        (AggregationTerms memory terms, bytes32 weightCommitment) =
+            InferenceProofs.batchTerms(registry, q.modelId, answers.length);
+        bytes32[] memory inputCommitments = new bytes32[](answers.length);
+        uint256[] memory classes = new uint256[](answers.length);
+        uint32 answered = q.answered;
+        for (uint256 i = 0; i < answers.length; ++i) {
+            ResultExample calldata e = answers[i];
+            _requireBound(requestId, q, e.index, e.inputCommitment, e.predictedClass, e.documentProof, e.resultProof);
+            // Marked answered before the next answer is checked: a duplicate index in the batch
+            // reverts AlreadyAnswered, so no challenge counts twice.
+            answered = _accept(requestId, e.index, e.predictedClass, answered);
+            inputCommitments[i] = e.inputCommitment;
+            classes[i] = e.predictedClass;
+        }
+        q.answered = answered;
+        // A rejected aggregated proof reverts the whole batch (it changes nothing).
+        if (!InferenceProofs.verifyBatch(terms, weightCommitment, inputCommitments, classes, agg)) {
+            revert BatchProofRejected(requestId);
+        }
+    }
+
+    /// @inheritdoc IRetrieval
     function settle(uint256 requestId) external nonReentrant {
         RetrievalRequest storage q = _requests[requestId];
         RequestState current = state(requestId);
@@ -412,25 +439,46 @@ contract Retrieval is IRetrieval, EscrowBase, EIP712 {
         bytes32 weightCommitment
     ) private {
         uint32 index = a.index;
-        if (!_challenged[requestId].get(index)) revert NotChallenged(requestId, index);
-        if (_answered[requestId].get(index)) revert AlreadyAnswered(requestId, index);
-        if (!MerkleProof.verifyCalldata(a.documentProof, q.datasetRoot, documentLeaf(index, a.inputCommitment))) {
-            revert DocumentNotCommitted(requestId, index, a.inputCommitment);
-        }
-        bytes32 leaf = resultLeaf(index, a.inputCommitment, a.predictedClass);
-        if (!MerkleProof.verifyCalldata(a.resultProof, q.resultsRoot, leaf)) {
-            revert ResultNotSigned(requestId, index, a.predictedClass);
-        }
-        uint256[] memory instances = ProofVerifier.classInstances(a.inputCommitment, weightCommitment, a.predictedClass);
+        _requireBound(requestId, q, index, a.inputCommitment, a.predictedClass, a.documentProof, a.resultProof);
         // A rejected proof reverts (it changes nothing): the responder may retry until the
         // answer deadline, after which an unanswered challenge costs it beta*D*Z.
-        if (!ProofVerifier.verifyPinned(verifier, codehash, instances, a.proof)) {
+        if (!InferenceProofs.verify(verifier, codehash, weightCommitment, a.inputCommitment, a.predictedClass, a.proof))
+        {
             revert ProofRejected(requestId, index);
         }
+        q.answered = _accept(requestId, index, a.predictedClass, q.answered);
+    }
+
+    /// @dev The per-answer binding, the same for single and aggregated proofs: a challenged,
+    /// unanswered index whose input commitment is the committed document and whose class is the
+    /// responder's signed result.
+    function _requireBound(
+        uint256 requestId,
+        RetrievalRequest storage q,
+        uint32 index,
+        bytes32 inputCommitment,
+        uint256 predictedClass,
+        bytes32[] calldata documentProof,
+        bytes32[] calldata resultProof
+    ) private view {
+        if (!_challenged[requestId].get(index)) revert NotChallenged(requestId, index);
+        if (_answered[requestId].get(index)) revert AlreadyAnswered(requestId, index);
+        if (!MerkleProof.verifyCalldata(documentProof, q.datasetRoot, documentLeaf(index, inputCommitment))) {
+            revert DocumentNotCommitted(requestId, index, inputCommitment);
+        }
+        bytes32 leaf = resultLeaf(index, inputCommitment, predictedClass);
+        if (!MerkleProof.verifyCalldata(resultProof, q.resultsRoot, leaf)) {
+            revert ResultNotSigned(requestId, index, predictedClass);
+        }
+    }
+
+    /// @dev Marks `index` answered; returns the new total (the caller stores it, once per batch
+    /// for an aggregated one).
+    function _accept(uint256 requestId, uint32 index, uint256 predictedClass, uint32 answered) private returns (uint32) {
         _answered[requestId].set(index);
-        uint32 answered = q.answered + 1;
-        q.answered = answered;
-        emit ChallengeAnswered(requestId, index, a.predictedClass, answered);
+        ++answered;
+        emit ChallengeAnswered(requestId, index, predictedClass, answered);
+        return answered;
     }
 
     function _emitOpened(uint256 requestId, RetrievalRequest storage q, uint256 escrow) private {

@@ -7,10 +7,21 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 
 import {EscrowBase} from "./EscrowBase.sol";
-import {ProofVerifier} from "./ProofVerifier.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {IServingRound} from "./interfaces/IServingRound.sol";
-import {Answer, Outcome, Round, RoundConfig, RoundOutcome, RoundState, RoundStatus} from "./lib/Types.sol";
+import {InferenceProofs} from "./lib/InferenceProofs.sol";
+import {
+    AggregatedProof,
+    AggregationTerms,
+    Answer,
+    AnswerExample,
+    Outcome,
+    Round,
+    RoundConfig,
+    RoundOutcome,
+    RoundState,
+    RoundStatus
+} from "./lib/Types.sol";
 
 /// @title ServingRound
 /// @notice Verifying served predictions with spot-check contests (paper 5.3); see IServingRound
@@ -195,6 +206,32 @@ contract ServingRound is IServingRound, EscrowBase, EIP712 {
     }
 
     /// @inheritdoc IServingRound
+    function answerAggregated(uint256 roundId, AnswerExample[] calldata answers, AggregatedProof calldata agg)
+        external
+    {
+        Round storage r = _answerable(roundId);
+        (AggregationTerms memory terms, bytes32 weightCommitment) =
+            InferenceProofs.batchTerms(registry, r.modelId, answers.length);
+        bytes32[] memory inputCommitments = new bytes32[](answers.length);
+        uint256[] memory classes = new uint256[](answers.length);
+        uint32 answered = r.answered;
+        for (uint256 i = 0; i < answers.length; ++i) {
+            AnswerExample calldata e = answers[i];
+            _requireBound(roundId, r, e.index, e.inputCommitment, e.predictedClass, e.inputProof, e.predictionProof);
+            // Marked answered before the next answer is checked: a duplicate index in the batch
+            // reverts AlreadyAnswered, so no contest counts twice.
+            answered = _accept(roundId, e.index, e.predictedClass, answered);
+            inputCommitments[i] = e.inputCommitment;
+            classes[i] = e.predictedClass;
+        }
+        r.answered = answered;
+        // A rejected aggregated proof reverts the whole batch (it changes nothing).
+        if (!InferenceProofs.verifyBatch(terms, weightCommitment, inputCommitments, classes, agg)) {
+            revert BatchProofRejected(roundId);
+        }
+    }
+
+    /// @inheritdoc IServingRound
     function settle(uint256 roundId) external nonReentrant {
         Round storage r = _rounds[roundId];
         RoundState current = state(roundId);
@@ -363,23 +400,46 @@ contract ServingRound is IServingRound, EscrowBase, EIP712 {
         bytes32 weightCommitment
     ) private {
         uint32 index = a.index;
-        if (!_contested[roundId].get(index)) revert NotContested(roundId, index);
-        if (_answered[roundId].get(index)) revert AlreadyAnswered(roundId, index);
-        if (!MerkleProof.verifyCalldata(a.inputProof, r.inputsRoot, inputLeaf(index, a.inputCommitment))) {
-            revert InputNotCommitted(roundId, index, a.inputCommitment);
-        }
-        bytes32 leaf = predictionLeaf(index, a.inputCommitment, a.predictedClass);
-        if (!MerkleProof.verifyCalldata(a.predictionProof, r.predictionsRoot, leaf)) {
-            revert PredictionNotSigned(roundId, index, a.predictedClass);
-        }
-        uint256[] memory instances = ProofVerifier.classInstances(a.inputCommitment, weightCommitment, a.predictedClass);
+        _requireBound(roundId, r, index, a.inputCommitment, a.predictedClass, a.inputProof, a.predictionProof);
         // A rejected proof reverts (it changes nothing): MP may retry until the answer
         // deadline, after which an unanswered contest costs it beta*K*Z.
-        if (!ProofVerifier.verifyPinned(verifier, codehash, instances, a.proof)) revert ProofRejected(roundId, index);
+        if (!InferenceProofs.verify(verifier, codehash, weightCommitment, a.inputCommitment, a.predictedClass, a.proof))
+        {
+            revert ProofRejected(roundId, index);
+        }
+        r.answered = _accept(roundId, index, a.predictedClass, r.answered);
+    }
+
+    /// @dev The per-answer binding, the same for single and aggregated proofs: a contested,
+    /// unanswered index whose input commitment is MC's committed input and whose class is MP's
+    /// signed prediction.
+    function _requireBound(
+        uint256 roundId,
+        Round storage r,
+        uint32 index,
+        bytes32 inputCommitment,
+        uint256 predictedClass,
+        bytes32[] calldata inputProof,
+        bytes32[] calldata predictionProof
+    ) private view {
+        if (!_contested[roundId].get(index)) revert NotContested(roundId, index);
+        if (_answered[roundId].get(index)) revert AlreadyAnswered(roundId, index);
+        if (!MerkleProof.verifyCalldata(inputProof, r.inputsRoot, inputLeaf(index, inputCommitment))) {
+            revert InputNotCommitted(roundId, index, inputCommitment);
+        }
+        bytes32 leaf = predictionLeaf(index, inputCommitment, predictedClass);
+        if (!MerkleProof.verifyCalldata(predictionProof, r.predictionsRoot, leaf)) {
+            revert PredictionNotSigned(roundId, index, predictedClass);
+        }
+    }
+
+    /// @dev Marks `index` answered; returns the new total (the caller stores it, once per batch
+    /// for an aggregated one).
+    function _accept(uint256 roundId, uint32 index, uint256 predictedClass, uint32 answered) private returns (uint32) {
         _answered[roundId].set(index);
-        uint32 answered = r.answered + 1;
-        r.answered = answered;
-        emit ContestAnswered(roundId, index, a.predictedClass, answered);
+        ++answered;
+        emit ContestAnswered(roundId, index, predictedClass, answered);
+        return answered;
     }
 
     function _cancel(uint256 roundId, Round storage r) private {

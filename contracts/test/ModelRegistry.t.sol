@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Fixture} from "./utils/Fixture.sol";
-import {ERC1271Wallet, FeeOnTransferERC20, ReentrantReceiver, RejectingReceiver} from "./mocks/Mocks.sol";
+import {ERC1271Wallet, FeeOnTransferERC20, MockVerifier, ReentrantReceiver, RejectingReceiver} from "./mocks/Mocks.sol";
 
 import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {ProofVerifier} from "../src/ProofVerifier.sol";
@@ -273,6 +273,105 @@ contract ModelRegistryTest is Fixture {
             abi.encodeWithSelector(IEscrow.TransferAmountMismatch.selector, address(fot), STAKE, STAKE - STAKE / 100)
         );
         r.registerModel(address(verifier), WEIGHTS, "", address(fot));
+        vm.stopPrank();
+    }
+
+    // ---------------------------------------------------------------- aggregation verifier
+
+    function test_registerAggregationVerifier_provider_succeeds() public {
+        uint256 id = _registerEth(provider);
+        MockVerifier agg = new MockVerifier();
+        (address v, bytes32 h, uint32 b) = registry.aggregationTerms(id);
+        assertEq(v, address(0));
+        assertEq(h, bytes32(0));
+        assertEq(uint256(b), 0);
+        vm.expectEmit(address(registry));
+        emit IModelRegistry.AggregationVerifierRegistered(id, address(agg), address(agg).codehash, 16);
+        vm.prank(provider);
+        registry.registerAggregationVerifier(id, address(agg), 16);
+        (v, h, b) = registry.aggregationTerms(id);
+        assertEq(v, address(agg));
+        assertEq(h, address(agg).codehash);
+        assertEq(uint256(b), 16);
+        // The model and its single-proof terms are unchanged.
+        Model memory m = registry.model(id);
+        assertEq(m.verifier, address(verifier));
+        assertEq(m.verifierCodehash, address(verifier).codehash);
+        // An unknown model has none.
+        (v, h, b) = registry.aggregationTerms(99);
+        assertEq(v, address(0));
+    }
+
+    function test_registerAggregationVerifier_batchSizeBounds_succeeds() public {
+        uint256 a = _registerEth(provider);
+        uint256 b = _registerEth(provider);
+        vm.startPrank(provider);
+        registry.registerAggregationVerifier(a, address(verifier), 1);
+        registry.registerAggregationVerifier(b, address(verifier), registry.MAX_AGGREGATION_BATCH());
+        vm.stopPrank();
+        (,, uint32 size) = registry.aggregationTerms(b);
+        assertEq(uint256(size), 64);
+    }
+
+    function test_registerAggregationVerifier_notFound_reverts() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelNotFound.selector, 7));
+        registry.registerAggregationVerifier(7, address(verifier), 4);
+    }
+
+    function test_registerAggregationVerifier_notProvider_reverts() public {
+        uint256 id = _registerEth(provider);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.NotModelProvider.selector, id, stranger, provider));
+        registry.registerAggregationVerifier(id, address(verifier), 4);
+    }
+
+    function test_registerAggregationVerifier_twice_reverts() public {
+        uint256 id = _registerEth(provider);
+        MockVerifier other = new MockVerifier();
+        vm.startPrank(provider);
+        registry.registerAggregationVerifier(id, address(verifier), 4);
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRegistry.AggregationVerifierAlreadyRegistered.selector, id, address(verifier))
+        );
+        registry.registerAggregationVerifier(id, address(other), 8);
+        vm.stopPrank();
+    }
+
+    function test_registerAggregationVerifier_openJob_reverts() public {
+        uint256 id = _registerEth(provider);
+        registry.lock(id);
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelHasOpenJobs.selector, id, 1));
+        registry.registerAggregationVerifier(id, address(verifier), 4);
+        // Once the job is closed it may be added.
+        registry.unlock(id);
+        vm.prank(provider);
+        registry.registerAggregationVerifier(id, address(verifier), 4);
+    }
+
+    function test_registerAggregationVerifier_notActive_reverts() public {
+        uint256 id = _registerEth(provider);
+        vm.startPrank(provider);
+        registry.requestUnbond(id);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelNotActive.selector, id, ModelStatus.Unbonding));
+        registry.registerAggregationVerifier(id, address(verifier), 4);
+        vm.stopPrank();
+    }
+
+    function test_registerAggregationVerifier_noCode_reverts() public {
+        uint256 id = _registerEth(provider);
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.VerifierNotContract.selector, stranger));
+        registry.registerAggregationVerifier(id, stranger, 4);
+    }
+
+    function test_registerAggregationVerifier_batchSizeOutOfRange_reverts() public {
+        uint256 id = _registerEth(provider);
+        vm.startPrank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.AggregationBatchSizeOutOfRange.selector, 0, 64));
+        registry.registerAggregationVerifier(id, address(verifier), 0);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.AggregationBatchSizeOutOfRange.selector, 65, 64));
+        registry.registerAggregationVerifier(id, address(verifier), 65);
         vm.stopPrank();
     }
 

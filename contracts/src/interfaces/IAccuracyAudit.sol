@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IEscrow} from "./IEscrow.sol";
-import {Prices} from "../lib/Types.sol";
+import {AggregatedProof, Prices} from "../lib/Types.sol";
 
 /// @notice Stored life cycle of a simple accuracy audit; the phase is derived by
 /// AccuracyAudit.state().
@@ -84,6 +84,16 @@ struct AuditProof {
     bytes proof;
 }
 
+/// @notice One test example inside an aggregated batch (submitAggregatedProofs): an AuditProof
+/// without its proof, which the batch's AggregatedProof covers.
+struct AuditExample {
+    uint32 index;
+    bytes32 inputCommitment;
+    uint256 label;
+    uint256 predictedClass;
+    bytes32[] leafProof;
+}
+
 /// @notice Limits of the accuracy audits, fixed at deployment.
 /// @param maxN Largest test set N.
 /// @param joinWindow Seconds MP has to join an opened audit.
@@ -117,7 +127,9 @@ struct AuditConfig {
 ///  4. Anyone (normally MP) `submitProofs` in batches before the proof deadline: each proof
 ///     has instances [inputCommitment_i, the registered weight commitment, class_i] and
 ///     carries the Merkle proof of (i, inputCommitment_i, label_i); each index counts once;
-///     `correct` counts class_i == label_i.
+///     `correct` counts class_i == label_i. A model with an aggregation verifier may instead be
+///     proven in batches of up to B examples with one aggregated proof each
+///     (`submitAggregatedProofs`, same per-example checks and counts).
 ///  5. Anyone `finalize`s once all N proofs are in or the proof deadline passed: all N in and
 ///     correct * targetDen >= targetNum * N -> MC gets 2NE - 2NZ, MP gets 2NE + 2NZ (MC pays
 ///     2NZ); otherwise (target missed or any proof missing) MC gets 4NE, MP nothing (MP loses 2NE).
@@ -215,6 +227,10 @@ interface IAccuracyAudit is IEscrow {
     /// @notice The model's verifier rejected the proof for `index`.
     error ProofRejected(uint256 auditId, uint32 index);
 
+    /// @notice The model's aggregation verifier rejected the aggregated proof of a batch (the
+    /// whole batch reverted).
+    error BatchProofRejected(uint256 auditId);
+
     // ---------------------------------------------------------------- actions
 
     /// @notice MC opens an audit of `n` test examples for `modelId`, escrowing 2*n*E + eps
@@ -242,6 +258,18 @@ interface IAccuracyAudit is IEscrow {
 
     /// @notice Submits proofs for test examples (any number per transaction, each index once).
     function submitProofs(uint256 auditId, AuditProof[] calldata proofs) external;
+
+    /// @notice Submits one aggregated proof for a batch of test examples (model with an
+    /// aggregation verifier only, see IModelRegistry.registerAggregationVerifier). Each example
+    /// is checked and counted exactly as in `submitProofs` (index in range and not yet proven,
+    /// a leaf of the test set, one ProofAccepted each, a duplicate index reverts AlreadyProven);
+    /// then the aggregation verifier must accept `agg` for the instances the contract builds:
+    /// `agg.accumulator`, then per slot [inputCommitment, registered weight commitment,
+    /// predictedClass], the slots past the examples repeating the last one. Reverts
+    /// InferenceProofs.NoAggregationVerifier / BatchEmpty / BatchTooLarge (more than B
+    /// examples), BatchProofRejected if the verifier rejects (nothing is counted).
+    function submitAggregatedProofs(uint256 auditId, AuditExample[] calldata examples, AggregatedProof calldata agg)
+        external;
 
     /// @notice Ends an audit whose phase is JoinExpired (MC refunded), DecisionExpired (MP
     /// failure) or Finalizable (payouts as in the contract description). Anyone may call.

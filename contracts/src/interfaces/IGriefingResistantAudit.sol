@@ -2,9 +2,9 @@
 pragma solidity ^0.8.24;
 
 import {IEscrow} from "./IEscrow.sol";
-import {AuditProof} from "./IAccuracyAudit.sol";
+import {AuditExample, AuditProof} from "./IAccuracyAudit.sol";
 import {ITransferClient} from "./ITransferClient.sol";
-import {Prices} from "../lib/Types.sol";
+import {AggregatedProof, Prices} from "../lib/Types.sol";
 
 /// @notice Stored life cycle of a griefing-resistant audit; the phase is derived by
 /// GriefingResistantAudit.state(). `deadline` always belongs to the current status.
@@ -119,7 +119,9 @@ struct GuardedConfig {
 ///  5. MC `sendRest`s the other N2 examples the same way; from here on any MP fault (no
 ///     acknowledgement of data whose delivery MC proved, no continuation, a rejected contest,
 ///     missing proofs) costs MP its 2NE.
-///  6. Anyone `submitProofs` of the N2 examples (not the subset) before the proof deadline.
+///  6. Anyone `submitProofs` of the N2 examples (not the subset) before the proof deadline
+///     (or `submitAggregatedProofs`: one aggregated proof per batch of up to B examples, for a
+///     model with an aggregation verifier).
 ///  7. Anyone `finalize`s: all N2 proofs in and correct * targetDen >= targetNum * N2 -> MC pays
 ///     2(N1*P + N2*Z) to MP; otherwise MP loses 2NE to MC.
 /// In each data transfer a party that fails to act is at fault as in IDataTransfer; a stage-3
@@ -230,6 +232,10 @@ interface IGriefingResistantAudit is IEscrow, ITransferClient {
     /// @notice The model's verifier rejected the proof.
     error ProofRejected(uint256 auditId, uint32 index);
 
+    /// @notice The model's aggregation verifier rejected the aggregated proof of a batch (the
+    /// whole batch reverted).
+    error BatchProofRejected(uint256 auditId);
+
     // ---------------------------------------------------------------- actions
 
     /// @notice Stage 1 + MC's escrow: opens an audit of `modelId` on the N-example test set.
@@ -266,6 +272,17 @@ interface IGriefingResistantAudit is IEscrow, ITransferClient {
 
     /// @notice Stage 6: proofs of N2 examples, in batches.
     function submitProofs(uint256 auditId, AuditProof[] calldata proofs) external;
+
+    /// @notice Stage 6 with one aggregated proof for a batch of N2 examples (model with an
+    /// aggregation verifier only). Each example is checked and counted exactly as in
+    /// `submitProofs` (in range, not in the subset, not yet proven, a leaf of the test set, one
+    /// ProofAccepted each, a duplicate index reverts AlreadyProven); then the aggregation
+    /// verifier must accept `agg` for `agg.accumulator` followed by one slot [inputCommitment,
+    /// registered weight commitment, predictedClass] per example, the slots past the examples
+    /// repeating the last one. Reverts InferenceProofs.NoAggregationVerifier / BatchEmpty /
+    /// BatchTooLarge, or BatchProofRejected if the verifier rejects (nothing is counted).
+    function submitAggregatedProofs(uint256 auditId, AuditExample[] calldata examples, AggregatedProof calldata agg)
+        external;
 
     /// @notice Ends an audit whose current stage is over (join, send, decision or proof deadline
     /// passed, or all proofs in); anyone may call it.

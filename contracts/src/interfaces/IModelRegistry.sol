@@ -37,6 +37,12 @@ interface IModelRegistry is IEscrow {
     /// `withdraw(token)`); the model is retired.
     event StakeWithdrawn(uint256 indexed modelId, address indexed provider, uint256 amount);
 
+    /// @notice The provider registered `verifier` (code hash `codehash` pinned) as the model's
+    /// aggregation verifier: it checks one aggregated proof of `batchSize` inference proofs.
+    event AggregationVerifierRegistered(
+        uint256 indexed modelId, address indexed verifier, bytes32 codehash, uint32 batchSize
+    );
+
     /// @notice `protocol` opened a job on the model; `openJobs` is the new total.
     event ModelLocked(uint256 indexed modelId, address indexed protocol, uint32 openJobs);
 
@@ -119,6 +125,12 @@ interface IModelRegistry is IEscrow {
     /// required stake.
     error ModelNotAvailable(uint256 modelId, ModelStatus status, uint256 stake, uint256 requiredStake);
 
+    /// @notice The model already has an aggregation verifier (it is registered at most once).
+    error AggregationVerifierAlreadyRegistered(uint256 modelId, address verifier);
+
+    /// @notice An aggregation batch size must satisfy 0 < batchSize <= max.
+    error AggregationBatchSizeOutOfRange(uint32 batchSize, uint32 max);
+
     // ---------------------------------------------------------------- errors: protocols
 
     /// @notice Only a protocol contract may do this.
@@ -154,6 +166,17 @@ interface IModelRegistry is IEscrow {
         external
         payable
         returns (uint256 modelId);
+
+    /// @notice Adds the model's aggregation verifier (provider only, at most once, while the
+    /// model is Active and no job is open): a generated verifier of one aggregated proof of
+    /// `batchSize` inference proofs of the model's circuit, whose public instances are 12
+    /// accumulator limbs then, per slot, [inputCommitment, weightCommitment, predictedClass]
+    /// (see InferenceProofs). Its EXTCODEHASH is pinned as the single verifier's; the
+    /// protocols then also take aggregated batches (`submitAggregatedProofs`, `answerAggregated`).
+    /// @dev Consumers should check it is the aggregation circuit of the model's verifier before
+    /// opening a job: it decides batched proofs as the single verifier decides single ones.
+    /// @param batchSize B, the slots of every aggregated proof (1..=64, ModelRegistry.MAX_AGGREGATION_BATCH).
+    function registerAggregationVerifier(uint256 modelId, address verifier, uint32 batchSize) external;
 
     /// @notice Starts unbonding (provider only): the model takes no new jobs; the stake can be
     /// withdrawn after the unbonding delay, once no job is open.
@@ -228,6 +251,13 @@ interface IModelRegistry is IEscrow {
         external
         view
         returns (address provider, address token, address verifier, bytes32 verifierCodehash, bytes32 weightCommitment);
+
+    /// @notice The model's aggregation verifier, its pinned code hash and its batch size B
+    /// (all zero when the model has none, or no model has id `modelId`).
+    function aggregationTerms(uint256 modelId)
+        external
+        view
+        returns (address verifier, bytes32 codehash, uint32 batchSize);
 
     /// @notice How many open jobs `protocol` holds on the model.
     function locksHeld(uint256 modelId, address protocol) external view returns (uint256);

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IEscrow} from "./IEscrow.sol";
+import {AggregatedProof} from "../lib/Types.sol";
 
 /// @notice A responder's commitment to a dataset of D documents (paper 5.4 step 1).
 /// @param responder The account that committed it; only requests to models it provides may
@@ -101,6 +102,16 @@ struct ResultProof {
     bytes proof;
 }
 
+/// @notice The responder's answer to one challenged result inside an aggregated batch
+/// (answerAggregated): a ResultProof without its proof, which the batch's AggregatedProof covers.
+struct ResultExample {
+    uint32 index;
+    bytes32 inputCommitment;
+    uint256 predictedClass;
+    bytes32[] documentProof;
+    bytes32[] resultProof;
+}
+
 /// @notice Limits of the retrieval requests, fixed at deployment.
 /// @param minBeta Smallest bond multiplier beta a requester may propose (>= 2).
 /// @param maxBeta Largest beta a requester may propose.
@@ -142,7 +153,8 @@ struct RetrievalConfig {
 ///  6. Anyone (normally the responder) `answer`s a challenged index with a halo2 proof whose
 ///     instances are [inputCommitment_i, the registered weight commitment, class_i], plus the
 ///     two Merkle proofs, before the answer deadline (challenge deadline + answer window + C1 *
-///     proof window).
+///     proof window); a model with an aggregation verifier may answer up to B challenges with
+///     one aggregated proof (`answerAggregated`).
 ///  7. Anyone `settle`s after the challenge deadline (with challenges outstanding, after the
 ///     answer deadline). Payouts (credits, withdrawn with `withdraw(token)`):
 ///       all challenges answered (or none made): requester 2*C*Z - 2*C1*Z,
@@ -279,6 +291,10 @@ interface IRetrieval is IEscrow {
     /// @notice The model's verifier rejected the proof for `index`.
     error ProofRejected(uint256 requestId, uint32 index);
 
+    /// @notice The model's aggregation verifier rejected the aggregated proof of a batch (the
+    /// whole batch reverted).
+    error BatchProofRejected(uint256 requestId);
+
     // ---------------------------------------------------------------- actions
 
     /// @notice The responder commits to a dataset of `size` documents.
@@ -317,6 +333,18 @@ interface IRetrieval is IEscrow {
 
     /// @notice Proves several challenged results in one transaction.
     function answerBatch(uint256 requestId, ResultProof[] calldata answers) external;
+
+    /// @notice Proves several challenged results with one aggregated proof (model with an
+    /// aggregation verifier only, see IModelRegistry.registerAggregationVerifier). Each answer
+    /// is checked and counted exactly as in `answer` (challenged, not yet answered, the
+    /// committed document, the signed result, one ChallengeAnswered each, a duplicate index
+    /// reverts AlreadyAnswered); then the aggregation verifier must accept `agg` for
+    /// `agg.accumulator` followed by one slot [inputCommitment, registered weight commitment,
+    /// predictedClass] per answer, the slots past the answers repeating the last one. Reverts
+    /// InferenceProofs.NoAggregationVerifier / BatchEmpty / BatchTooLarge, or
+    /// BatchProofRejected if the verifier rejects (nothing is counted).
+    function answerAggregated(uint256 requestId, ResultExample[] calldata answers, AggregatedProof calldata agg)
+        external;
 
     /// @notice Ends a request whose phase is JoinExpired (requester refunded) or Settleable
     /// (payouts as in the contract description). Anyone may call.

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IEscrow} from "./IEscrow.sol";
-import {Answer, Round, RoundOutcome, RoundState} from "../lib/Types.sol";
+import {AggregatedProof, Answer, AnswerExample, Round, RoundOutcome, RoundState} from "../lib/Types.sol";
 
 /// @title IServingRound
 /// @notice Spot-checked serving of predictions in rounds of K (paper 5.3).
@@ -18,7 +18,9 @@ import {Answer, Round, RoundOutcome, RoundState} from "../lib/Types.sol";
 ///  4. MC `contest`s any subset of indices before the round deadline.
 ///  5. Anyone (normally MP) `answer`s a contested index with a halo2 proof whose instances are
 ///     [inputCommitment_i, the registered weight commitment, class_i], plus the two Merkle proofs,
-///     before the answer deadline (round deadline + answer window + K1 * proof window).
+///     before the answer deadline (round deadline + answer window + K1 * proof window); a model
+///     with an aggregation verifier may answer up to B contests with one aggregated proof
+///     (`answerAggregated`).
 ///  6. Anyone `settle`s: all contests answered -> MC gets 2KZ - 2*K1*Z, MP gets beta*K*Z + 2*K1*Z;
 ///     some contest unanswered at the answer deadline -> MC gets 2KZ + beta*K*Z, MP nothing;
 ///     nothing contested, or no predictions committed -> both escrows are returned.
@@ -138,6 +140,10 @@ interface IServingRound is IEscrow {
     /// @notice The model's verifier rejected the proof for `index`.
     error ProofRejected(uint256 roundId, uint32 index);
 
+    /// @notice The model's aggregation verifier rejected the aggregated proof of a batch (the
+    /// whole batch reverted).
+    error BatchProofRejected(uint256 roundId);
+
     // ---------------------------------------------------------------- actions
 
     /// @notice MC opens a round of `k` predictions for `modelId`, escrowing 2*k*Z (send it as
@@ -169,6 +175,17 @@ interface IServingRound is IEscrow {
 
     /// @notice Proves several contested predictions in one transaction.
     function answerBatch(uint256 roundId, Answer[] calldata answers) external;
+
+    /// @notice Proves several contested predictions with one aggregated proof (model with an
+    /// aggregation verifier only, see IModelRegistry.registerAggregationVerifier). Each answer
+    /// is checked and counted exactly as in `answer` (contested, not yet answered, MC's
+    /// committed input, MP's signed class, one ContestAnswered each, a duplicate index reverts
+    /// AlreadyAnswered); then the aggregation verifier must accept `agg` for `agg.accumulator`
+    /// followed by one slot [inputCommitment, registered weight commitment, predictedClass] per
+    /// answer, the slots past the answers repeating the last one. Reverts
+    /// InferenceProofs.NoAggregationVerifier / BatchEmpty / BatchTooLarge, or BatchProofRejected
+    /// if the verifier rejects (nothing is counted).
+    function answerAggregated(uint256 roundId, AnswerExample[] calldata answers, AggregatedProof calldata agg) external;
 
     /// @notice Ends a round whose phase is JoinExpired (MC refunded) or Settleable (payouts as
     /// in the contract description). Anyone may call.

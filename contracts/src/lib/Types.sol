@@ -59,6 +59,30 @@ struct Model {
     string metadataURI;
 }
 
+/// @notice A model's aggregation verifier (IModelRegistry.registerAggregationVerifier): a second
+/// generated verifier that checks one aggregated proof of `batchSize` inference proofs of the
+/// model's circuit. Its public instances are the 12 accumulator limbs, then for each slot
+/// j < batchSize [inputCommitment_j, weightCommitment, predictedClass_j] (InferenceProofs).
+/// @param verifier Generated aggregation verifier (raw calldata: instances then proof), or
+/// address(0) when the model has none.
+/// @param codehash EXTCODEHASH of `verifier` at registration (pinned like the single verifier's).
+/// @param batchSize B, the number of slots of every aggregated proof (1..=64).
+struct AggregationTerms {
+    address verifier;
+    bytes32 codehash;
+    uint32 batchSize;
+}
+
+/// @notice One aggregated proof of a batch of inference proofs, as the submitter sends it.
+/// @param accumulator The 12 accumulator limbs (the first public instances; each must be a
+/// BN254 scalar field element). The only instances a submitter supplies: the per-slot
+/// instances are built by the contract from the examples it checks.
+/// @param proof The aggregation proof bytes.
+struct AggregatedProof {
+    uint256[12] accumulator;
+    bytes proof;
+}
+
 /// @notice What consumers read to pick providers (paper appendix A: a failure rate of at most 1%).
 struct ModelRecord {
     uint64 auditsPassed;
@@ -156,6 +180,17 @@ struct Answer {
     bytes32[] inputProof;
     bytes32[] predictionProof;
     bytes proof;
+}
+
+/// @notice MP's answer to one contested prediction inside an aggregated batch
+/// (IServingRound.answerAggregated): an Answer without its proof, which the batch's
+/// AggregatedProof covers.
+struct AnswerExample {
+    uint32 index;
+    bytes32 inputCommitment;
+    uint256 predictedClass;
+    bytes32[] inputProof;
+    bytes32[] predictionProof;
 }
 
 /// @notice Limits of the serving rounds, fixed at deployment.
