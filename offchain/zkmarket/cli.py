@@ -106,11 +106,14 @@ def setup(circuit, srs, srs_sha256):
 @click.argument("circuit", type=ExistingFile())
 @click.argument("input_file", type=ExistingFile())
 @srs_options
+@click.option("--for-aggregation", is_flag=True,
+              help="a proof for `prover aggregate` (Poseidon transcript); the circuit's own verifier refuses it")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="proof file to write")
-def prove(circuit, input_file, srs, srs_sha256, out):
+def prove(circuit, input_file, srs, srs_sha256, for_aggregation, out):
     """Prove CIRCUIT on INPUT_FILE (JSON list of bytes, HWC, flat or nested)."""
     c, image = zp.CompiledCircuit.load(Path(circuit)), stages.load_input(input_file)
-    proof = zp.prove(c, zp.setup(c, _srs_for(c, srs, srs_sha256)), image)
+    prove_one = zp.prove_for_aggregation if for_aggregation else zp.prove
+    proof = prove_one(c, zp.setup(c, _srs_for(c, srs, srs_sha256)), image)
     Path(out).write_text(proof.to_json())
     click.echo(f"class {proof.predicted_class}, logits {proof.logits} -> {out}")
 
@@ -136,6 +139,72 @@ def export_verifier(circuit, srs, srs_sha256, out):
     c = zp.CompiledCircuit.load(Path(circuit))
     Path(out).write_text(zp.export_verifier(c, zp.setup(c, _srs_for(c, srs, srs_sha256))))
     click.echo(f"verifier for circuit {c.id} -> {out}")
+
+
+aggregation_options = option_group(
+    click.option("--batch", type=click.IntRange(1, 64), required=True, help="proofs per aggregated proof"),
+    click.option("--k", "agg_k", type=click.IntRange(18, 26), default=None,
+                 help="log2 rows of the aggregation circuit [default: 20 + log2(batch)]"),
+    click.option("--agg-srs", type=ExistingFile(), help="SRS of 2^k points, same powers of tau as --srs"),
+    click.option("--agg-srs-sha256", help="expected SHA-256 of --agg-srs"),
+)
+
+
+def _aggregation_keys(c: zp.CompiledCircuit, srs, srs_sha256, batch, agg_k, agg_srs, agg_srs_sha256):
+    keys = zp.setup(c, _srs_for(c, srs, srs_sha256))
+    k = agg_k or zp.aggregation.default_k(batch)
+    outer = None
+    if agg_srs:
+        if not agg_srs_sha256:
+            raise click.UsageError("--agg-srs needs --agg-srs-sha256")
+        outer = zp.load_srs(agg_srs, agg_srs_sha256, k)
+    elif not keys.srs.insecure:
+        raise click.UsageError("a published --srs needs --agg-srs (2^k points of the same powers of tau)")
+    click.echo(f"aggregation keys for {batch} proofs of circuit {c.id} at 2^{k} rows (made once, then cached)", err=True)
+    return keys, zp.setup_aggregation(c, keys, batch, k, outer)
+
+
+@prover.command()
+@click.argument("circuit", type=ExistingFile())
+@click.argument("proof_files", nargs=-1, required=True, type=ExistingFile())
+@srs_options
+@aggregation_options
+@click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="aggregated proof file to write")
+def aggregate(circuit, proof_files, srs, srs_sha256, batch, agg_k, agg_srs, agg_srs_sha256, out):
+    """Aggregate PROOF_FILES (made with `prove --for-aggregation`) of CIRCUIT into one proof."""
+    c = zp.CompiledCircuit.load(Path(circuit))
+    proofs = [zp.Proof.load(Path(f)) for f in proof_files]
+    keys, agg = _aggregation_keys(c, srs, srs_sha256, batch, agg_k, agg_srs, agg_srs_sha256)
+    result = zp.aggregate(c, keys, agg, proofs)
+    Path(out).write_text(result.to_json())
+    click.echo(f"{result.count} proofs of circuit {c.id} in one proof ({agg.batch} slots) -> {out}")
+
+
+@prover.command("verify-aggregated")
+@click.argument("circuit", type=ExistingFile())
+@click.argument("proof_file", type=ExistingFile())
+@srs_options
+@aggregation_options
+def verify_aggregated(circuit, proof_file, srs, srs_sha256, batch, agg_k, agg_srs, agg_srs_sha256):
+    """Verify an aggregated PROOF_FILE of CIRCUIT natively (exit 1 if invalid)."""
+    c, proof = zp.CompiledCircuit.load(Path(circuit)), zp.AggregatedProof.load(Path(proof_file))
+    _, agg = _aggregation_keys(c, srs, srs_sha256, batch, agg_k, agg_srs, agg_srs_sha256)
+    ok = zp.verify_aggregated(agg, proof)
+    click.echo("valid" if ok else "INVALID")
+    sys.exit(0 if ok else 1)
+
+
+@prover.command("export-aggregation-verifier")
+@click.argument("circuit", type=ExistingFile())
+@srs_options
+@aggregation_options
+@click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="Solidity file to write")
+def export_aggregation_verifier(circuit, srs, srs_sha256, batch, agg_k, agg_srs, agg_srs_sha256, out):
+    """Write the Solidity verifier of the aggregation circuit for CIRCUIT."""
+    c = zp.CompiledCircuit.load(Path(circuit))
+    _, agg = _aggregation_keys(c, srs, srs_sha256, batch, agg_k, agg_srs, agg_srs_sha256)
+    Path(out).write_text(zp.export_aggregation_verifier(agg))
+    click.echo(f"aggregation verifier for {agg.batch} proofs of circuit {c.id} -> {out}")
 
 
 @prover.command()

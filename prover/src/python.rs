@@ -1,5 +1,6 @@
 //! Python binding (`zkmarket_prover`): thin wrappers that turn every failure, panics included,
 //! into a Python exception with a clear message.
+use crate::aggregate;
 use crate::api::{self, Settings};
 use crate::error::{ProverError, Result};
 use crate::srs;
@@ -146,6 +147,110 @@ fn export_verifier(py: Python<'_>, settings_json: String, srs_path: String, srs_
     })
 }
 
+fn agg_settings(json: &str) -> Result<aggregate::AggregationSettings> {
+    aggregate::AggregationSettings::from_json(json)
+}
+
+fn agg_params(s: &aggregate::AggregationSettings, path: &str, sha256: Option<&str>) -> Result<halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG<halo2_base::halo2_proofs::halo2curves::bn256::Bn256>> {
+    srs::load_srs(Path::new(path), sha256, s.params.degree)
+}
+
+#[pyfunction]
+#[pyo3(signature = (settings_json, srs_path, srs_sha256, pk_path, input))]
+fn prove_for_aggregation(py: Python<'_>, settings_json: String, srs_path: String, srs_sha256: Option<String>, pk_path: String, input: Vec<i64>) -> PyResult<String> {
+    run(py, || {
+        let s = settings(&settings_json)?;
+        let p = params(&s, &srs_path, srs_sha256.as_deref())?;
+        let pk = api::read_pk(&s, Path::new(&pk_path))?;
+        Ok(serde_json::to_string(&aggregate::prove_inner(&s, &p, &pk, &input)?).expect("proof serialize"))
+    })
+}
+
+/// Lays out and keys the aggregation circuit of `batch` proofs of a circuit (its verifying key
+/// at `vk_path`) at 2^k rows of the SRS at `agg_srs_path`; returns the aggregation settings.
+#[pyfunction]
+#[pyo3(signature = (settings_json, srs_path, srs_sha256, vk_path, agg_srs_path, agg_srs_sha256, k, batch, pk_out, vk_out))]
+#[allow(clippy::too_many_arguments)]
+fn aggregation_setup(
+    py: Python<'_>,
+    settings_json: String,
+    srs_path: String,
+    srs_sha256: Option<String>,
+    vk_path: String,
+    agg_srs_path: String,
+    agg_srs_sha256: Option<String>,
+    k: u32,
+    batch: usize,
+    pk_out: String,
+    vk_out: String,
+) -> PyResult<String> {
+    run(py, || {
+        let s = settings(&settings_json)?;
+        let inner_params = params(&s, &srs_path, srs_sha256.as_deref())?;
+        let vk = api::read_vk(&s, Path::new(&vk_path))?;
+        let agg_params = srs::load_srs(Path::new(&agg_srs_path), agg_srs_sha256.as_deref(), k)?;
+        let (agg, pk) = aggregate::setup(&s, &inner_params, &vk, &agg_params, batch)?;
+        aggregate::write_pk(&pk, Path::new(&pk_out))?;
+        api::write_vk(pk.get_vk(), Path::new(&vk_out))?;
+        Ok(agg.to_json())
+    })
+}
+
+/// Aggregates inner proofs (each `(proof hex, instances hex)`) of the circuit `settings_json`.
+#[pyfunction]
+#[pyo3(signature = (agg_settings_json, agg_srs_path, agg_srs_sha256, agg_pk_path, settings_json, srs_path, srs_sha256, vk_path, proofs))]
+#[allow(clippy::too_many_arguments)]
+fn aggregate_proofs(
+    py: Python<'_>,
+    agg_settings_json: String,
+    agg_srs_path: String,
+    agg_srs_sha256: Option<String>,
+    agg_pk_path: String,
+    settings_json: String,
+    srs_path: String,
+    srs_sha256: Option<String>,
+    vk_path: String,
+    proofs: Vec<(String, Vec<String>)>,
+) -> PyResult<String> {
+    run(py, || {
+        let agg = agg_settings(&agg_settings_json)?;
+        let s = settings(&settings_json)?;
+        let inner_params = params(&s, &srs_path, srs_sha256.as_deref())?;
+        let vk = api::read_vk(&s, Path::new(&vk_path))?;
+        let decoded = proofs
+            .iter()
+            .enumerate()
+            .map(|(i, (proof, inst))| Ok((decode_hex(&format!("inner proof {i}"), proof)?, instances(inst)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let p = agg_params(&agg, &agg_srs_path, agg_srs_sha256.as_deref())?;
+        let pk = aggregate::read_pk(&agg, Path::new(&agg_pk_path))?;
+        let out = aggregate::aggregate(&agg, &p, &pk, &s, &inner_params, &vk, &decoded)?;
+        Ok(serde_json::to_string(&out).expect("aggregated proof serialize"))
+    })
+}
+
+#[pyfunction]
+#[pyo3(signature = (agg_settings_json, agg_srs_path, agg_srs_sha256, agg_vk_path, proof_hex, instances_hex))]
+fn verify_aggregated(py: Python<'_>, agg_settings_json: String, agg_srs_path: String, agg_srs_sha256: Option<String>, agg_vk_path: String, proof_hex: String, instances_hex: Vec<String>) -> PyResult<bool> {
+    run(py, || {
+        let agg = agg_settings(&agg_settings_json)?;
+        let p = agg_params(&agg, &agg_srs_path, agg_srs_sha256.as_deref())?;
+        let vk = aggregate::read_vk(&agg, Path::new(&agg_vk_path))?;
+        aggregate::verify(&agg, &p, &vk, &decode_hex("proof", &proof_hex)?, &instances(&instances_hex)?)
+    })
+}
+
+#[pyfunction]
+#[pyo3(signature = (agg_settings_json, agg_srs_path, agg_srs_sha256, agg_vk_path))]
+fn export_aggregation_verifier(py: Python<'_>, agg_settings_json: String, agg_srs_path: String, agg_srs_sha256: Option<String>, agg_vk_path: String) -> PyResult<String> {
+    run(py, || {
+        let agg = agg_settings(&agg_settings_json)?;
+        let p = agg_params(&agg, &agg_srs_path, agg_srs_sha256.as_deref())?;
+        let vk = aggregate::read_vk(&agg, Path::new(&agg_vk_path))?;
+        Ok(aggregate::solidity_verifier(&agg, &p, &vk))
+    })
+}
+
 #[pyfunction]
 fn calldata(py: Python<'_>, proof_hex: String, instances_hex: Vec<String>) -> PyResult<Vec<u8>> {
     run(py, || Ok(api::calldata(&instances(&instances_hex)?, &decode_hex("proof", &proof_hex)?)))
@@ -191,6 +296,7 @@ fn zkmarket_prover(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     m.add("INSECURE_DEV_SEED", srs::INSECURE_DEV_SEED)?;
     m.add("DEFAULT_DOT_WIDTH", api::DEFAULT_DOT_WIDTH)?;
+    m.add("ACCUMULATOR_INSTANCES", aggregate::ACCUMULATOR_INSTANCES)?;
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;
     m.add_function(wrap_pyfunction!(write_dev_srs, m)?)?;
@@ -202,6 +308,11 @@ fn zkmarket_prover(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(export_verifier, m)?)?;
     m.add_function(wrap_pyfunction!(calldata, m)?)?;
+    m.add_function(wrap_pyfunction!(prove_for_aggregation, m)?)?;
+    m.add_function(wrap_pyfunction!(aggregation_setup, m)?)?;
+    m.add_function(wrap_pyfunction!(aggregate_proofs, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_aggregated, m)?)?;
+    m.add_function(wrap_pyfunction!(export_aggregation_verifier, m)?)?;
     m.add_function(wrap_pyfunction!(commit_input, m)?)?;
     m.add_function(wrap_pyfunction!(commit_weights, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate, m)?)?;

@@ -158,7 +158,7 @@ class Replaying:
 
     name, in_flight = "replaying", 0
 
-    def prove(self, circuit, keys, items):
+    def prove(self, circuit, keys, items, for_aggregation=False):
         yield 1, PROOF
         yield 2, PROOF
         yield 1, dataclasses.replace(PROOF, proof="0xcd")

@@ -9,9 +9,12 @@ import json
 from pathlib import Path
 
 import click
+from eth_utils import keccak
 
 from .. import prover as zp
+from ..chain.verifier import compile_verifier
 from ..cli_params import ExistingFile, fail, settings_options
+from ..participants.audit_common import Aggregation
 from ..participants.retrieval import RetrievalResponder, load_documents
 from .executors import make_prover
 from .guarded_audit import GuardedAuditJobs
@@ -58,8 +61,11 @@ def run(models, settings: AgentSettings):
             raise click.ClickException(f"{path}: its weight commitment differs from the one registered for "
                                        f"model {model_id}; proofs with it would be refused")
         circuit = zp.compile_model(path, "hidden-both", "class")
-        served[model_id] = ServedModel(model_id, path, circuit, zp.setup(circuit))
-        log(logger, "model ready", model=model_id, path=str(path), rows=2 ** circuit.k)
+        keys = zp.setup(circuit)
+        aggregation = _aggregation(market, model_id, circuit, keys, settings, logger) if settings.aggregate else None
+        served[model_id] = ServedModel(model_id, path, circuit, keys, aggregation)
+        log(logger, "model ready", model=model_id, path=str(path), rows=2 ** circuit.k,
+            aggregation_batch=aggregation.agg.batch if aggregation else None)
     state = AgentState(settings.db)
     try:
         prover = make_prover(settings.ray_address, settings.workers, logger, cpus=settings.ray_cpus)
@@ -73,7 +79,9 @@ def run(models, settings: AgentSettings):
     simple = SimpleAuditJobs(market, contracts["AccuracyAudit"], served, state, policy=JoinPolicy(max_n=settings.max_n),
                              batch_size=settings.batch_size, prove_batch=settings.prove_batch, **common)
     audits = GuardedAuditJobs(market, market.audits, served, state, policy=JoinPolicy(max_n=settings.max_n),
-                              batch_size=settings.batch_size, prove_batch=settings.prove_batch, **common)
+                              batch_size=settings.batch_size, prove_batch=settings.prove_batch,
+                              aggregation_margin=settings.aggregation_margin, min_aggregate=settings.min_aggregate,
+                              **common)
     # Rounds and requests first: their answers are a few proofs against answer windows of
     # minutes, while an audit's proving stage can take much longer.
     agent = ProviderAgent(market, [rounds, requests, simple, audits], logger)
@@ -87,6 +95,22 @@ def run(models, settings: AgentSettings):
     finally:
         server.stop()
         prover.close()
+
+
+def _aggregation(market, model_id: int, circuit, keys, settings: AgentSettings, logger) -> Aggregation | None:
+    """The aggregation keys matching the model's registered aggregation verifier (None when it
+    has none): made once (minutes), their verifier's code checked against the registered hash."""
+    verifier, codehash, batch = market.registry.functions.aggregationTerms(model_id).call()
+    if not batch:
+        return None
+    log(logger, "aggregation keys", model=model_id, batch=batch)
+    agg = zp.setup_aggregation(circuit, keys, batch, settings.aggregation_k)
+    code = bytes.fromhex(compile_verifier(zp.export_aggregation_verifier(agg)).deployed_bytecode_hex)
+    if keccak(code) != bytes(codehash):
+        raise click.ClickException(f"model {model_id}: the aggregation verifier registered at {verifier} was not made "
+                                   f"from these keys (batch {batch}, 2^{agg.k} rows); pass the --aggregation-k it "
+                                   f"was made with, or --no-aggregate")
+    return Aggregation(circuit, keys, agg)
 
 
 @provider.command()

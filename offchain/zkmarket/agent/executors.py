@@ -45,10 +45,11 @@ class LocalProver:
         self.workers = workers
         self.in_flight = 0
 
-    def prove(self, circuit: zp.CompiledCircuit, keys: zp.Keys,
-              items: dict[int, bytes]) -> Iterator[tuple[int, Result]]:
+    def prove(self, circuit: zp.CompiledCircuit, keys: zp.Keys, items: dict[int, bytes],
+              for_aggregation: bool = False) -> Iterator[tuple[int, Result]]:
+        prove_one = zp.prove_for_aggregation if for_aggregation else zp.prove
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            futures = {pool.submit(zp.prove, circuit, keys, list(items[i])): i for i in sorted(items)}
+            futures = {pool.submit(prove_one, circuit, keys, list(items[i])): i for i in sorted(items)}
             self.in_flight = min(self.workers, len(futures))
             left = len(futures)
             for future in as_completed(futures):
@@ -111,7 +112,7 @@ def _local_copy(art: Artifact) -> tuple[Path, bool]:
 
 
 def prove_on_worker(artifacts: tuple[Artifact, ...], srs: zp.Srs, values: bytes, input_sha256: str,
-                    threads: int) -> Made:
+                    threads: int, for_aggregation: bool = False) -> Made:
     """One proof, in a Ray worker: the circuit and keys by hash (cached), the input checked."""
     import ray
 
@@ -125,7 +126,7 @@ def prove_on_worker(artifacts: tuple[Artifact, ...], srs: zp.Srs, values: bytes,
     keys = zp.Keys(pk_path=pk_path, vk_path=vk_path, srs=dataclasses.replace(srs, path=srs_path))
     circuit = zp.CompiledCircuit(settings_path.read_text())
     start = time.perf_counter()
-    proof = zp.prove(circuit, keys, list(values))
+    proof = (zp.prove_for_aggregation if for_aggregation else zp.prove)(circuit, keys, list(values))
     return Made(proof, ray.get_runtime_context().get_node_id(), os.getpid(), fetched, time.perf_counter() - start)
 
 
@@ -179,12 +180,12 @@ class RayProver:
                                          for name, data in blobs)
         return self._artifacts[key]
 
-    def prove(self, circuit: zp.CompiledCircuit, keys: zp.Keys,
-              items: dict[int, bytes]) -> Iterator[tuple[int, Result]]:
+    def prove(self, circuit: zp.CompiledCircuit, keys: zp.Keys, items: dict[int, bytes],
+              for_aggregation: bool = False) -> Iterator[tuple[int, Result]]:
         left = dict(items)
         if not self.lost:
             try:
-                for i, result in self._prove_on_cluster(circuit, keys, items):
+                for i, result in self._prove_on_cluster(circuit, keys, items, for_aggregation):
                     left.pop(i, None)
                     yield i, result
             except (ConnectionError, OSError) as e:
@@ -196,7 +197,7 @@ class RayProver:
                     raise
                 self._lose(e)
         if left:
-            yield from self.fallback.prove(circuit, keys, left)
+            yield from self.fallback.prove(circuit, keys, left, for_aggregation)
 
     def close(self) -> None:
         """Disconnects from the cluster (tasks still queued for this agent are dropped by Ray)."""
@@ -212,12 +213,12 @@ class RayProver:
         log(self.logger, "ray cluster lost: proving locally", logging.WARNING, address=self.address,
             error=f"{type(e).__name__}: {e}".splitlines()[0])
 
-    def _prove_on_cluster(self, circuit, keys, items) -> Iterator[tuple[int, Result]]:
+    def _prove_on_cluster(self, circuit, keys, items, for_aggregation: bool) -> Iterator[tuple[int, Result]]:
         import ray
 
         artifacts = self._put(circuit, keys)
         pending = {self._task.remote(artifacts, keys.srs, bytes(items[i]),
-                                     hashlib.sha256(bytes(items[i])).hexdigest(), self.cpus): i
+                                     hashlib.sha256(bytes(items[i])).hexdigest(), self.cpus, for_aggregation): i
                    for i in sorted(items)}
         try:
             self._in_flight = len(pending)

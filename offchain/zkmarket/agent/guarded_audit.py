@@ -3,7 +3,13 @@ check MC's deliveries (off chain over HTTP, or read from MC's proof of delivery 
 acknowledging them, accept or contest each decrypted transfer, decide at stage 4 by local
 inference on the subset, prove the N2 rest one batch per tick, finalize and withdraw. The role
 logic is participants.guarded_audit.GuardedAuditProvider; this module only decides, from chain
-state plus the stored deliveries and proofs, which step is due."""
+state plus the stored deliveries and proofs, which step is due.
+
+With an aggregation verifier registered for the model (and its keys given to the agent), the N2
+proofs are made for aggregation and submitted B at a time as one aggregated proof (a last, short
+batch once every example is proved); when less than `aggregation_margin` seconds are left before
+the proof deadline, or fewer than `min_aggregate` examples are left (an aggregated proof costs
+about as much gas as one single proof), the agent submits single proofs instead."""
 
 from __future__ import annotations
 
@@ -13,18 +19,20 @@ from ..participants.guarded_audit import GuardedAuditProvider
 from ..protocol.states import GUARDED_STATES, TRANSFER_STATES
 from .jobs import EventJobs, JoinPolicy, prove_missing
 from .logs import log
-from .state import AUDIT
+from .state import AGGREGATED_AUDIT, AUDIT
 
 
 class GuardedAuditJobs(EventJobs):
     KIND, EVENT, ID_ARG = AUDIT, "AuditOpened", "auditId"
 
     def __init__(self, *args, policy: JoinPolicy | None = None, batch_size: int = 10, prove_batch: int = 0,
-                 **kwargs):
+                 aggregation_margin: int = 1800, min_aggregate: int = 2, **kwargs):
         super().__init__(*args, **kwargs)
         self.policy = policy or JoinPolicy()
         self.batch_size = batch_size
         self.prove_batch = prove_batch or batch_size  # proofs made per tick; a cluster's task slots
+        self.aggregation_margin = aggregation_margin  # seconds before the deadline to switch to single proofs
+        self.min_aggregate = min_aggregate  # fewer examples left than this: single proofs (cheaper than one batch)
 
     def describe(self, args) -> dict:
         return {"model": args["modelId"], "n": args["n"]}
@@ -127,11 +135,27 @@ class GuardedAuditJobs(EventJobs):
         delivery = self._delivery(a.restTransfer)
         items = role.decrypt(delivery)
         proven = proven_indices(self.contract, audit_id, self.start_block)
-        stored = self.state.proofs(audit_id, self.KIND)
-        batch = [i for i in sorted(items) if i not in stored and i not in proven][:self.prove_batch]
+        model = self.models[a.modelId]
+        aggregation = model.aggregation
+        if aggregation and self.seconds_left(a.deadline) <= self.aggregation_margin:
+            aggregation = None
+            log(self.logger, "deadline near: single proofs", audit=audit_id, seconds_left=self.seconds_left(a.deadline))
+        elif aggregation and sum(i not in proven for i in items) < self.min_aggregate:
+            aggregation = None  # one aggregated proof costs more gas than these few single proofs
+        kind = AGGREGATED_AUDIT if aggregation else self.KIND  # the two kinds of proof are stored apart
+        per_tick = max(self.prove_batch, aggregation.agg.batch) if aggregation else self.prove_batch
+        stored = self.state.proofs(audit_id, kind)
+        batch = [i for i in sorted(items) if i not in stored and i not in proven][:per_tick]
         wanted = {i: items[i] for i in sorted(items) if i not in proven and (i in stored or i in batch)}
         total = a.n - a.n1
-        proofs = prove_missing(self.state, self.KIND, audit_id, wanted, self.models[a.modelId], self.prover,
-                               self.logger, total=total)
-        role.submit(audit_id, proofs, delivery, self.batch_size)
-        log(self.logger, "proofs submitted", audit=audit_id, done=len(proven) + len(proofs), total=total)
+        proofs = prove_missing(self.state, kind, audit_id, wanted, model, self.prover, self.logger, total=total,
+                               for_aggregation=aggregation is not None)
+        if aggregation:
+            # Full batches now; a short one only when nothing else is left to prove.
+            ready = sorted(proofs)
+            if any(i not in proven and i not in proofs for i in items):
+                ready = ready[:len(ready) // aggregation.agg.batch * aggregation.agg.batch]
+            proofs = {i: proofs[i] for i in ready}
+        role.submit(audit_id, proofs, delivery, self.batch_size, aggregation)
+        log(self.logger, "proofs submitted", audit=audit_id, done=len(proven) + len(proofs), total=total,
+            aggregated=aggregation is not None)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import prover as zp
+from ..participants.audit_common import Aggregation
 from ..participants.connect import MarketConnection
 from .executors import LocalProver, Prover, ProvingFailed
 from .logs import log
@@ -31,12 +32,14 @@ class JoinPolicy:
 
 @dataclass
 class ServedModel:
-    """A registered model the agent answers for: its file, circuit and proving keys."""
+    """A registered model the agent answers for: its file, circuit and proving keys, and the keys
+    of the aggregation circuit whose verifier it registered (None: single proofs only)."""
 
     model_id: int
     path: Path
     circuit: zp.CompiledCircuit
     keys: zp.Keys
+    aggregation: Aggregation | None = None
 
 
 @dataclass
@@ -61,10 +64,12 @@ class Progress:
 
 
 def prove_missing(state: AgentState, kind: str, job_id: int, items: dict[int, bytes], model: ServedModel,
-                  prover: Prover, logger: logging.Logger, total: int | None = None, **fields) -> dict[int, zp.Proof]:
+                  prover: Prover, logger: logging.Logger, total: int | None = None, for_aggregation: bool = False,
+                  **fields) -> dict[int, zp.Proof]:
     """Proofs of `items` by index: the stored ones, plus the missing ones made by `prover` (local
     pool or Ray cluster), each stored as soon as it arrives (a restart redoes none of them, a
-    duplicate is ignored) with the job's progress, which `zkmarket provider status` shows."""
+    duplicate is ignored) with the job's progress, which `zkmarket provider status` shows.
+    `for_aggregation`: proofs for an aggregated batch (store them under their own `kind`)."""
     proofs = {i: p for i, p in state.proofs(job_id, kind).items() if i in items}
     todo = {i: items[i] for i in sorted(items) if i not in proofs}
     if not todo:
@@ -73,7 +78,7 @@ def prove_missing(state: AgentState, kind: str, job_id: int, items: dict[int, by
     log(logger, "proving", **{kind: job_id}, todo=len(todo), done=progress.done, total=progress.total,
         prover=prover.name, **fields)
     errors = []
-    for i, result in prover.prove(model.circuit, model.keys, todo):
+    for i, result in prover.prove(model.circuit, model.keys, todo, for_aggregation):
         progress.in_flight, progress.prover = prover.in_flight, prover.name
         if isinstance(result, Exception):
             progress.failed += 1

@@ -39,6 +39,15 @@ class AgentSettings(ProviderSettings):
     batch_size: int = Field(10, ge=1, le=200, description="proofs per submitProofs transaction")
     prove_batch: int = Field(0, ge=0, le=100_000, description="audit proofs made per poll (0: --batch-size); "
                                                                "on a Ray cluster, at least its task slots")
+    aggregate: bool = Field(True, description="prove appendix-B audits in aggregated batches when the model has "
+                                              "an aggregation verifier registered (its keys are made once: minutes)")
+    aggregation_k: int | None = Field(None, ge=18, le=26, description="log2 rows of the aggregation circuit the "
+                                                                      "registered verifier was made for [default: "
+                                                                      "20 + log2(batch)]")
+    aggregation_margin: int = Field(1800, ge=0, description="seconds before an audit's proof deadline below which "
+                                                            "the agent submits single proofs instead of aggregating")
+    min_aggregate: int = Field(2, ge=1, description="fewest examples left worth one aggregated proof (fewer: "
+                                                    "single proofs; one aggregated proof costs about a single one's gas)")
     max_n: int = Field(1000, ge=1, description="largest audit to join")
     max_k: int = Field(256, ge=1, description="largest serving round to join")
     max_challenges: int = Field(64, ge=0, description="largest retrieval challenge budget C to join")

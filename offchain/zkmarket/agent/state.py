@@ -21,6 +21,7 @@ from .. import prover as zp
 from ..participants.delivery import Delivery
 
 AUDIT, ROUND, REQUEST, SIMPLE_AUDIT = "audit", "round", "request", "simple-audit"
+AGGREGATED_AUDIT = "audit-aggregated"  # appendix-B proofs made for aggregation (another transcript)
 SCHEMA_VERSION = 1
 
 _SCHEMA = """

@@ -24,7 +24,7 @@ from .errors import ConsumerError
 from .funds import credits, escrow_contracts, withdraw_all
 from .guarded_audit import GuardedAuditRun, describe_audit, finalize_audit
 from .jobs import JobSettlement
-from .models import describe_model, register_model
+from .models import describe_model, register_aggregation_verifier, register_model
 from .settings import ConsumerSettings
 from .simple_audit import KIND as SIMPLE_KIND
 from .simple_audit import SimpleAuditRun, describe_simple_audit, finalize_simple_audit, simple_audits
@@ -205,6 +205,21 @@ def model_register(model_file, verifier, uri, token, allow_dev_srs, market):
                      f"{format_amount(ev['stake'], ev['token'])}")
 
 
+@model.command("register-aggregation")
+@click.argument("model_id", type=click.IntRange(1))
+@click.option("--verifier", required=True,
+              help="address of the deployed aggregation verifier (`zkmarket prover export-aggregation-verifier`)")
+@click.option("--batch", type=click.IntRange(1, 64), required=True, help="the batch size it was made for")
+@click.option("--insecure-allow-forgeable-dev-srs", "allow_dev_srs", is_flag=True,
+              help="register a verifier on the development SRS on a non-local network (anyone can forge its proofs)")
+@market_options
+def model_register_aggregation(model_id, verifier, batch, allow_dev_srs, market):
+    """Register MODEL_ID's aggregation verifier (provider only, once, with no open job): audits
+    then take one aggregated proof per batch of examples."""
+    ev = register_aggregation_verifier(market.connect(), model_id, verifier, batch, allow_dev_srs=allow_dev_srs)
+    _say(_console(), f"model {model_id}: aggregation verifier {ev['verifier']} for batches of {ev['batchSize']}")
+
+
 @model.command("show")
 @click.argument("model_id", type=click.IntRange(1))
 @json_option
@@ -226,6 +241,9 @@ def _model_rows(info: dict) -> list[tuple[str, str]]:
         ("payment token", info["token"]),
         ("stake", info["stake_text"]),
         ("open jobs", str(info["open_jobs"])),
+        ("aggregation", "-" if not info["aggregation"] else
+         f"{info['aggregation']['verifier']}, batches of {info['aggregation']['batch']}"
+         + ("" if info["aggregation"]["verifier_code_ok"] else "  (CODE CHANGED since registration)")),
         ("metadata", info["metadata_uri"] or "-"),
         ("audits", f"{r['audits_passed']} passed, {r['audits_failed']} failed, {r['audits_aborted']} aborted"
                    + (f" (failure rate {rate:.1%})" if rate is not None else "")),

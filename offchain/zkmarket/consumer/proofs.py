@@ -76,11 +76,34 @@ def _process_proof(leaf: bytes, proof: list[bytes]) -> bytes:
 
 
 def _field(proof) -> dict:
-    """An AuditProof as web3 decodes it (a dict by name, or a tuple in declaration order)."""
+    """An AuditProof or AuditExample as web3 decodes it (a dict by name, or a tuple in declaration order)."""
     if isinstance(proof, dict):
         return proof
     keys = ("index", "inputCommitment", "label", "predictedClass", "leafProof", "proof")
     return dict(zip(keys, proof))
+
+
+@dataclass(frozen=True, eq=False)
+class AggregatedBatch:
+    """One submitAggregatedProofs call: its examples (in slot order) and its aggregated proof."""
+
+    examples: tuple
+    accumulator: tuple
+    proof: bytes
+
+
+def _sent_audit_proofs(fn_name: str, params: dict) -> list:
+    """(index, AuditProof fields) of one decoded audit call; an aggregated batch's examples carry
+    the batch under "batch" (no "proof" of their own)."""
+    if fn_name == "submitProofs":
+        return [(int(p["index"]), p) for p in map(_field, params["proofs"])]
+    if fn_name == "submitAggregatedProofs":
+        examples = tuple(_field(e) for e in params["examples"])
+        agg = params["agg"]
+        accumulator, proof = (agg["accumulator"], agg["proof"]) if isinstance(agg, dict) else agg
+        batch = AggregatedBatch(examples, tuple(int(x) for x in accumulator), bytes(proof))
+        return [(int(e["index"]), {**e, "batch": batch}) for e in examples]
+    return []
 
 
 def proofs_in_calldata(client: ConsumerClient, contract, event: str, id_arg: str, job_id: int,
@@ -115,12 +138,8 @@ def submitted_proofs(client: ConsumerClient, audit_id: int, audits=None) -> dict
     None when the calldata cannot be read: submitted through another contract). `audits`: the
     audit contract (default the appendix-B GriefingResistantAudit; both take the same AuditProof)."""
 
-    def sent(fn_name: str, params: dict) -> list:
-        proofs = [_field(p) for p in params["proofs"]] if fn_name == "submitProofs" else []
-        return [(int(p["index"]), p) for p in proofs]
-
     audits = client.audits if audits is None else audits
-    return proofs_in_calldata(client, audits, "ProofAccepted", "auditId", audit_id, sent)
+    return proofs_in_calldata(client, audits, "ProofAccepted", "auditId", audit_id, _sent_audit_proofs)
 
 
 def verify_audit_proofs(client: ConsumerClient, audit_id: int, test_set: CommittedTestSet | None = None) -> ProofReport:
@@ -160,14 +179,54 @@ def verifier_accepts(client: ConsumerClient, verifier: str, instances: list[byte
                                (len(result.returndata) == 32 and int.from_bytes(result.returndata, "big") == 1))
 
 
+def class_instances(commitment: bytes, weight_commitment: bytes, predicted_class: int) -> list[bytes]:
+    """A single proof's instances as 32-byte words: [input commitment, weight commitment, class]."""
+    return [bytes(commitment), bytes(weight_commitment), predicted_class.to_bytes(32, "big")]
+
+
+class AggregatedChecker:
+    """Checks aggregated batches against the model's registered aggregation verifier, once per
+    batch (a batch's examples share its answer)."""
+
+    def __init__(self, client: ConsumerClient, model_id: int, weight_commitment: bytes):
+        """`client`: anything with `w3` and `registry` (a ConsumerClient, a MarketConnection)."""
+        self.client, self.weight_commitment = client, bytes(weight_commitment)
+        verifier, codehash, self.batch_size = client.registry.functions.aggregationTerms(model_id).call()
+        self.verifier = to_checksum_address(verifier)
+        self.problem = ("the model has no aggregation verifier" if not self.batch_size
+                        else verifier_problem(client, self.verifier, codehash))
+        self._answers: dict[int, tuple[AggregatedBatch, str | None]] = {}  # by id: one object per call
+
+    def __call__(self, batch: AggregatedBatch) -> str | None:
+        """Why the batch's aggregated proof is not valid, or None."""
+        if id(batch) not in self._answers:
+            self._answers[id(batch)] = (batch, self.problem or self._verify(batch))
+        return self._answers[id(batch)][1]
+
+    def _verify(self, batch: AggregatedBatch) -> str | None:
+        if not 1 <= len(batch.examples) <= self.batch_size:
+            return f"its batch holds {len(batch.examples)} examples, the aggregation verifier takes 1 to {self.batch_size}"
+        if any(int(x) >= SCALAR_FIELD for x in batch.accumulator) or any(
+                int(e["predictedClass"]) >= SCALAR_FIELD for e in batch.examples):
+            return "an instance of its batch is not a field element"
+        slots = list(batch.examples) + [batch.examples[-1]] * (self.batch_size - len(batch.examples))
+        instances = [x.to_bytes(32, "big") for x in batch.accumulator]
+        for e in slots:
+            instances += class_instances(e["inputCommitment"], self.weight_commitment, int(e["predictedClass"]))
+        if not verifier_accepts(self.client, self.verifier, instances, batch.proof):
+            return f"the aggregation verifier {self.verifier} rejects its batch's proof (eth_call)"
+        return None
+
+
 def _check(client: ConsumerClient, audit_id: int, model_id: int, root: bytes, n: int, subset: set[int],
            found: dict[int, tuple[dict, dict | None]], test_set: CommittedTestSet | None) -> ProofReport:
-    """`found` (submitted_proofs) checked against the model's registered verifier and MC's root;
+    """`found` (submitted_proofs) checked against the model's registered verifiers and MC's root;
     the examples outside `subset` (the appendix-B N1 examples, never proven) need a proof."""
     _, _, verifier, codehash, weight_commitment = client.call(client.registry, "jobTerms", model_id)
     verifier = to_checksum_address(verifier)
     report = ProofReport(audit_id, verifier, [i for i in range(n) if i not in subset])
     code_problem = verifier_problem(client, verifier, codehash)
+    aggregated = AggregatedChecker(client, model_id, weight_commitment)
     for index, (ev, p) in sorted(found.items()):
         if p is None:
             label = test_set.labels[index] if test_set is not None and index < test_set.n else -1
@@ -179,7 +238,7 @@ def _check(client: ConsumerClient, audit_id: int, model_id: int, root: bytes, n:
         check = ProofCheck(index, int(ev["predictedClass"]), label, ev["tx"])
         report.checks[index] = check
         commitment = bytes(p["inputCommitment"])
-        if code_problem:
+        if code_problem and "batch" not in p:
             check.problem = code_problem
         elif index in subset:
             check.problem = "the example is in the N1 subset (only N2 examples are proven)"
@@ -191,7 +250,9 @@ def _check(client: ConsumerClient, audit_id: int, model_id: int, root: bytes, n:
             check.problem = "the class in the calldata differs from the ProofAccepted event"
         elif check.predicted_class >= SCALAR_FIELD:
             check.problem = "the predicted class is not a field element"
-        elif not verifier_accepts(client, verifier, [commitment, bytes(weight_commitment),
-                                                     check.predicted_class.to_bytes(32, "big")], bytes(p["proof"])):
+        elif "batch" in p:
+            check.problem = aggregated(p["batch"])
+        elif not verifier_accepts(client, verifier, class_instances(commitment, weight_commitment, check.predicted_class),
+                                  bytes(p["proof"])):
             check.problem = f"the verifier {verifier} rejects it (eth_call)"
     return report

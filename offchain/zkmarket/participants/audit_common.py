@@ -1,11 +1,13 @@
 """What the two accuracy audits (the simple AccuracyAudit, paper 5.2, and the appendix-B
 GriefingResistantAudit) share on MP's side: the local accuracy a decision rests on, proving
-examples, and `submitProofs` batches of the AuditProof struct both contracts take; and the
-settlement either party (anyone) may trigger."""
+examples, `submitProofs` batches of the AuditProof struct both contracts take or
+`submitAggregatedProofs` batches (one aggregated proof per batch); and the settlement either
+party (anyone) may trigger."""
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Iterator
 
 from .. import prover as zp
 from ..protocol.merkle import merkle
@@ -21,12 +23,29 @@ def local_correct(model, items: dict[int, bytes], labels: list[int]) -> int:
     return sum(zp.evaluate(model, list(x))[1] == labels[i] for i, x in items.items())
 
 
+@dataclass(frozen=True)
+class Aggregation:
+    """What MP needs to prove in aggregated batches: its circuit and keys, and the keys of the
+    aggregation circuit whose verifier it registered with the model (its batch size B)."""
+
+    circuit: zp.CompiledCircuit
+    keys: zp.Keys
+    agg: zp.AggregationKeys
+
+    def aggregate(self, proofs: list[zp.Proof]) -> tuple[list[int], bytes]:
+        """The AggregatedProof struct (accumulator limbs, proof bytes) for `proofs`, in order."""
+        out = zp.aggregate(self.circuit, self.keys, self.agg, proofs)
+        return out.accumulator, bytes.fromhex(out.proof.removeprefix("0x"))
+
+
 def prove_items(circuit: zp.CompiledCircuit, keys: zp.Keys, items: dict[int, bytes],
-                on_proof: Callable[[int, zp.Proof], None] | None = None) -> dict[int, zp.Proof]:
+                on_proof: Callable[[int, zp.Proof], None] | None = None,
+                for_aggregation: bool = False) -> dict[int, zp.Proof]:
     """A proof per item, in index order; `on_proof` sees each as soon as it exists."""
+    prove_one = zp.prove_for_aggregation if for_aggregation else zp.prove
     proofs = {}
     for i in sorted(items):
-        proofs[i] = zp.prove(circuit, keys, list(items[i]))
+        proofs[i] = prove_one(circuit, keys, list(items[i]))
         if on_proof:
             on_proof(i, proofs[i])
     return proofs
@@ -43,6 +62,30 @@ def proof_batches(commitments: list[bytes], labels: list[int], proofs: dict[int,
     entries = [(i, commitments[i], labels[i], proofs[i].predicted_class, leaf_proofs[i],
                 bytes.fromhex(proofs[i].proof.removeprefix("0x"))) for i in indices]
     return [entries[start:start + batch_size] for start in range(0, len(entries), batch_size)]
+
+
+def aggregated_batches(commitments: list[bytes], labels: list[int], proofs: dict[int, zp.Proof], indices: list[int],
+                       aggregation: Aggregation) -> Iterator[tuple[list[tuple], tuple[list[int], bytes]]]:
+    """`submitAggregatedProofs` arguments for `indices` (in order): B examples (AuditExample:
+    index, inputCommitment, label, predictedClass, leafProof) and one aggregated proof of theirs
+    per batch, each aggregated only when the previous batch has been taken (minutes each)."""
+    entries = proof_batches(commitments, labels, proofs, indices, aggregation.agg.batch)
+    for batch in entries:
+        examples = [entry[:5] for entry in batch]
+        yield examples, aggregation.aggregate([proofs[entry[0]] for entry in batch])
+
+
+def submit_audit_proofs(market, audits, audit_id: int, commitments: list[bytes], labels: list[int],
+                        proofs: dict[int, zp.Proof], pending: list[int], batch_size: int,
+                        aggregation: Aggregation | None = None) -> None:
+    """Sends the `pending` proofs: `submitProofs` transactions of `batch_size`, or with
+    `aggregation` one `submitAggregatedProofs` transaction per B examples."""
+    if aggregation is None:
+        for batch in proof_batches(commitments, labels, proofs, pending, batch_size):
+            market.send(audits, "submitProofs", [audit_id, batch])
+        return
+    for examples, agg_proof in aggregated_batches(commitments, labels, proofs, pending, aggregation):
+        market.send(audits, "submitAggregatedProofs", [audit_id, examples, agg_proof])
 
 
 def finalize(market, audits, audit_id: int) -> dict:

@@ -27,8 +27,8 @@ from ..protocol.transfer import (
     publish_batches,
     published_items,
 )
+from .audit_common import Aggregation, local_correct, prove_items, submit_audit_proofs
 from .audit_common import finalize as finalize_audit
-from .audit_common import local_correct, proof_batches, prove_items
 from .connect import MarketConnection
 from .delivery import Delivery, DeliveryError
 
@@ -177,17 +177,20 @@ class GuardedAuditProvider:
         self.m.send(self.m.audits, "proceed" if go else "abort", [audit_id])
         return go
 
-    def prove(self, items: dict[int, bytes], on_proof: Callable[[int, zp.Proof], None] | None = None) -> dict[int, zp.Proof]:
-        return prove_items(self.circuit, self.keys, items, on_proof)
+    def prove(self, items: dict[int, bytes], on_proof: Callable[[int, zp.Proof], None] | None = None,
+              for_aggregation: bool = False) -> dict[int, zp.Proof]:
+        return prove_items(self.circuit, self.keys, items, on_proof, for_aggregation)
 
     def finalize(self, audit_id: int) -> dict:
         return finalize(self.m, audit_id)
 
-    def submit(self, audit_id: int, proofs: dict[int, zp.Proof], delivery: Delivery, batch_size: int = 10) -> None:
-        """Stage 6: proofs in batches of `batch_size` per transaction, skipping accepted ones."""
+    def submit(self, audit_id: int, proofs: dict[int, zp.Proof], delivery: Delivery, batch_size: int = 10,
+               aggregation: Aggregation | None = None) -> None:
+        """Stage 6: proofs in batches of `batch_size` per transaction (or aggregated, B examples
+        per transaction), skipping accepted ones."""
         pending = [i for i in sorted(proofs) if not self.m.audits.functions.isProven(audit_id, i).call()]
-        for batch in proof_batches(delivery.commitments, delivery.labels, proofs, pending, batch_size):
-            self.m.send(self.m.audits, "submitProofs", [audit_id, batch])
+        submit_audit_proofs(self.m, self.m.audits, audit_id, delivery.commitments, delivery.labels, proofs, pending,
+                            batch_size, aggregation)
 
 
 __all__ = ["MarketConnection", "GuardedAuditConsumer", "GuardedAuditProvider", "Delivery", "DeliveryError"]

@@ -21,7 +21,7 @@ from .. import prover as zp
 from ..protocol.rules import Prices, audit_escrow, should_proceed
 from ..protocol.states import AUDIT_OUTCOMES, AUDIT_STATES
 from ..protocol.testset import CommittedTestSet, commit_test_set
-from .audit_common import finalize, local_correct, proof_batches, proven_indices
+from .audit_common import Aggregation, finalize, local_correct, proven_indices, submit_audit_proofs
 from .connect import MarketConnection
 from .delivery import DeliveryError
 
@@ -146,13 +146,14 @@ class SimpleAuditProvider:
         return proven_indices(self.audits, audit_id, from_block)
 
     def submit(self, audit_id: int, proofs: dict[int, zp.Proof], test_set: CommittedTestSet, batch_size: int = 10,
-               proven: set[int] | None = None) -> int:
+               proven: set[int] | None = None, aggregation: Aggregation | None = None) -> int:
         """Step 4: the given proofs not accepted yet (`proven`, else read from the chain), in
-        `submitProofs` transactions of `batch_size`; returns how many were sent."""
+        `submitProofs` transactions of `batch_size` (or aggregated: B examples per transaction);
+        returns how many were sent."""
         done = self.proven(audit_id) if proven is None else proven
         pending = [i for i in sorted(proofs) if i not in done]
-        for batch in proof_batches(test_set.commitments, test_set.labels, proofs, pending, batch_size):
-            self.m.send(self.audits, "submitProofs", [audit_id, batch])
+        submit_audit_proofs(self.m, self.audits, audit_id, test_set.commitments, test_set.labels, proofs, pending,
+                            batch_size, aggregation)
         return len(pending)
 
     def finalize(self, audit_id: int) -> dict:

@@ -1,11 +1,18 @@
 """zkmarket.prover: compile a quantized CNN into a halo2 circuit, set up keys, prove, verify,
-commit to data and export the Solidity verifier.
+commit to data, export the Solidity verifier, and aggregate a batch of proofs into one.
 
 The heavy lifting is the Rust extension ``zkmarket_prover``; this package gives it typed
 artifacts cached by content hash (the ezkl-style stages: settings -> keys -> proof -> verifier).
 """
 
-from .artifacts import CompiledCircuit, Keys, Proof, Srs
+from .aggregation import (
+    aggregate,
+    export_aggregation_verifier,
+    prove_for_aggregation,
+    setup_aggregation,
+    verify_aggregated,
+)
+from .artifacts import AggregatedProof, AggregationKeys, CompiledCircuit, Keys, Proof, Srs
 from .errors import (
     ArtifactError,
     InputError,
@@ -32,6 +39,8 @@ from .stages import (
 )
 
 __all__ = [
+    "AggregatedProof",
+    "AggregationKeys",
     "ArtifactError",
     "CompiledCircuit",
     "InputError",
@@ -44,16 +53,21 @@ __all__ = [
     "Srs",
     "SrsError",
     "Visibility",
+    "aggregate",
     "commit_input",
     "commit_weights",
     "compile_model",
     "dev_srs",
     "evaluate",
+    "export_aggregation_verifier",
     "export_verifier",
     "load_srs",
     "prove",
+    "prove_for_aggregation",
     "setup",
+    "setup_aggregation",
     "srs_fingerprint",
     "uses_dev_srs",
     "verify",
+    "verify_aggregated",
 ]

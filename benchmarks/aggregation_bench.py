@@ -1,0 +1,153 @@
+"""Aggregation benchmark (digits CNN, hidden-both, class): per batch size B, the aggregation
+circuit's shape, key generation, aggregation proving time and peak memory (each in a fresh child
+process whose resident memory is watched against a budget), native verification, and on anvil
+the aggregation verifier's code size, the gas of one verifier call and the gas of a real
+AccuracyAudit `submitAggregatedProofs` transaction of B examples (per example: that over B).
+Inner proofs are made once per B (seconds each) and not timed. Every native call runs in a child
+process: the prover's thread pool does not survive a fork.
+
+Usage: python benchmarks/aggregation_bench.py [--batch 1 2 4 8 16] [--k K] [--memory-gib 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from prover_bench import StepFailed, _in_child  # noqa: E402
+
+ETH = "0x" + "00" * 20
+
+
+def _circuit():
+    from zkmarket import prover as zp
+    from zkmarket.model.data import DIGITS_MODEL
+
+    circuit = zp.compile_model(DIGITS_MODEL, "hidden-both", "class")
+    return circuit, zp.setup(circuit)
+
+
+def _agg_setup(batch: int, k: int | None):
+    from zkmarket import prover as zp
+
+    circuit, keys = _circuit()
+    agg = zp.setup_aggregation(circuit, keys, batch, k)
+    return agg.settings_json
+
+
+def _aggregate(batch: int, k: int | None, inner: list[dict]):
+    from zkmarket import prover as zp
+
+    circuit, keys = _circuit()
+    agg = zp.setup_aggregation(circuit, keys, batch, k)
+    return zp.aggregate(circuit, keys, agg, [zp.Proof(**p) for p in inner]).to_json()
+
+
+def _inner(batch: int) -> list[dict]:
+    from zkmarket import prover as zp
+    from zkmarket.model.data import load_digits_split
+
+    circuit, keys = _circuit()
+    split = load_digits_split()
+    return [json.loads(zp.prove_for_aggregation(circuit, keys, split.test_inputs[i].reshape(-1).tolist()).to_json())
+            for i in range(batch)]
+
+
+def _verify(batch: int, k: int | None, aggregated: str) -> bool:
+    from zkmarket import prover as zp
+
+    circuit, keys = _circuit()
+    agg = zp.setup_aggregation(circuit, keys, batch, k)
+    return zp.verify_aggregated(agg, zp.AggregatedProof(**json.loads(aggregated)))
+
+
+def _on_chain(batch: int, k: int | None, inner: list[dict], aggregated: str) -> dict:
+    """Deploys the market and both verifiers on anvil, registers the model with its aggregation
+    verifier, runs a simple audit of the B examples and submits them in one aggregated batch."""
+    from zkmarket import prover as zp
+    from zkmarket.chain import Anvil, deploy_verifier, verify_onchain
+    from zkmarket.chain.session import ContractSession
+    from zkmarket.market import MarketParams, deploy_market
+    from zkmarket.model.data import DIGITS_MODEL, load_digits_split
+    from zkmarket.participants.audit_common import proof_batches
+    from zkmarket.participants.connect import MarketConnection
+    from zkmarket.protocol import commit_test_set
+    from zkmarket.protocol.merkle import b32
+    from zkmarket.protocol.rules import Prices, audit_escrow
+
+    circuit, keys = _circuit()
+    agg = zp.setup_aggregation(circuit, keys, batch, k)
+    proof = zp.AggregatedProof(**json.loads(aggregated))
+    split = load_digits_split()
+    test_set = commit_test_set([bytes(split.test_inputs[i].reshape(-1).tolist()) for i in range(batch)],
+                               [int(split.test_labels[i]) for i in range(batch)])
+    with Anvil() as node:
+        w3 = node.w3()
+        deployer, provider, consumer = node.accounts[5:8]
+        c = deploy_market(w3, deployer, MarketParams()).contracts(w3)
+        verifier = deploy_verifier(w3, zp.export_verifier(circuit, keys), private_key=deployer.private_key)
+        agg_verifier = deploy_verifier(w3, zp.export_aggregation_verifier(agg), private_key=deployer.private_key)
+        call = verify_onchain(w3, agg_verifier.address, zp.aggregation.aggregated_calldata(proof),
+                              private_key=deployer.private_key)
+        session = ContractSession(w3)
+        mp, mc = (MarketConnection(session, c["ModelRegistry"], c["AccuracyAudit"], c["DataTransferService"], a)
+                  for a in (provider, consumer))
+        audits = c["AccuracyAudit"]
+        stake = c["ModelRegistry"].functions.requiredStake(ETH).call()
+        receipt = mp.send(c["ModelRegistry"], "registerModel",
+                          [verifier.address, b32(zp.commit_weights(DIGITS_MODEL)), "ipfs://digits", ETH], value=stake)
+        model_id = mp.event(receipt, c["ModelRegistry"], "ModelRegistered")["modelId"]
+        mp.send(c["ModelRegistry"], "registerAggregationVerifier", [model_id, agg_verifier.address, batch])
+        escrow = audit_escrow(batch, Prices(*c["ModelRegistry"].functions.prices(ETH).call()))
+        receipt = mc.send(audits, "openAudit", [model_id, batch, 1, 10, test_set.root], value=escrow)
+        audit_id = mc.event(receipt, audits, "AuditOpened")["auditId"]
+        mp.send(audits, "join", [audit_id], value=escrow)
+        mp.send(audits, "proceed", [audit_id])
+        proofs = {i: zp.Proof(**p) for i, p in enumerate(inner)}
+        (entries,) = proof_batches(test_set.commitments, test_set.labels, proofs, list(range(batch)), batch)
+        examples = [entry[:5] for entry in entries]
+        before = dict(session.gas_used)
+        receipt = mp.send(audits, "submitAggregatedProofs",
+                          [audit_id, examples, (proof.accumulator, bytes.fromhex(proof.proof[2:]))])
+        submit_gas = receipt["gasUsed"]
+        assert session.gas_used != before
+    return {"code_bytes": agg_verifier.code_size, "verifier_call_gas": call.gas_used, "submit_gas": submit_gas}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, nargs="*", default=[1, 2, 4, 8])
+    ap.add_argument("--k", type=int, default=None, help="log2 rows of the aggregation circuit [default: per batch]")
+    ap.add_argument("--memory-gib", type=float, default=20.0, help="memory budget per stage")
+    args = ap.parse_args()
+    os.environ.setdefault("ZKMARKET_CACHE_DIR", str(ROOT / ".cache" / "zkmarket"))
+    limit = args.memory_gib * 1024
+
+    from zkmarket.prover.aggregation import default_k
+
+    print(f"{'B':>3}{'k':>4}{'adv':>5}{'keygen s':>10}{'keygen MiB':>11}{'aggregate s':>12}{'aggregate MiB':>14}"
+          f"{'verify':>7}{'code B':>8}{'verifier gas':>13}{'submit gas':>11}{'gas/example':>12}", flush=True)
+    for batch in args.batch:
+        k = args.k or default_k(batch)
+        row = f"{batch:>3}{k:>4}"
+        try:
+            settings, t_setup, p_setup = _in_child(_agg_setup, batch, args.k, limit_mib=limit)
+            row += f"{json.loads(settings)['params']['num_advice']:>5}{t_setup:>10.1f}{p_setup:>11.0f}"
+            inner, _, _ = _in_child(_inner, batch, limit_mib=limit)
+            aggregated, t_agg, p_agg = _in_child(_aggregate, batch, args.k, inner, limit_mib=limit)
+            if not _in_child(_verify, batch, args.k, aggregated, limit_mib=limit)[0]:
+                raise StepFailed("the aggregated proof did not verify")
+            chain, _, _ = _in_child(_on_chain, batch, args.k, inner, aggregated, limit_mib=limit)
+            print(f"{row}{t_agg:>12.1f}{p_agg:>14.0f}{'ok':>7}{chain['code_bytes']:>8}{chain['verifier_call_gas']:>13,}"
+                  f"{chain['submit_gas']:>11,}{chain['submit_gas'] // batch:>12,}", flush=True)
+        except StepFailed as e:
+            print(f"{row}  FAILED: {e}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
