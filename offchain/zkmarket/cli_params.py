@@ -57,15 +57,15 @@ def option_group(*options):
 
 
 def _click_type(field) -> Any:
-    """The click type of a settings field: its int bounds become an IntRange, a FilePath an
-    ExistingFile, a Path a file path."""
+    """The click type of a settings field: its int bounds (optional or not) become an IntRange, a
+    FilePath an ExistingFile, a Path a file path."""
     kind = field.annotation
     args = getattr(kind, "__args__", ())
     if kind is FilePath or FilePath in args:
         return ExistingFile()
     if kind is Path or Path in args:
         return click.Path(dir_okay=False)
-    if kind is int:
+    if kind is int or set(args) == {int, type(None)}:
         lo = next((m.ge for m in field.metadata if isinstance(m, annotated_types.Ge)), None)
         hi = next((m.le for m in field.metadata if isinstance(m, annotated_types.Le)), None)
         return click.IntRange(lo, hi) if lo is not None or hi is not None else click.INT
@@ -83,8 +83,12 @@ def settings_options(settings_class, name: str = "settings"):
     for field_name, field in settings_class.model_fields.items():
         default = "" if field.default in (None, PydanticUndefined) else f"; default: {field.default}"
         help_text = f"{field.description} [env {prefix}{field_name.upper()}{default}]"
-        options.append(click.option("--" + field_name.replace("_", "-"), field_name, type=_click_type(field),
-                                    default=None, help=help_text))
+        flag = field_name.replace("_", "-")
+        if field.annotation is bool:  # --x/--no-x; neither given: the env var or the default
+            options.append(click.option(f"--{flag}/--no-{flag}", field_name, default=None, help=help_text))
+        else:
+            options.append(click.option("--" + flag, field_name, type=_click_type(field), default=None,
+                                        help=help_text))
 
     def apply(f):
         @functools.wraps(f)
