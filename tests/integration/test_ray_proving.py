@@ -159,3 +159,24 @@ def test_audit_on_ray_survives_a_killed_worker_then_a_lost_cluster(cluster, tmp_
     assert sorted(e["index"] for e in logger.events.named("proved")) == list(range(6))
     assert not logger.events.named("duplicate proof ignored") and not logger.events.named("proof failed")
     check_as_local(proofs, items, digits_circuit, digits_keys, digits_proof)
+
+
+def test_auto_address_proves_as_a_driver_on_a_cluster_node(cluster, logger, monkeypatch, digits_split,
+                                                           digits_circuit, digits_keys, digits_proof):
+    """`--ray-address auto`: the agent is a driver on a node of the cluster (found from
+    RAY_ADDRESS, as on a node started by `ray start`) and its tasks run there; proofs made for
+    aggregation travel the same way. (`HOST:PORT` is the same driver mode; here Ray rewrites
+    127.0.0.1 to the machine's own address, which this sandbox does not route, so it is untested.)"""
+    cluster.start(workers=0)
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{cluster.port}")
+    items = digits_items(digits_split, 2)
+    prover = RayProver("auto", LocalProver(1), logger)
+    try:
+        single = dict(prover.prove(digits_circuit, digits_keys, {0: items[0]}))
+        inner = dict(prover.prove(digits_circuit, digits_keys, {1: items[1]}, for_aggregation=True))
+    finally:
+        prover.close()
+    assert not prover.lost and len(prover.made) == 2  # both made by the cluster, not the local pool
+    check_as_local(single, items, digits_circuit, digits_keys, digits_proof)
+    assert inner[1].transcript == "poseidon" and not zp.verify(digits_circuit, digits_keys, inner[1])
+    assert inner[1].input_commitment == zp.commit_input(list(items[1]))
