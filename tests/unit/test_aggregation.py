@@ -101,3 +101,18 @@ def test_consumer_refuses_malformed_batches_before_asking_the_verifier():
     assert "1 to 2" in _NoChain(2)(too_many)
     out_of_field = AggregatedBatch((example,), (SCALAR_FIELD,) + (0,) * 11, b"")
     assert "not a field element" in _NoChain(2)(out_of_field)
+
+
+def test_consumer_reads_aggregated_answers_of_rounds_and_requests():
+    from zkmarket.consumer.answers import sent_answers
+
+    answers = [{"index": 3, "inputCommitment": b"\x01" * 32, "predictedClass": 5, "inputProof": [b"\x02" * 32],
+                "predictionProof": []},
+               {"index": 8, "inputCommitment": b"\x03" * 32, "predictedClass": 1, "documentProof": [],
+                "resultProof": [b"\x04" * 32]}]
+    agg = {"accumulator": [7] * 12, "proof": b"\xbb"}
+    sent = dict(sent_answers("answerAggregated", {"answers": answers, "agg": agg}))
+    assert sorted(sent) == [3, 8]
+    assert sent[3].batch is sent[8].batch and sent[3].batch.proof == b"\xbb" and sent[3].proof == b""
+    assert (sent[3].leaf_proof, sent[8].result_proof) == ([b"\x02" * 32], [b"\x04" * 32])
+    assert sent_answers("settle", {}) == []

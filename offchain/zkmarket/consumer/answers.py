@@ -12,7 +12,9 @@ the code pinned at registration; the input commitment must be the consumer's own
 it) and a leaf of the job's committed inputs / dataset root; the class must be the one MP signed
 (a leaf of the committed predictions / results root, and the class MP served when known); then
 the proof is verified by an ``eth_call`` of the registered verifier with the public instances
-[input commitment, registered weight commitment, class] rebuilt here.
+[input commitment, registered weight commitment, class] rebuilt here. Answers sent together as
+one aggregated proof (``answerAggregated(id, examples[], agg)``) are checked the same way each,
+and their proof once by the registered aggregation verifier (see :mod:`.proofs`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ from eth_utils import to_checksum_address
 
 from ..participants.serving_round import input_leaf, prediction_leaf, verify_proof
 from .client import ConsumerClient
-from .proofs import SCALAR_FIELD, proofs_in_calldata, verifier_accepts, verifier_problem
+from .proofs import (
+    SCALAR_FIELD,
+    AggregatedBatch,
+    AggregatedChecker,
+    class_instances,
+    proofs_in_calldata,
+    verifier_accepts,
+    verifier_problem,
+)
 
 
 @dataclass
@@ -79,14 +89,28 @@ class SentAnswer:
     predicted_class: int
     leaf_proof: list[bytes]
     result_proof: list[bytes]
-    proof: bytes
+    proof: bytes  # empty for an answer of an aggregated batch
+    batch: AggregatedBatch | None = None
 
     @classmethod
-    def decode(cls, value: dict) -> "SentAnswer":
+    def decode(cls, value: dict, batch: AggregatedBatch | None = None) -> "SentAnswer":
         leaf = value["inputProof"] if "inputProof" in value else value["documentProof"]
         result = value["predictionProof"] if "predictionProof" in value else value["resultProof"]
         return cls(int(value["index"]), bytes(value["inputCommitment"]), int(value["predictedClass"]),
-                   [bytes(p) for p in leaf], [bytes(p) for p in result], bytes(value["proof"]))
+                   [bytes(p) for p in leaf], [bytes(p) for p in result], bytes(value.get("proof", b"")), batch)
+
+
+def sent_answers(fn_name: str, params: dict) -> list[tuple[int, SentAnswer]]:
+    """(index, answer) of one decoded round or request call (none for another function)."""
+    if fn_name in ("answer", "answerBatch"):
+        answers = [params["a"]] if fn_name == "answer" else params["answers"]
+        return [(a.index, a) for a in map(SentAnswer.decode, answers)]
+    if fn_name == "answerAggregated":
+        agg = params["agg"]
+        accumulator, proof = (agg["accumulator"], agg["proof"]) if isinstance(agg, dict) else agg
+        batch = AggregatedBatch(tuple(params["answers"]), tuple(int(x) for x in accumulator), bytes(proof))
+        return [(a.index, a) for a in (SentAnswer.decode(e, batch) for e in params["answers"])]
+    return []
 
 
 def answered_calldata(client: ConsumerClient, contract, event: str, id_arg: str,
@@ -94,13 +118,7 @@ def answered_calldata(client: ConsumerClient, contract, event: str, id_arg: str,
     """For each answered index: (the event's args + tx, the answer's fields from the calldata,
     or None when the calldata cannot be read: sent through another contract)."""
 
-    def sent(fn_name: str, params: dict) -> list:
-        if fn_name not in ("answer", "answerBatch"):
-            return []
-        answers = [params["a"]] if fn_name == "answer" else params["answers"]
-        return [(a.index, a) for a in map(SentAnswer.decode, answers)]
-
-    return proofs_in_calldata(client, contract, event, id_arg, job_id, sent)
+    return proofs_in_calldata(client, contract, event, id_arg, job_id, sent_answers)
 
 
 def verify_answers(client: ConsumerClient, contract, *, kind: str, job_id: int, model_id: int, contested: list[int],
@@ -115,6 +133,7 @@ def verify_answers(client: ConsumerClient, contract, *, kind: str, job_id: int, 
     verifier = to_checksum_address(verifier)
     report = AnswerReport(f"{kind} {job_id}", verifier, sorted(contested))
     code_problem = verifier_problem(client, verifier, codehash)
+    aggregated = AggregatedChecker(client, model_id, weight_commitment)
     for index, (ev, a) in sorted(answered_calldata(client, contract, event, id_arg, job_id).items()):
         check = AnswerCheck(index, int(ev["predictedClass"]), ev["tx"])
         report.checks[index] = check
@@ -122,7 +141,7 @@ def verify_answers(client: ConsumerClient, contract, *, kind: str, job_id: int, 
             check.problem = "answered through another contract: its proof cannot be read from the calldata"
             continue
         commitment, predicted = a.commitment, a.predicted_class
-        if code_problem:
+        if code_problem and a.batch is None:
             check.problem = code_problem
         elif index not in report.contested:
             check.problem = "the index was not contested"
@@ -140,7 +159,8 @@ def verify_answers(client: ConsumerClient, contract, *, kind: str, job_id: int, 
             check.problem = "its (index, commitment, class) is not a leaf of MP's signed root"
         elif predicted >= SCALAR_FIELD:
             check.problem = "the class is not a field element"
-        elif not verifier_accepts(client, verifier, [commitment, bytes(weight_commitment),
-                                                     predicted.to_bytes(32, "big")], a.proof):
+        elif a.batch is not None:
+            check.problem = aggregated(a.batch)
+        elif not verifier_accepts(client, verifier, class_instances(commitment, weight_commitment, predicted), a.proof):
             check.problem = f"the verifier {verifier} rejects it (eth_call)"
     return report
