@@ -5,8 +5,11 @@ agent finish on its local pool and say so in its log; every index is stored exac
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -161,22 +164,41 @@ def test_audit_on_ray_survives_a_killed_worker_then_a_lost_cluster(cluster, tmp_
     check_as_local(proofs, items, digits_circuit, digits_keys, digits_proof)
 
 
-def test_auto_address_proves_as_a_driver_on_a_cluster_node(cluster, logger, monkeypatch, digits_split,
-                                                           digits_circuit, digits_keys, digits_proof):
+DRIVER = """
+import json, logging, sys
+from zkmarket import prover as zp
+from zkmarket.agent.executors import LocalProver, RayProver
+from zkmarket.model.data import DIGITS_MODEL
+items = {int(i): bytes.fromhex(x) for i, x in json.loads(sys.argv[1]).items()}
+circuit = zp.compile_model(DIGITS_MODEL, "hidden-both", "class")
+keys = zp.setup(circuit)
+prover = RayProver("auto", LocalProver(1), logging.getLogger("driver"))
+try:
+    single = dict(prover.prove(circuit, keys, {0: items[0]}))
+    inner = dict(prover.prove(circuit, keys, {1: items[1]}, for_aggregation=True))
+finally:
+    prover.close()
+print(json.dumps({"lost": prover.lost, "made": len(prover.made), "single": single[0].to_json(),
+                  "inner": inner[1].to_json()}))
+"""
+
+
+def test_auto_address_proves_as_a_driver_on_a_cluster_node(cluster, digits_split, digits_circuit, digits_keys,
+                                                           digits_proof):
     """`--ray-address auto`: the agent is a driver on a node of the cluster (found from
-    RAY_ADDRESS, as on a node started by `ray start`) and its tasks run there; proofs made for
-    aggregation travel the same way. (`HOST:PORT` is the same driver mode; here Ray rewrites
-    127.0.0.1 to the machine's own address, which this sandbox does not route, so it is untested.)"""
+    RAY_ADDRESS, as on a node started by `ray start`; its own process, as an agent is) and its
+    tasks run there; proofs made for aggregation travel the same way. (`HOST:PORT` is the same
+    driver mode; here Ray rewrites 127.0.0.1 to the machine's own address, which this sandbox
+    does not route, so it is untested.)"""
     cluster.start(workers=0)
-    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{cluster.port}")
     items = digits_items(digits_split, 2)
-    prover = RayProver("auto", LocalProver(1), logger)
-    try:
-        single = dict(prover.prove(digits_circuit, digits_keys, {0: items[0]}))
-        inner = dict(prover.prove(digits_circuit, digits_keys, {1: items[1]}, for_aggregation=True))
-    finally:
-        prover.close()
-    assert not prover.lost and len(prover.made) == 2  # both made by the cluster, not the local pool
-    check_as_local(single, items, digits_circuit, digits_keys, digits_proof)
-    assert inner[1].transcript == "poseidon" and not zp.verify(digits_circuit, digits_keys, inner[1])
-    assert inner[1].input_commitment == zp.commit_input(list(items[1]))
+    env = dict(os.environ, RAY_ADDRESS=f"127.0.0.1:{cluster.port}", **cluster.auth)
+    out = subprocess.run([sys.executable, "-c", DRIVER, json.dumps({i: x.hex() for i, x in items.items()})],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not result["lost"] and result["made"] == 2  # both made by the cluster, not the local pool
+    single, inner = (zp.Proof(**json.loads(result[k])) for k in ("single", "inner"))
+    check_as_local({0: single}, items, digits_circuit, digits_keys, digits_proof)
+    assert inner.transcript == "poseidon" and not zp.verify(digits_circuit, digits_keys, inner)
+    assert inner.input_commitment == zp.commit_input(list(items[1]))
