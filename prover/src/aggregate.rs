@@ -8,7 +8,7 @@
 //! only stand for proofs of the circuit its keys were made for. The inner proofs' instances are
 //! public instances of the aggregation circuit, after the accumulator, in batch order; a batch
 //! shorter than the circuit's size is padded by repeating its last proof.
-use crate::api::{calldata_len_check, fr_to_hex, transcript_len, ProofOutput, Settings};
+use crate::api::{calldata_len_check, fr_to_hex, prove_evm, transcript_len, verify_evm, ProofOutput, Settings};
 use crate::circuit::OneShotCircuit;
 use crate::error::{io_err, ProverError, Result};
 use halo2_base::gates::circuit::CircuitBuilderStage;
@@ -24,7 +24,6 @@ use halo2_base::halo2_proofs::{
         strategy::AccumulatorStrategy,
     },
     poly::VerificationStrategy,
-    transcript::{TranscriptReadBuffer, TranscriptWriterBuffer},
     SerdeFormat,
 };
 use rand::rngs::OsRng;
@@ -35,13 +34,12 @@ use snark_verifier_sdk::halo2::{PoseidonTranscript, POSEIDON_SPEC};
 use snark_verifier_sdk::snark_verifier::loader::native::NativeLoader;
 use snark_verifier_sdk::snark_verifier::pcs::kzg::{KzgAccumulator, KzgDecidingKey};
 use snark_verifier_sdk::snark_verifier::pcs::AccumulationDecider;
-use snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::EvmTranscript;
 use snark_verifier_sdk::snark_verifier::system::halo2::{compile, Config};
 use snark_verifier_sdk::snark_verifier::util::arithmetic::fe_from_limbs;
 use snark_verifier_sdk::snark_verifier::verifier::plonk::PlonkProtocol;
 use snark_verifier_sdk::{CircuitExt, Snark, BITS, LIMBS, SHPLONK};
 use std::fs;
-use std::io::{BufReader, BufWriter, Cursor};
+use std::io::{BufReader, BufWriter};
 use std::path::Path;
 
 /// Version of the aggregation settings; keys made under another version are never reused.
@@ -272,18 +270,9 @@ pub fn aggregate(
         .collect();
     let c = circuit(CircuitBuilderStage::Prover, settings.params, params, snarks).use_break_points(settings.break_points.clone());
     let instances = c.instances()[0].clone();
-    let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
-    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<_>, _, _, EvmTranscript<G1Affine, _, _, _>, _>(
-        params,
-        pk,
-        &[c],
-        &[&[&instances]],
-        OsRng,
-        &mut transcript,
-    )
-    .map_err(|e| ProverError::Proof(format!("aggregation proving failed: {e:?}")))?;
+    let proof = prove_evm(params, pk, c, &instances)?;
     Ok(AggregatedProof {
-        proof: format!("0x{}", hex::encode(transcript.finalize())),
+        proof: format!("0x{}", hex::encode(proof)),
         instances: instances.iter().map(fr_to_hex).collect(),
         proofs: proofs.len(),
     })
@@ -308,20 +297,7 @@ pub fn verify(settings: &AggregationSettings, params: &ParamsKZG<Bn256>, vk: &Ve
             instances.len()
         )));
     }
-    let mut reader = Cursor::new(proof);
-    let mut transcript = TranscriptReadBuffer::<_, G1Affine, _>::init(&mut reader);
-    let verifier_params = params.verifier_params();
-    let result = verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<_>, _, EvmTranscript<G1Affine, _, _, _>, _>(
-        verifier_params,
-        vk,
-        AccumulatorStrategy::new(verifier_params),
-        &[&[instances]],
-        &mut transcript,
-    );
-    let outer = match result {
-        Ok(strategy) => reader.position() == proof.len() as u64 && VerificationStrategy::<_, VerifierSHPLONK<_>>::finalize(strategy),
-        Err(_) => false,
-    };
+    let outer = verify_evm(params, vk, proof, instances);
     if !outer {
         return Ok(false);
     }

@@ -307,23 +307,29 @@ pub fn prove(settings: &Settings, params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1A
     let circuit = settings.circuit(input)?;
     let instances = circuit.instances.clone();
     let (logits, class) = (circuit.plan.logits.clone(), circuit.plan.class);
-    let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
-    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<_>, _, _, EvmTranscript<G1Affine, _, _, _>, _>(
-        params,
-        pk,
-        &[OneShotCircuit::new(circuit)],
-        &[&[&instances]],
-        OsRng,
-        &mut transcript,
-    )
-    .map_err(|e| ProverError::Proof(format!("proving failed: {e:?}")))?;
-    let proof = transcript.finalize();
+    let proof = prove_evm(params, pk, OneShotCircuit::new(circuit), &instances)?;
     Ok(ProofOutput {
         proof: format!("0x{}", hex::encode(proof)),
         instances: instances.iter().map(fr_to_hex).collect(),
         logits,
         class,
     })
+}
+
+/// A SHPLONK proof of `circuit` over a Keccak (EVM) transcript: what the generated Solidity
+/// verifiers check (inference circuits and aggregation circuits alike).
+pub fn prove_evm<C: Circuit<Fr>>(params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, circuit: C, instances: &[Fr]) -> Result<Vec<u8>> {
+    let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
+    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<_>, _, _, EvmTranscript<G1Affine, _, _, _>, _>(
+        params,
+        pk,
+        &[circuit],
+        &[&[instances]],
+        OsRng,
+        &mut transcript,
+    )
+    .map_err(|e| ProverError::Proof(format!("proving failed: {e:?}")))?;
+    Ok(transcript.finalize())
 }
 
 /// Verifies a proof natively; `Ok(false)` for a proof that does not verify.
@@ -335,6 +341,13 @@ pub fn verify(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<
             instances.len()
         )));
     }
+    Ok(verify_evm(params, vk, proof, instances))
+}
+
+/// Whether `proof` (SHPLONK, Keccak transcript) verifies for `vk` and `instances` and is exactly
+/// what the verifier reads: anything after it would make the same proof valid in many
+/// encodings (malleable).
+pub fn verify_evm(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &[u8], instances: &[Fr]) -> bool {
     let mut reader = Cursor::new(proof);
     let mut transcript = TranscriptReadBuffer::<_, G1Affine, _>::init(&mut reader);
     let verifier_params = params.verifier_params();
@@ -345,13 +358,11 @@ pub fn verify(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<
         &[&[instances]],
         &mut transcript,
     );
-    // The verifier reads a fixed number of bytes; anything after them would make the same proof
-    // valid in many encodings (malleable), so a proof must be exactly what was read.
     let fully_read = reader.position() == proof.len() as u64;
-    Ok(match result {
+    match result {
         Ok(strategy) => fully_read && VerificationStrategy::<_, VerifierSHPLONK<_>>::finalize(strategy),
         Err(_) => false,
-    })
+    }
 }
 
 /// Counts the bytes the verifier reads from a proof's transcript, handing it valid points and
