@@ -1,12 +1,13 @@
 """Aggregation benchmark (digits CNN, hidden-both, class): per batch size B, the aggregation
-circuit's shape, key generation, aggregation proving time and peak memory (each in a fresh child
-process whose resident memory is watched against a budget), native verification, and on anvil
-the aggregation verifier's code size, the gas of one verifier call and the gas of a real
-AccuracyAudit `submitAggregatedProofs` transaction of B examples (per example: that over B).
-Inner proofs are made once per B (seconds each) and not timed. Every native call runs in a child
-process: the prover's thread pool does not survive a fork.
+tree's levels and their columns, key generation, aggregation proving time and peak memory (each
+in a fresh child process whose resident memory is watched against a budget; per level times on
+the lines below the row), native verification, and on anvil the aggregation verifier's code size,
+the gas of one verifier call and the gas of a real AccuracyAudit `submitAggregatedProofs`
+transaction of B examples (per example: that over B). Inner proofs are made once per B (seconds
+each) and not timed. Keys already in the cache are reused (their level shows "cached"). Every
+native call runs in a child process: the prover's thread pool does not survive a fork.
 
-Usage: python benchmarks/aggregation_bench.py [--batch 1 2 4 8 16] [--k K] [--memory-gib 20]
+Usage: python benchmarks/aggregation_bench.py [--batch 1 2 4 16] [--levels 4:22,4:22,1:22] [--memory-gib 20]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,20 +34,50 @@ def _circuit():
     return circuit, zp.setup(circuit)
 
 
-def _agg_setup(batch: int, k: int | None):
+def _timed_steps() -> tuple[list[tuple[str, float]], object]:
+    """A progress callback that records each step's message and when the step ended."""
+    steps: list[tuple[str, float]] = []
+    start = [time.monotonic()]
+
+    def progress(message: str) -> None:
+        now = time.monotonic()
+        if steps:
+            steps[-1] = (steps[-1][0], now - start[0])
+        steps.append((message, 0.0))
+        start[0] = now
+
+    def close() -> None:
+        if steps:
+            steps[-1] = (steps[-1][0], time.monotonic() - start[0])
+    progress.close = close
+    return steps, progress
+
+
+def _keys(batch: int, levels):
     from zkmarket import prover as zp
 
     circuit, keys = _circuit()
-    agg = zp.setup_aggregation(circuit, keys, batch, k)
-    return agg.settings_json
+    return circuit, keys, zp.setup_aggregation(circuit, keys, batch, levels=levels)
 
 
-def _aggregate(batch: int, k: int | None, inner: list[dict]):
+def _agg_setup(batch: int, levels):
     from zkmarket import prover as zp
 
     circuit, keys = _circuit()
-    agg = zp.setup_aggregation(circuit, keys, batch, k)
-    return zp.aggregate(circuit, keys, agg, [zp.Proof(**p) for p in inner]).to_json()
+    steps, progress = _timed_steps()
+    agg = zp.setup_aggregation(circuit, keys, batch, levels=levels, progress=progress)
+    progress.close()
+    return [level.settings for level in agg.levels], steps
+
+
+def _aggregate(batch: int, levels, inner: list[dict]):
+    from zkmarket import prover as zp
+
+    circuit, keys, agg = _keys(batch, levels)
+    steps, progress = _timed_steps()
+    out = zp.aggregate(circuit, keys, agg, [zp.Proof(**p) for p in inner], progress=progress)
+    progress.close()
+    return out.to_json(), steps
 
 
 def _inner(batch: int) -> list[dict]:
@@ -58,15 +90,14 @@ def _inner(batch: int) -> list[dict]:
             for i in range(batch)]
 
 
-def _verify(batch: int, k: int | None, aggregated: str) -> bool:
+def _verify(batch: int, levels, aggregated: str) -> bool:
     from zkmarket import prover as zp
 
-    circuit, keys = _circuit()
-    agg = zp.setup_aggregation(circuit, keys, batch, k)
+    _, _, agg = _keys(batch, levels)
     return zp.verify_aggregated(agg, zp.AggregatedProof(**json.loads(aggregated)))
 
 
-def _on_chain(batch: int, k: int | None, inner: list[dict], aggregated: str) -> dict:
+def _on_chain(batch: int, levels, inner: list[dict], aggregated: str) -> dict:
     """Deploys the market and both verifiers on anvil, registers the model with its aggregation
     verifier, runs a simple audit of the B examples and submits them in one aggregated batch."""
     from zkmarket import prover as zp
@@ -80,8 +111,7 @@ def _on_chain(batch: int, k: int | None, inner: list[dict], aggregated: str) -> 
     from zkmarket.protocol.merkle import b32
     from zkmarket.protocol.rules import Prices, audit_escrow
 
-    circuit, keys = _circuit()
-    agg = zp.setup_aggregation(circuit, keys, batch, k)
+    circuit, keys, agg = _keys(batch, levels)
     proof = zp.AggregatedProof(**json.loads(aggregated))
     split = load_digits_split()
     test_set = commit_test_set([bytes(split.test_inputs[i].reshape(-1).tolist()) for i in range(batch)],
@@ -121,32 +151,42 @@ def _on_chain(batch: int, k: int | None, inner: list[dict], aggregated: str) -> 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batch", type=int, nargs="*", default=[1, 2, 4, 8])
-    ap.add_argument("--k", type=int, default=None, help="log2 rows of the aggregation circuit [default: per batch]")
+    ap.add_argument("--batch", type=int, nargs="*", default=[1, 2, 4, 16])
+    ap.add_argument("--levels", default=None, help="BATCH:K per level, first first (one --batch only) "
+                                                   "[default: zkmarket.prover.aggregation.default_levels]")
     ap.add_argument("--memory-gib", type=float, default=20.0, help="memory budget per stage")
     args = ap.parse_args()
     os.environ.setdefault("ZKMARKET_CACHE_DIR", str(ROOT / ".cache" / "zkmarket"))
     limit = args.memory_gib * 1024
 
-    from zkmarket.prover.aggregation import default_k
+    from zkmarket.prover.aggregation import default_levels, parse_levels
 
-    print(f"{'B':>3}{'k':>4}{'adv':>5}{'keygen s':>10}{'keygen MiB':>11}{'aggregate s':>12}{'aggregate MiB':>14}"
-          f"{'verify':>7}{'code B':>8}{'verifier gas':>13}{'submit gas':>11}{'gas/example':>12}", flush=True)
+    if args.levels and len(args.batch) != 1:
+        ap.error("--levels goes with one --batch")
+    print(f"{'B':>3} {'levels':<18}{'advice':>9}{'keygen s':>10}{'keygen MiB':>11}{'aggregate s':>12}"
+          f"{'aggregate MiB':>14}{'verify':>7}{'code B':>8}{'verifier gas':>13}{'submit gas':>11}{'gas/example':>12}",
+          flush=True)
     for batch in args.batch:
-        k = args.k or default_k(batch)
-        row = f"{batch:>3}{k:>4}"
+        levels = parse_levels(args.levels) if args.levels else default_levels(batch)
+        row = f"{batch:>3} {','.join(f'{b}:{k}' for b, k in levels):<18}"
+        detail = []
         try:
-            settings, t_setup, p_setup = _in_child(_agg_setup, batch, args.k, limit_mib=limit)
-            row += f"{json.loads(settings)['params']['num_advice']:>5}{t_setup:>10.1f}{p_setup:>11.0f}"
+            (settings, steps), t_setup, p_setup = _in_child(_agg_setup, batch, levels, limit_mib=limit)
+            detail += [f"    keys: {m}: {t:.1f} s" for m, t in steps]
+            advice = "/".join(str(s["params"]["num_advice"]) for s in settings)
+            keygen = f"{t_setup:>10.1f}{p_setup:>11.0f}" if steps else f"{'cached':>10}{'':>11}"
+            row += f"{advice:>9}{keygen}"
             inner, _, _ = _in_child(_inner, batch, limit_mib=limit)
-            aggregated, t_agg, p_agg = _in_child(_aggregate, batch, args.k, inner, limit_mib=limit)
-            if not _in_child(_verify, batch, args.k, aggregated, limit_mib=limit)[0]:
+            (aggregated, steps), t_agg, p_agg = _in_child(_aggregate, batch, levels, inner, limit_mib=limit)
+            detail += [f"    {m}: {t:.1f} s" for m, t in steps]
+            if not _in_child(_verify, batch, levels, aggregated, limit_mib=limit)[0]:
                 raise StepFailed("the aggregated proof did not verify")
-            chain, _, _ = _in_child(_on_chain, batch, args.k, inner, aggregated, limit_mib=limit)
+            chain, _, _ = _in_child(_on_chain, batch, levels, inner, aggregated, limit_mib=limit)
             print(f"{row}{t_agg:>12.1f}{p_agg:>14.0f}{'ok':>7}{chain['code_bytes']:>8}{chain['verifier_call_gas']:>13,}"
                   f"{chain['submit_gas']:>11,}{chain['submit_gas'] // batch:>12,}", flush=True)
         except StepFailed as e:
             print(f"{row}  FAILED: {e}", flush=True)
+        print("\n".join(detail), flush=True)
 
 
 if __name__ == "__main__":

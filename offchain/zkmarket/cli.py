@@ -12,7 +12,7 @@ import zkmarket_prover
 
 from . import prover as zp
 from .cli_params import ExistingFile, fail, option_group
-from .prover import stages
+from .prover import aggregation, stages
 
 
 class _Group(click.Group):
@@ -144,24 +144,36 @@ def export_verifier(circuit, srs, srs_sha256, out):
 aggregation_options = option_group(
     click.option("--batch", type=click.IntRange(1, 64), required=True, help="proofs per aggregated proof"),
     click.option("--k", "agg_k", type=click.IntRange(18, 26), default=None,
-                 help="log2 rows of the aggregation circuit [default: 20 + log2(batch)]"),
-    click.option("--agg-srs", type=ExistingFile(), help="SRS of 2^k points, same powers of tau as --srs"),
+                 help="one aggregation circuit of 2^k rows [default: --levels' default]"),
+    click.option("--levels", default=None,
+                 help="the aggregation tree, BATCH:K per level, first level first (e.g. 4:22,4:22,1:22 for 16) "
+                      "[default: one level of 2^(20 + log2 batch) rows up to 4 proofs; above, levels of 4 at "
+                      "2^22 and a last level of 1 at 2^22]"),
+    click.option("--agg-srs", type=ExistingFile(), help="SRS of 2^k points (largest level), same powers of tau as --srs"),
     click.option("--agg-srs-sha256", help="expected SHA-256 of --agg-srs"),
 )
 
 
-def _aggregation_keys(c: zp.CompiledCircuit, srs, srs_sha256, batch, agg_k, agg_srs, agg_srs_sha256):
+def _aggregation_keys(c: zp.CompiledCircuit, srs, srs_sha256, batch, agg_k, levels, agg_srs, agg_srs_sha256):
     keys = zp.setup(c, _srs_for(c, srs, srs_sha256))
-    k = agg_k or zp.aggregation.default_k(batch)
+    try:
+        levels = aggregation.parse_levels(levels) if levels else [(batch, agg_k)] if agg_k else aggregation.default_levels(batch)
+    except zp.InputError as e:
+        raise click.UsageError(str(e)) from None
     outer = None
     if agg_srs:
         if not agg_srs_sha256:
             raise click.UsageError("--agg-srs needs --agg-srs-sha256")
-        outer = zp.load_srs(agg_srs, agg_srs_sha256, k)
+        outer = zp.load_srs(agg_srs, agg_srs_sha256, max(k for _, k in levels))
     elif not keys.srs.insecure:
         raise click.UsageError("a published --srs needs --agg-srs (2^k points of the same powers of tau)")
-    click.echo(f"aggregation keys for {batch} proofs of circuit {c.id} at 2^{k} rows (made once, then cached)", err=True)
-    return keys, zp.setup_aggregation(c, keys, batch, k, outer)
+    shape = ",".join(f"{b}:{k}" for b, k in levels)
+    click.echo(f"aggregation keys for {batch} proofs of circuit {c.id}, levels {shape} (made once, then cached)", err=True)
+    return keys, zp.setup_aggregation(c, keys, batch, srs=outer, levels=levels, progress=_progress)
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
 
 
 @prover.command()
@@ -170,12 +182,13 @@ def _aggregation_keys(c: zp.CompiledCircuit, srs, srs_sha256, batch, agg_k, agg_
 @srs_options
 @aggregation_options
 @click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="aggregated proof file to write")
-def aggregate(circuit, proof_files, srs, srs_sha256, batch, agg_k, agg_srs, agg_srs_sha256, out):
-    """Aggregate PROOF_FILES (made with `prove --for-aggregation`) of CIRCUIT into one proof."""
+def aggregate(circuit, proof_files, srs, srs_sha256, batch, agg_k, levels, agg_srs, agg_srs_sha256, out):
+    """Aggregate PROOF_FILES (made with `prove --for-aggregation`) of CIRCUIT into one proof.
+    A tree's intermediate proofs are kept in the cache: run again after a crash to resume."""
     c = zp.CompiledCircuit.load(Path(circuit))
     proofs = [zp.Proof.load(Path(f)) for f in proof_files]
-    keys, agg = _aggregation_keys(c, srs, srs_sha256, batch, agg_k, agg_srs, agg_srs_sha256)
-    result = zp.aggregate(c, keys, agg, proofs)
+    keys, agg = _aggregation_keys(c, srs, srs_sha256, batch, agg_k, levels, agg_srs, agg_srs_sha256)
+    result = zp.aggregate(c, keys, agg, proofs, work_dir=stages.cache_dir("aggregation-work"), progress=_progress)
     Path(out).write_text(result.to_json())
     click.echo(f"{result.count} proofs of circuit {c.id} in one proof ({agg.batch} slots) -> {out}")
 
@@ -185,10 +198,10 @@ def aggregate(circuit, proof_files, srs, srs_sha256, batch, agg_k, agg_srs, agg_
 @click.argument("proof_file", type=ExistingFile())
 @srs_options
 @aggregation_options
-def verify_aggregated(circuit, proof_file, srs, srs_sha256, batch, agg_k, agg_srs, agg_srs_sha256):
+def verify_aggregated(circuit, proof_file, srs, srs_sha256, batch, agg_k, levels, agg_srs, agg_srs_sha256):
     """Verify an aggregated PROOF_FILE of CIRCUIT natively (exit 1 if invalid)."""
     c, proof = zp.CompiledCircuit.load(Path(circuit)), zp.AggregatedProof.load(Path(proof_file))
-    _, agg = _aggregation_keys(c, srs, srs_sha256, batch, agg_k, agg_srs, agg_srs_sha256)
+    _, agg = _aggregation_keys(c, srs, srs_sha256, batch, agg_k, levels, agg_srs, agg_srs_sha256)
     ok = zp.verify_aggregated(agg, proof)
     click.echo("valid" if ok else "INVALID")
     sys.exit(0 if ok else 1)
@@ -199,10 +212,10 @@ def verify_aggregated(circuit, proof_file, srs, srs_sha256, batch, agg_k, agg_sr
 @srs_options
 @aggregation_options
 @click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="Solidity file to write")
-def export_aggregation_verifier(circuit, srs, srs_sha256, batch, agg_k, agg_srs, agg_srs_sha256, out):
+def export_aggregation_verifier(circuit, srs, srs_sha256, batch, agg_k, levels, agg_srs, agg_srs_sha256, out):
     """Write the Solidity verifier of the aggregation circuit for CIRCUIT."""
     c = zp.CompiledCircuit.load(Path(circuit))
-    _, agg = _aggregation_keys(c, srs, srs_sha256, batch, agg_k, agg_srs, agg_srs_sha256)
+    _, agg = _aggregation_keys(c, srs, srs_sha256, batch, agg_k, levels, agg_srs, agg_srs_sha256)
     Path(out).write_text(zp.export_aggregation_verifier(agg))
     click.echo(f"aggregation verifier for {agg.batch} proofs of circuit {c.id} -> {out}")
 

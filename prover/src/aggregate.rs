@@ -8,6 +8,11 @@
 //! only stand for proofs of the circuit its keys were made for. The inner proofs' instances are
 //! public instances of the aggregation circuit, after the accumulator, in batch order; a batch
 //! shorter than the circuit's size is padded by repeating its last proof.
+//!
+//! Aggregation circuits nest: one may verify proofs of another aggregation circuit (whose
+//! accumulators it folds into its own and whose inference instances it exposes again), so a tree
+//! of small circuits covers a batch one circuit could not hold in memory. Only the root's proof
+//! goes on chain (EVM transcript); the levels below it prove with Poseidon.
 use crate::api::{calldata_len_check, fr_to_hex, prove_evm, transcript_len, verify_evm, ProofOutput, Settings};
 use crate::circuit::OneShotCircuit;
 use crate::error::{io_err, ProverError, Result};
@@ -15,6 +20,7 @@ use halo2_base::gates::circuit::CircuitBuilderStage;
 use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
 use halo2_base::halo2_proofs::{
     arithmetic::CurveAffine,
+    plonk::Circuit,
     halo2curves::bn256::{Bn256, Fq, Fr, G1Affine},
     plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, ProvingKey, VerifyingKey},
     poly::commitment::{Params, ParamsProver},
@@ -61,10 +67,15 @@ pub struct AggregationSettings {
     /// The inner circuit's weight commitment and instance count, for callers' checks.
     pub weight_commitment: String,
     pub inner_instances: usize,
+    /// The inner proofs are aggregation proofs: their first instances are an accumulator,
+    /// folded into this circuit's and not exposed again.
+    #[serde(default)]
+    pub inner_accumulator: bool,
+    /// Inner proofs per aggregated proof.
     pub batch: usize,
     pub params: AggregationConfigParams,
     pub break_points: MultiPhaseThreadBreakPoints,
-    /// Accumulator limbs, then `batch` times the inner instances.
+    /// Accumulator limbs, then `batch` times the inner instances (less their accumulators).
     pub num_instances: usize,
 }
 
@@ -90,8 +101,73 @@ pub fn vk_sha256(vk: &VerifyingKey<G1Affine>) -> String {
     hex::encode(Sha256::digest(vk.to_bytes(SerdeFormat::RawBytes)))
 }
 
-fn protocol(inner: &Settings, inner_params: &ParamsKZG<Bn256>, inner_vk: &VerifyingKey<G1Affine>) -> PlonkProtocol<G1Affine> {
-    compile(inner_params, inner_vk, Config::kzg().with_num_instance(vec![inner.num_instances]))
+/// Which transcript a proof is made with: Keccak for the EVM verifier (the root of a tree of
+/// aggregations), Poseidon for proofs verified inside another aggregation circuit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transcript {
+    Evm,
+    Poseidon,
+}
+
+/// The circuit whose proofs an aggregation circuit verifies.
+#[derive(Clone, Copy)]
+pub enum Inner<'a> {
+    Inference(&'a Settings),
+    Aggregation(&'a AggregationSettings),
+}
+
+impl Inner<'_> {
+    fn num_instances(&self) -> usize {
+        match self {
+            Inner::Inference(s) => s.num_instances,
+            Inner::Aggregation(a) => a.num_instances,
+        }
+    }
+    fn has_accumulator(&self) -> bool {
+        matches!(self, Inner::Aggregation(_))
+    }
+    fn weight_commitment(&self) -> String {
+        match self {
+            Inner::Inference(s) => s.weight_commitment.clone(),
+            Inner::Aggregation(a) => a.weight_commitment.clone(),
+        }
+    }
+    fn protocol(&self, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>) -> PlonkProtocol<G1Affine> {
+        let config = Config::kzg().with_num_instance(vec![self.num_instances()]);
+        let config = if self.has_accumulator() { config.with_accumulator_indices(AggregationCircuit::accumulator_indices()) } else { config };
+        compile(params, vk, config)
+    }
+    /// Natively verifies a Poseidon-transcript proof of this circuit (with its accumulator's
+    /// pairing, for an aggregation proof).
+    fn verify(&self, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &[u8], instances: &[Fr]) -> Result<bool> {
+        match self {
+            Inner::Inference(s) => verify_inner(s, params, vk, proof, instances),
+            Inner::Aggregation(a) => verify(a, params, vk, proof, instances, Transcript::Poseidon),
+        }
+    }
+}
+
+/// Proves with the Poseidon transcript an aggregation circuit replays.
+fn prove_poseidon<C: Circuit<Fr>>(params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, circuit: C, instances: &[Fr]) -> Result<Vec<u8>> {
+    let mut transcript = PoseidonTranscript::<NativeLoader, Vec<u8>>::from_spec(vec![], POSEIDON_SPEC.clone());
+    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<_>, _, _, _, _>(params, pk, &[circuit], &[&[instances]], OsRng, &mut transcript)
+        .map_err(|e| ProverError::Proof(format!("proving failed: {e:?}")))?;
+    Ok(transcript.finalize())
+}
+
+/// Natively verifies a Poseidon-transcript proof (bytes after the proof are never read, by this
+/// check or by the aggregation circuit, so they cannot change what is proved).
+fn verify_poseidon(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &[u8], instances: &[Fr]) -> bool {
+    let mut transcript = PoseidonTranscript::<NativeLoader, &[u8]>::from_spec(proof, POSEIDON_SPEC.clone());
+    let verifier_params = params.verifier_params();
+    let result = verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<_>, _, _, _>(
+        verifier_params,
+        vk,
+        AccumulatorStrategy::new(verifier_params),
+        &[&[instances]],
+        &mut transcript,
+    );
+    result.is_ok_and(|strategy| VerificationStrategy::<_, VerifierSHPLONK<_>>::finalize(strategy))
 }
 
 /// Proves one inference for aggregation: the same circuit and instances as `api::prove`, with
@@ -101,18 +177,9 @@ pub fn prove_inner(settings: &Settings, params: &ParamsKZG<Bn256>, pk: &ProvingK
     let circuit = settings.circuit(input)?;
     let instances = circuit.instances.clone();
     let (logits, class) = (circuit.plan.logits.clone(), circuit.plan.class);
-    let mut transcript = PoseidonTranscript::<NativeLoader, Vec<u8>>::from_spec(vec![], POSEIDON_SPEC.clone());
-    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<_>, _, _, _, _>(
-        params,
-        pk,
-        &[OneShotCircuit::new(circuit)],
-        &[&[&instances]],
-        OsRng,
-        &mut transcript,
-    )
-    .map_err(|e| ProverError::Proof(format!("proving failed: {e:?}")))?;
+    let proof = prove_poseidon(params, pk, OneShotCircuit::new(circuit), &instances)?;
     Ok(ProofOutput {
-        proof: format!("0x{}", hex::encode(transcript.finalize())),
+        proof: format!("0x{}", hex::encode(proof)),
         instances: instances.iter().map(fr_to_hex).collect(),
         logits,
         class,
@@ -128,19 +195,7 @@ pub fn verify_inner(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &Verifyi
             instances.len()
         )));
     }
-    let mut transcript = PoseidonTranscript::<NativeLoader, &[u8]>::from_spec(proof, POSEIDON_SPEC.clone());
-    let verifier_params = params.verifier_params();
-    let result = verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<_>, _, _, _>(
-        verifier_params,
-        vk,
-        AccumulatorStrategy::new(verifier_params),
-        &[&[instances]],
-        &mut transcript,
-    );
-    Ok(match result {
-        Ok(strategy) => VerificationStrategy::<_, VerifierSHPLONK<_>>::finalize(strategy),
-        Err(_) => false,
-    })
+    Ok(verify_poseidon(params, vk, proof, instances))
 }
 
 fn base_params(k: u32) -> AggregationConfigParams {
@@ -152,29 +207,31 @@ fn circuit(
     config: AggregationConfigParams,
     params: &ParamsKZG<Bn256>,
     snarks: Vec<Snark>,
+    inner_accumulator: bool,
 ) -> AggregationCircuit {
     let mut c = AggregationCircuit::new::<SHPLONK>(stage, config, params, snarks, VerifierUniversality::None);
-    c.expose_previous_instances(false);
+    c.expose_previous_instances(inner_accumulator);
     c
+}
+
+/// The keygen-stage circuit for `batch` proofs of `inner` at 2^k rows, laid out.
+fn keygen_circuit(inner: Inner, inner_params: &ParamsKZG<Bn256>, inner_vk: &VerifyingKey<G1Affine>, params: &ParamsKZG<Bn256>, batch: usize) -> (AggregationCircuit, AggregationConfigParams) {
+    let dummy = snark_verifier_sdk::halo2::gen_dummy_snark_from_protocol::<SHPLONK>(inner.protocol(inner_params, inner_vk));
+    let mut c = circuit(CircuitBuilderStage::Keygen, base_params(params.k()), params, vec![dummy; batch], inner.has_accumulator());
+    let config = c.calculate_params(Some(BLINDING_ROWS));
+    (c, config)
 }
 
 /// The aggregation circuit's shape for `batch` proofs of `inner` at 2^k rows (`params` of degree
 /// k): columns needed, without making keys (cheap next to key generation).
-pub fn layout(
-    inner: &Settings,
-    inner_params: &ParamsKZG<Bn256>,
-    inner_vk: &VerifyingKey<G1Affine>,
-    params: &ParamsKZG<Bn256>,
-    batch: usize,
-) -> AggregationConfigParams {
-    let dummy = snark_verifier_sdk::halo2::gen_dummy_snark_from_protocol::<SHPLONK>(protocol(inner, inner_params, inner_vk));
-    circuit(CircuitBuilderStage::Keygen, base_params(params.k()), params, vec![dummy; batch]).calculate_params(Some(BLINDING_ROWS))
+pub fn layout(inner: Inner, inner_params: &ParamsKZG<Bn256>, inner_vk: &VerifyingKey<G1Affine>, params: &ParamsKZG<Bn256>, batch: usize) -> AggregationConfigParams {
+    keygen_circuit(inner, inner_params, inner_vk, params, batch).1
 }
 
 /// Lays out the aggregation circuit for `batch` proofs of `inner` at 2^k rows (`params` of
 /// degree k, the same SRS as the inner circuit's) and makes its keys.
 pub fn setup(
-    inner: &Settings,
+    inner: Inner,
     inner_params: &ParamsKZG<Bn256>,
     inner_vk: &VerifyingKey<G1Affine>,
     params: &ParamsKZG<Bn256>,
@@ -186,16 +243,15 @@ pub fn setup(
     if params.k() < 18 {
         return Err(ProverError::Input(format!("an aggregation circuit needs at least 2^18 rows, got 2^{}", params.k())));
     }
-    let dummy = snark_verifier_sdk::halo2::gen_dummy_snark_from_protocol::<SHPLONK>(protocol(inner, inner_params, inner_vk));
-    let mut c = circuit(CircuitBuilderStage::Keygen, base_params(params.k()), params, vec![dummy; batch]);
-    let config = c.calculate_params(Some(BLINDING_ROWS));
+    let (c, config) = keygen_circuit(inner, inner_params, inner_vk, params, batch);
     let vk = keygen_vk(params, &c).map_err(|e| ProverError::Artifact(format!("aggregation verifying key generation failed: {e:?}")))?;
     let pk = keygen_pk(params, vk, &c).map_err(|e| ProverError::Artifact(format!("aggregation proving key generation failed: {e:?}")))?;
     let settings = AggregationSettings {
         version: AGGREGATION_VERSION,
         inner_vk_sha256: vk_sha256(inner_vk),
-        weight_commitment: inner.weight_commitment.clone(),
-        inner_instances: inner.num_instances,
+        weight_commitment: inner.weight_commitment(),
+        inner_instances: inner.num_instances(),
+        inner_accumulator: inner.has_accumulator(),
         batch,
         params: config,
         break_points: c.break_points(),
@@ -232,19 +288,21 @@ pub struct AggregatedProof {
 }
 
 /// Aggregates `proofs` (inner proof bytes with their instances, at most `settings.batch`) of the
-/// circuit `inner`. Every inner proof is verified natively first: one that does not verify, or
-/// one of another circuit, is refused by its position, before any aggregation work.
+/// circuit `inner`, proving with `transcript` (EVM for the proof that goes on chain). Every inner
+/// proof is verified natively first: one that does not verify, or one of another circuit, is
+/// refused by its position, before any aggregation work.
 #[allow(clippy::too_many_arguments)]
 pub fn aggregate(
     settings: &AggregationSettings,
     params: &ParamsKZG<Bn256>,
     pk: &ProvingKey<G1Affine>,
-    inner: &Settings,
+    inner: Inner,
     inner_params: &ParamsKZG<Bn256>,
     inner_vk: &VerifyingKey<G1Affine>,
     proofs: &[(Vec<u8>, Vec<Fr>)],
+    transcript: Transcript,
 ) -> Result<AggregatedProof> {
-    if vk_sha256(inner_vk) != settings.inner_vk_sha256 {
+    if vk_sha256(inner_vk) != settings.inner_vk_sha256 || inner.has_accumulator() != settings.inner_accumulator {
         return Err(ProverError::Artifact("these aggregation keys were made for another circuit".into()));
     }
     if proofs.is_empty() || proofs.len() > settings.batch {
@@ -255,22 +313,33 @@ pub fn aggregate(
         )));
     }
     for (i, (proof, instances)) in proofs.iter().enumerate() {
-        if !verify_inner(inner, inner_params, inner_vk, proof, instances)? {
+        if instances.len() != inner.num_instances() {
+            return Err(ProverError::Proof(format!(
+                "inner proof {i} has {} public instances, the circuit has {}",
+                instances.len(),
+                inner.num_instances()
+            )));
+        }
+        if !inner.verify(inner_params, inner_vk, proof, instances)? {
             return Err(ProverError::Proof(format!(
                 "inner proof {i} does not verify for this circuit and its instances (another circuit, other weights or a changed instance?)"
             )));
         }
     }
-    let protocol = protocol(inner, inner_params, inner_vk);
+    let protocol = inner.protocol(inner_params, inner_vk);
     let last = proofs.last().expect("not empty");
     let snarks = proofs
         .iter()
         .chain(std::iter::repeat(last).take(settings.batch - proofs.len()))
         .map(|(proof, instances)| Snark::new(protocol.clone(), vec![instances.clone()], proof.clone()))
         .collect();
-    let c = circuit(CircuitBuilderStage::Prover, settings.params, params, snarks).use_break_points(settings.break_points.clone());
+    let c = circuit(CircuitBuilderStage::Prover, settings.params, params, snarks, settings.inner_accumulator)
+        .use_break_points(settings.break_points.clone());
     let instances = c.instances()[0].clone();
-    let proof = prove_evm(params, pk, c, &instances)?;
+    let proof = match transcript {
+        Transcript::Evm => prove_evm(params, pk, c, &instances)?,
+        Transcript::Poseidon => prove_poseidon(params, pk, c, &instances)?,
+    };
     Ok(AggregatedProof {
         proof: format!("0x{}", hex::encode(proof)),
         instances: instances.iter().map(fr_to_hex).collect(),
@@ -287,9 +356,10 @@ fn accumulator(instances: &[Fr]) -> Option<KzgAccumulator<G1Affine, NativeLoader
     Some(KzgAccumulator::new(point(&instances[..2 * LIMBS])?, point(&instances[2 * LIMBS..4 * LIMBS])?))
 }
 
-/// Verifies an aggregated proof natively: the outer proof, then the pairing check of the
-/// accumulator it carries (what the on-chain verifier does). `Ok(false)` if either fails.
-pub fn verify(settings: &AggregationSettings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &[u8], instances: &[Fr]) -> Result<bool> {
+/// Verifies an aggregated proof natively: the outer proof (made with `transcript`), then the
+/// pairing check of the accumulator it carries (what the on-chain verifier does). `Ok(false)` if
+/// either fails.
+pub fn verify(settings: &AggregationSettings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &[u8], instances: &[Fr], transcript: Transcript) -> Result<bool> {
     if instances.len() != settings.num_instances {
         return Err(ProverError::Proof(format!(
             "the aggregation circuit has {} public instances, got {}",
@@ -297,7 +367,10 @@ pub fn verify(settings: &AggregationSettings, params: &ParamsKZG<Bn256>, vk: &Ve
             instances.len()
         )));
     }
-    let outer = verify_evm(params, vk, proof, instances);
+    let outer = match transcript {
+        Transcript::Evm => verify_evm(params, vk, proof, instances),
+        Transcript::Poseidon => verify_poseidon(params, vk, proof, instances),
+    };
     if !outer {
         return Ok(false);
     }

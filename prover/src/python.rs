@@ -151,7 +151,7 @@ fn agg_settings(json: &str) -> Result<aggregate::AggregationSettings> {
     aggregate::AggregationSettings::from_json(json)
 }
 
-fn agg_params(s: &aggregate::AggregationSettings, path: &str, sha256: Option<&str>) -> Result<halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG<halo2_base::halo2_proofs::halo2curves::bn256::Bn256>> {
+fn agg_params(s: &aggregate::AggregationSettings, path: &str, sha256: Option<&str>) -> Result<Params> {
     srs::load_srs(Path::new(path), sha256, s.params.degree)
 }
 
@@ -166,14 +166,56 @@ fn prove_for_aggregation(py: Python<'_>, settings_json: String, srs_path: String
     })
 }
 
-/// Lays out and keys the aggregation circuit of `batch` proofs of a circuit (its verifying key
-/// at `vk_path`) at 2^k rows of the SRS at `agg_srs_path`; returns the aggregation settings.
+/// The circuit an aggregation circuit verifies, loaded: an inference circuit (`settings_json`
+/// of a compiled circuit) or, when `inner_is_aggregation`, a lower aggregation circuit.
+enum LoadedInner {
+    Inference(Settings),
+    Aggregation(aggregate::AggregationSettings),
+}
+
+type Params = halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG<halo2_base::halo2_proofs::halo2curves::bn256::Bn256>;
+type Vk = halo2_base::halo2_proofs::plonk::VerifyingKey<halo2_base::halo2_proofs::halo2curves::bn256::G1Affine>;
+
+impl LoadedInner {
+    fn load(settings_json: &str, inner_is_aggregation: bool, srs_path: &str, srs_sha256: Option<&str>, vk_path: &str) -> Result<(Self, Params, Vk)> {
+        if inner_is_aggregation {
+            let a = agg_settings(settings_json)?;
+            let p = agg_params(&a, srs_path, srs_sha256)?;
+            let vk = aggregate::read_vk(&a, Path::new(vk_path))?;
+            Ok((LoadedInner::Aggregation(a), p, vk))
+        } else {
+            let s = settings(settings_json)?;
+            let p = params(&s, srs_path, srs_sha256)?;
+            let vk = api::read_vk(&s, Path::new(vk_path))?;
+            Ok((LoadedInner::Inference(s), p, vk))
+        }
+    }
+    fn get(&self) -> aggregate::Inner<'_> {
+        match self {
+            LoadedInner::Inference(s) => aggregate::Inner::Inference(s),
+            LoadedInner::Aggregation(a) => aggregate::Inner::Aggregation(a),
+        }
+    }
+}
+
+fn transcript(evm: bool) -> aggregate::Transcript {
+    if evm {
+        aggregate::Transcript::Evm
+    } else {
+        aggregate::Transcript::Poseidon
+    }
+}
+
+/// Lays out and keys the aggregation circuit of `batch` proofs of a circuit (`inner_json`, its
+/// verifying key at `vk_path`; an aggregation circuit when `inner_is_aggregation`) at 2^k rows of
+/// the SRS at `agg_srs_path`; returns the aggregation settings.
 #[pyfunction]
-#[pyo3(signature = (settings_json, srs_path, srs_sha256, vk_path, agg_srs_path, agg_srs_sha256, k, batch, pk_out, vk_out))]
+#[pyo3(signature = (inner_json, inner_is_aggregation, srs_path, srs_sha256, vk_path, agg_srs_path, agg_srs_sha256, k, batch, pk_out, vk_out))]
 #[allow(clippy::too_many_arguments)]
 fn aggregation_setup(
     py: Python<'_>,
-    settings_json: String,
+    inner_json: String,
+    inner_is_aggregation: bool,
     srs_path: String,
     srs_sha256: Option<String>,
     vk_path: String,
@@ -185,20 +227,43 @@ fn aggregation_setup(
     vk_out: String,
 ) -> PyResult<String> {
     run(py, || {
-        let s = settings(&settings_json)?;
-        let inner_params = params(&s, &srs_path, srs_sha256.as_deref())?;
-        let vk = api::read_vk(&s, Path::new(&vk_path))?;
+        let (inner, inner_params, vk) = LoadedInner::load(&inner_json, inner_is_aggregation, &srs_path, srs_sha256.as_deref(), &vk_path)?;
         let agg_params = srs::load_srs(Path::new(&agg_srs_path), agg_srs_sha256.as_deref(), k)?;
-        let (agg, pk) = aggregate::setup(&s, &inner_params, &vk, &agg_params, batch)?;
+        let (agg, pk) = aggregate::setup(inner.get(), &inner_params, &vk, &agg_params, batch)?;
         aggregate::write_pk(&pk, Path::new(&pk_out))?;
         api::write_vk(pk.get_vk(), Path::new(&vk_out))?;
         Ok(agg.to_json())
     })
 }
 
-/// Aggregates inner proofs (each `(proof hex, instances hex)`) of the circuit `settings_json`.
+/// The shape (columns) an aggregation circuit of `batch` proofs of `inner_json` would have at 2^k
+/// rows, as JSON, without making keys.
 #[pyfunction]
-#[pyo3(signature = (agg_settings_json, agg_srs_path, agg_srs_sha256, agg_pk_path, settings_json, srs_path, srs_sha256, vk_path, proofs))]
+#[pyo3(signature = (inner_json, inner_is_aggregation, srs_path, srs_sha256, vk_path, agg_srs_path, agg_srs_sha256, k, batch))]
+#[allow(clippy::too_many_arguments)]
+fn aggregation_layout(
+    py: Python<'_>,
+    inner_json: String,
+    inner_is_aggregation: bool,
+    srs_path: String,
+    srs_sha256: Option<String>,
+    vk_path: String,
+    agg_srs_path: String,
+    agg_srs_sha256: Option<String>,
+    k: u32,
+    batch: usize,
+) -> PyResult<String> {
+    run(py, || {
+        let (inner, inner_params, vk) = LoadedInner::load(&inner_json, inner_is_aggregation, &srs_path, srs_sha256.as_deref(), &vk_path)?;
+        let agg_params = srs::load_srs(Path::new(&agg_srs_path), agg_srs_sha256.as_deref(), k)?;
+        Ok(serde_json::to_string(&aggregate::layout(inner.get(), &inner_params, &vk, &agg_params, batch)).expect("layout serialize"))
+    })
+}
+
+/// Aggregates inner proofs (each `(proof hex, instances hex)`) of the circuit `inner_json`
+/// (see `aggregation_setup`); `evm`: prove for the on-chain verifier, else for a next level.
+#[pyfunction]
+#[pyo3(signature = (agg_settings_json, agg_srs_path, agg_srs_sha256, agg_pk_path, inner_json, inner_is_aggregation, srs_path, srs_sha256, vk_path, proofs, evm))]
 #[allow(clippy::too_many_arguments)]
 fn aggregate_proofs(
     py: Python<'_>,
@@ -206,17 +271,17 @@ fn aggregate_proofs(
     agg_srs_path: String,
     agg_srs_sha256: Option<String>,
     agg_pk_path: String,
-    settings_json: String,
+    inner_json: String,
+    inner_is_aggregation: bool,
     srs_path: String,
     srs_sha256: Option<String>,
     vk_path: String,
     proofs: Vec<(String, Vec<String>)>,
+    evm: bool,
 ) -> PyResult<String> {
     run(py, || {
         let agg = agg_settings(&agg_settings_json)?;
-        let s = settings(&settings_json)?;
-        let inner_params = params(&s, &srs_path, srs_sha256.as_deref())?;
-        let vk = api::read_vk(&s, Path::new(&vk_path))?;
+        let (inner, inner_params, vk) = LoadedInner::load(&inner_json, inner_is_aggregation, &srs_path, srs_sha256.as_deref(), &vk_path)?;
         let decoded = proofs
             .iter()
             .enumerate()
@@ -224,19 +289,20 @@ fn aggregate_proofs(
             .collect::<Result<Vec<_>>>()?;
         let p = agg_params(&agg, &agg_srs_path, agg_srs_sha256.as_deref())?;
         let pk = aggregate::read_pk(&agg, Path::new(&agg_pk_path))?;
-        let out = aggregate::aggregate(&agg, &p, &pk, &s, &inner_params, &vk, &decoded)?;
+        let out = aggregate::aggregate(&agg, &p, &pk, inner.get(), &inner_params, &vk, &decoded, transcript(evm))?;
         Ok(serde_json::to_string(&out).expect("aggregated proof serialize"))
     })
 }
 
 #[pyfunction]
-#[pyo3(signature = (agg_settings_json, agg_srs_path, agg_srs_sha256, agg_vk_path, proof_hex, instances_hex))]
-fn verify_aggregated(py: Python<'_>, agg_settings_json: String, agg_srs_path: String, agg_srs_sha256: Option<String>, agg_vk_path: String, proof_hex: String, instances_hex: Vec<String>) -> PyResult<bool> {
+#[pyo3(signature = (agg_settings_json, agg_srs_path, agg_srs_sha256, agg_vk_path, proof_hex, instances_hex, evm))]
+#[allow(clippy::too_many_arguments)]
+fn verify_aggregated(py: Python<'_>, agg_settings_json: String, agg_srs_path: String, agg_srs_sha256: Option<String>, agg_vk_path: String, proof_hex: String, instances_hex: Vec<String>, evm: bool) -> PyResult<bool> {
     run(py, || {
         let agg = agg_settings(&agg_settings_json)?;
         let p = agg_params(&agg, &agg_srs_path, agg_srs_sha256.as_deref())?;
         let vk = aggregate::read_vk(&agg, Path::new(&agg_vk_path))?;
-        aggregate::verify(&agg, &p, &vk, &decode_hex("proof", &proof_hex)?, &instances(&instances_hex)?)
+        aggregate::verify(&agg, &p, &vk, &decode_hex("proof", &proof_hex)?, &instances(&instances_hex)?, transcript(evm))
     })
 }
 
@@ -310,6 +376,7 @@ fn zkmarket_prover(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(calldata, m)?)?;
     m.add_function(wrap_pyfunction!(prove_for_aggregation, m)?)?;
     m.add_function(wrap_pyfunction!(aggregation_setup, m)?)?;
+    m.add_function(wrap_pyfunction!(aggregation_layout, m)?)?;
     m.add_function(wrap_pyfunction!(aggregate_proofs, m)?)?;
     m.add_function(wrap_pyfunction!(verify_aggregated, m)?)?;
     m.add_function(wrap_pyfunction!(export_aggregation_verifier, m)?)?;

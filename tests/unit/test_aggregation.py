@@ -1,5 +1,6 @@
-"""Aggregation's pure logic: the aggregation circuit's default size, the aggregated proof's
-instance layout, refusals made before any native work, the consumer's decoding of aggregated
+"""Aggregation's pure logic: the aggregation tree's default levels, how a batch is split and
+padded over them (the native prover replaced by a recorder), the aggregated proof's instance
+layout, refusals made before any native work, the consumer's decoding of aggregated
 submissions and its batch checks before it asks the verifier, and proof files written before
 aggregation existed."""
 
@@ -12,7 +13,8 @@ import pytest
 
 from zkmarket import prover as zp
 from zkmarket.consumer.proofs import SCALAR_FIELD, AggregatedBatch, AggregatedChecker, _sent_audit_proofs
-from zkmarket.prover.aggregation import ACCUMULATOR_INSTANCES, default_k
+from zkmarket.prover import aggregation
+from zkmarket.prover.aggregation import ACCUMULATOR_INSTANCES, default_levels, level_k, parse_levels
 
 CIRCUIT = zp.CompiledCircuit(json.dumps({"params": {"k": 13}, "num_instances": 3}))
 
@@ -23,14 +25,108 @@ def _proof(**overrides) -> zp.Proof:
     return zp.Proof(**{**fields, **overrides})
 
 
+def _level(batch: int, k: int = 21, num_instances: int | None = None) -> zp.AggregationLevel:
+    srs = zp.Srs(path=Path("/nonexistent"), sha256="00", k=k, insecure=True, origin="test")
+    settings = json.dumps({"batch": batch, "params": {"degree": k}, "num_instances": num_instances or 12 + 3 * batch})
+    return zp.AggregationLevel(settings, Path(f"/nonexistent/pk{batch}"), Path("/nonexistent/vk"), srs)
+
+
 def _agg_keys(batch: int = 2) -> zp.AggregationKeys:
-    srs = zp.Srs(path=Path("/nonexistent"), sha256="00", k=21, insecure=True, origin="test")
-    settings = json.dumps({"batch": batch, "params": {"degree": 21}, "num_instances": 12 + 3 * batch})
-    return zp.AggregationKeys(settings, Path("/nonexistent/pk"), Path("/nonexistent/vk"), srs, CIRCUIT.id)
+    return zp.AggregationKeys((_level(batch),), CIRCUIT.id)
 
 
-def test_default_k_keeps_about_five_advice_columns():
-    assert [default_k(b) for b in (1, 2, 3, 4, 16)] == [20, 21, 22, 22, 24]
+def test_level_k_keeps_about_five_advice_columns():
+    assert [level_k(b) for b in (1, 2, 3, 4)] == [20, 21, 22, 22]
+
+
+def test_default_levels_are_one_circuit_up_to_four_then_a_tree_closed_by_compression():
+    assert default_levels(1) == [(1, 20)] and default_levels(4) == [(4, 22)]
+    assert default_levels(8) == [(4, 22), (2, 21), (1, 22)]
+    assert default_levels(16) == [(4, 22), (4, 22), (1, 22)]
+    assert default_levels(64) == [(4, 22), (4, 22), (4, 22), (1, 22)]
+    with pytest.raises(zp.InputError, match="give the levels"):
+        default_levels(6)
+
+
+def test_parse_levels():
+    assert parse_levels("4:22,4:22,1:22") == [(4, 22), (4, 22), (1, 22)]
+    for bad in ("4", "4:x", "0:22", "4:30", ""):
+        with pytest.raises(zp.InputError):
+            parse_levels(bad)
+
+
+def test_setup_aggregation_refuses_levels_that_do_not_make_the_batch():
+    keys = zp.Keys(Path("/nonexistent/pk"), Path("/nonexistent/vk"), _level(1).srs)
+    with pytest.raises(zp.InputError, match="aggregate 8 proofs, not 16"):
+        zp.setup_aggregation(CIRCUIT, keys, 16, levels=[(4, 22), (2, 21)])
+
+
+class _Recorder:
+    """Stands in for the native aggregation: a proof is the list of its inputs' names, its
+    instances the accumulator then its inputs' non-accumulator instances (as the circuit does)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, settings_json, srs_path, srs_sha, pk_path, inner_json, inner_is_aggregation, inner_srs,
+                 inner_sha, inner_vk, group, evm):
+        self.calls.append((json.loads(settings_json)["batch"], [p for p, _ in group], evm))
+        skip = ACCUMULATOR_INSTANCES if inner_is_aggregation else 0
+        instances = ["0xacc"] * ACCUMULATOR_INSTANCES + [x for _, inst in group for x in inst[skip:]]
+        return json.dumps({"proof": "(" + " ".join(p for p, _ in group) + ")", "instances": instances})
+
+
+def _tree(levels: list[int]) -> zp.AggregationKeys:
+    per_example, made = 3, []
+    examples = 1
+    for b in levels:
+        examples *= b
+        made.append(_level(b, num_instances=12 + per_example * examples))
+    return zp.AggregationKeys(tuple(made), CIRCUIT.id)
+
+
+def test_a_tree_pads_every_level_with_the_last_example_only(monkeypatch, tmp_path):
+    recorder = _Recorder()
+    monkeypatch.setattr(aggregation.native, "aggregate_proofs", recorder)
+    keys = zp.Keys(Path("/nonexistent/pk"), Path("/nonexistent/vk"), _level(1).srs)
+    proofs = [_proof(proof=f"p{i}", instances=[f"0x{i}a", f"0x{i}b", f"0x{i}c"]) for i in range(6)]
+    out = zp.aggregate(CIRCUIT, keys, _tree([4, 4, 1]), proofs, work_dir=tmp_path)
+    assert out.count == 6 and out.inner_instances(3) == [p.instances for p in proofs]
+    body = out.instances[ACCUMULATOR_INSTANCES:]
+    assert len(body) == 16 * 3 and body[6 * 3:] == proofs[-1].instances * 10, "padding: the last example"
+    assert recorder.calls == [
+        (4, ["p0", "p1", "p2", "p3"], False),
+        (4, ["p4", "p5", "p5", "p5"], False),
+        (4, ["p5", "p5", "p5", "p5"], False),  # the padding node of level 2, made once
+        (4, ["(p0 p1 p2 p3)", "(p4 p5 p5 p5)", "(p5 p5 p5 p5)", "(p5 p5 p5 p5)"], False),
+        (1, ["((p0 p1 p2 p3) (p4 p5 p5 p5) (p5 p5 p5 p5) (p5 p5 p5 p5))"], True),  # only the root is for the EVM
+    ]
+    # Killed and run again: every node is read back from the work dir, nothing is proved twice.
+    again = _Recorder()
+    monkeypatch.setattr(aggregation.native, "aggregate_proofs", again)
+    assert zp.aggregate(CIRCUIT, keys, _tree([4, 4, 1]), proofs, work_dir=tmp_path) == out
+    assert again.calls == []
+
+
+def test_padding_below_a_full_level_is_made_from_the_last_example(monkeypatch):
+    recorder = _Recorder()
+    monkeypatch.setattr(aggregation.native, "aggregate_proofs", recorder)
+    keys = zp.Keys(Path("/nonexistent/pk"), Path("/nonexistent/vk"), _level(1).srs)
+    proofs = [_proof(proof=f"p{i}") for i in range(4)]
+    zp.aggregate(CIRCUIT, keys, _tree([2, 2, 2]), proofs)
+    assert [c[1] for c in recorder.calls] == [
+        ["p0", "p1"], ["p2", "p3"], ["(p0 p1)", "(p2 p3)"],
+        ["p3", "p3"], ["(p3 p3)", "(p3 p3)"],  # level 3's padding: level 2 of level 1 of the last proof
+        ["((p0 p1) (p2 p3))", "((p3 p3) (p3 p3))"]]
+
+
+def test_a_full_tree_needs_no_padding_nodes(monkeypatch):
+    recorder = _Recorder()
+    monkeypatch.setattr(aggregation.native, "aggregate_proofs", recorder)
+    keys = zp.Keys(Path("/nonexistent/pk"), Path("/nonexistent/vk"), _level(1).srs)
+    proofs = [_proof(proof=f"p{i}") for i in range(4)]
+    zp.aggregate(CIRCUIT, keys, _tree([2, 2]), proofs)
+    assert [c[1] for c in recorder.calls] == [["p0", "p1"], ["p2", "p3"], ["(p0 p1)", "(p2 p3)"]]
 
 
 def test_aggregated_proof_layout():
@@ -47,20 +143,20 @@ def test_aggregated_proof_layout():
     ([_proof(transcript="keccak")], zp.ProofError, "made for the on-chain verifier"),
 ])
 def test_aggregate_refuses_before_proving(proofs, error, match):
-    keys = zp.Keys(Path("/nonexistent/pk"), Path("/nonexistent/vk"), _agg_keys().srs)
+    keys = zp.Keys(Path("/nonexistent/pk"), Path("/nonexistent/vk"), _level(1).srs)
     with pytest.raises(error, match=match):
         zp.aggregate(CIRCUIT, keys, _agg_keys(), proofs)
 
 
 def test_aggregate_refuses_keys_of_another_circuit():
     other = zp.CompiledCircuit(json.dumps({"params": {"k": 14}, "num_instances": 3}))
-    keys = zp.Keys(Path("/nonexistent/pk"), Path("/nonexistent/vk"), _agg_keys().srs)
+    keys = zp.Keys(Path("/nonexistent/pk"), Path("/nonexistent/vk"), _level(1).srs)
     with pytest.raises(zp.ArtifactError, match="aggregation keys are for circuit"):
         zp.aggregate(other, keys, _agg_keys(), [_proof()])
 
 
 def test_setup_aggregation_refuses_batch_sizes_the_registry_refuses():
-    keys = zp.Keys(Path("/nonexistent/pk"), Path("/nonexistent/vk"), _agg_keys().srs)
+    keys = zp.Keys(Path("/nonexistent/pk"), Path("/nonexistent/vk"), _level(1).srs)
     for batch in (0, 65):
         with pytest.raises(zp.InputError, match="batch size"):
             zp.setup_aggregation(CIRCUIT, keys, batch)

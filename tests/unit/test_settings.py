@@ -44,16 +44,16 @@ def test_bool_settings_are_flag_pairs_and_optional_ints_keep_their_bounds():
     @click.command()
     @settings_options(AgentSettings)
     def show(settings: AgentSettings):
-        click.echo(f"{settings.aggregate} {settings.aggregation_k}")
+        click.echo(f"{settings.aggregate} {settings.aggregation_levels}")
 
     def out(*args, env=None):
         return CliRunner(mix_stderr=False).invoke(show, list(args), env=env or {})
 
     assert out().output.split() == ["True", "None"]
-    assert out("--no-aggregate", "--aggregation-k", "22").output.split() == ["False", "22"]
+    assert out("--no-aggregate", "--aggregation-levels", "4:22,1:22").output.split() == ["False", "4:22,1:22"]
     assert out(env={"ZKMARKET_AGGREGATE": "false"}).output.split() == ["False", "None"]
     assert out("--aggregate", env={"ZKMARKET_AGGREGATE": "false"}).output.split() == ["True", "None"]
-    assert out("--aggregation-k", "30").exit_code == 2
+    assert out("--min-aggregate", "0").exit_code == 2
 
 
 def test_a_bad_env_value_is_one_line_naming_the_variable():

@@ -16,6 +16,7 @@ from ..chain.verifier import compile_verifier
 from ..cli_params import ExistingFile, fail, settings_options
 from ..participants.audit_common import Aggregation
 from ..participants.retrieval import RetrievalResponder, load_documents
+from ..prover.aggregation import parse_levels
 from .executors import make_prover
 from .guarded_audit import GuardedAuditJobs
 from .jobs import JoinPolicy, ServedModel
@@ -104,13 +105,19 @@ def _aggregation(market, model_id: int, circuit, keys, settings: AgentSettings, 
     if not batch:
         return None
     log(logger, "aggregation keys", model=model_id, batch=batch)
-    agg = zp.setup_aggregation(circuit, keys, batch, settings.aggregation_k)
+    try:
+        levels = parse_levels(settings.aggregation_levels) if settings.aggregation_levels else None
+        agg = zp.setup_aggregation(circuit, keys, batch, levels=levels,
+                                   progress=lambda message: log(logger, message, model=model_id))
+    except zp.InputError as e:
+        raise click.ClickException(f"model {model_id}: {e}") from None
     code = bytes.fromhex(compile_verifier(zp.export_aggregation_verifier(agg)).deployed_bytecode_hex)
     if keccak(code) != bytes(codehash):
         raise click.ClickException(f"model {model_id}: the aggregation verifier registered at {verifier} was not made "
-                                   f"from these keys (batch {batch}, 2^{agg.k} rows); pass the --aggregation-k it "
-                                   f"was made with, or --no-aggregate")
-    return Aggregation(circuit, keys, agg)
+                                   f"from these keys (batch {batch}, levels {agg.shape}); pass the "
+                                   f"--aggregation-levels it was made with, or --no-aggregate")
+    # The tree's intermediate proofs live beside the agent's state: a killed agent resumes them.
+    return Aggregation(circuit, keys, agg, work_dir=settings.db.parent / f"{settings.db.stem}-aggregation")
 
 
 @provider.command()

@@ -41,9 +41,9 @@ class AgentSettings(ProviderSettings):
                                                                "on a Ray cluster, at least its task slots")
     aggregate: bool = Field(True, description="prove appendix-B audits in aggregated batches when the model has "
                                               "an aggregation verifier registered (its keys are made once: minutes)")
-    aggregation_k: int | None = Field(None, ge=18, le=26, description="log2 rows of the aggregation circuit the "
-                                                                      "registered verifier was made for [default: "
-                                                                      "20 + log2(batch)]")
+    aggregation_levels: str | None = Field(None, description="the aggregation tree the registered verifier was made "
+                                                             "for, BATCH:K per level, e.g. 4:22,4:22,1:22 [default: "
+                                                             "zkmarket prover aggregate's default for its batch]")
     aggregation_margin: int = Field(1800, ge=0, description="seconds before an audit's proof deadline below which "
                                                             "the agent submits single proofs instead of aggregating")
     min_aggregate: int = Field(2, ge=1, description="fewest examples left worth one aggregated proof (fewer: "

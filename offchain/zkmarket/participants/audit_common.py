@@ -7,6 +7,7 @@ party (anyone) may trigger."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterator
 
 from .. import prover as zp
@@ -26,15 +27,17 @@ def local_correct(model, items: dict[int, bytes], labels: list[int]) -> int:
 @dataclass(frozen=True)
 class Aggregation:
     """What MP needs to prove in aggregated batches: its circuit and keys, and the keys of the
-    aggregation circuit whose verifier it registered with the model (its batch size B)."""
+    aggregation tree whose verifier it registered with the model (its batch size B); `work_dir`
+    keeps the tree's intermediate proofs so a killed run resumes them."""
 
     circuit: zp.CompiledCircuit
     keys: zp.Keys
     agg: zp.AggregationKeys
+    work_dir: Path | None = None
 
     def aggregate(self, proofs: list[zp.Proof]) -> tuple[list[int], bytes]:
         """The AggregatedProof struct (accumulator limbs, proof bytes) for `proofs`, in order."""
-        out = zp.aggregate(self.circuit, self.keys, self.agg, proofs)
+        out = zp.aggregate(self.circuit, self.keys, self.agg, proofs, work_dir=self.work_dir)
         return out.accumulator, bytes.fromhex(out.proof.removeprefix("0x"))
 
 

@@ -12,7 +12,7 @@ from .aggregation import (
     setup_aggregation,
     verify_aggregated,
 )
-from .artifacts import AggregatedProof, AggregationKeys, CompiledCircuit, Keys, Proof, Srs
+from .artifacts import AggregatedProof, AggregationKeys, AggregationLevel, CompiledCircuit, Keys, Proof, Srs
 from .errors import (
     ArtifactError,
     InputError,
@@ -41,6 +41,7 @@ from .stages import (
 __all__ = [
     "AggregatedProof",
     "AggregationKeys",
+    "AggregationLevel",
     "ArtifactError",
     "CompiledCircuit",
     "InputError",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -150,15 +151,15 @@ ACCUMULATOR_INSTANCES = 12  # the aggregation circuit's KZG accumulator: 2 point
 
 
 @dataclass(frozen=True)
-class AggregationKeys:
-    """Keys of an aggregation circuit for `batch` proofs of the circuit `inner_circuit_id`
-    (settings: shape and witness break points, written by the prover at set-up)."""
+class AggregationLevel:
+    """Keys of one aggregation circuit: `batch` proofs of the level below it (of the inference
+    circuit, for the first level) in one (settings: shape and witness break points, written by
+    the prover at set-up)."""
 
     settings_json: str
     pk_path: Path
     vk_path: Path
     srs: Srs
-    inner_circuit_id: str
 
     @property
     def settings(self) -> dict:
@@ -179,6 +180,41 @@ class AggregationKeys:
     @property
     def num_instances(self) -> int:
         return int(self.settings["num_instances"])
+
+
+@dataclass(frozen=True)
+class AggregationKeys:
+    """Keys of an aggregation tree for batches of `batch` proofs of the circuit `inner_circuit_id`:
+    `levels[0]` aggregates inference proofs, each next level proofs of the one before, and only
+    the last level's (the root's) proof goes on chain; `batch` is the product of the levels'."""
+
+    levels: tuple[AggregationLevel, ...]
+    inner_circuit_id: str
+
+    @property
+    def root(self) -> AggregationLevel:
+        return self.levels[-1]
+
+    @property
+    def id(self) -> str:
+        return self.root.id
+
+    @property
+    def batch(self) -> int:
+        return math.prod(level.batch for level in self.levels)
+
+    @property
+    def k(self) -> int:
+        return self.root.k
+
+    @property
+    def num_instances(self) -> int:
+        return self.root.num_instances
+
+    @property
+    def shape(self) -> str:
+        """The levels as `batch:k` pairs, as `--levels` takes them."""
+        return ",".join(f"{level.batch}:{level.k}" for level in self.levels)
 
 
 @dataclass(frozen=True)
