@@ -5,7 +5,15 @@ MP joins (the N1 subset from its seed), both data transfers (commit, acknowledge
 accept), MP proceeds, proves the N2 examples and submits them in batches, MC finalizes, both
 withdraw. Prints the gas per transaction type for MP and MC and the totals.
 
+With --aggregate B, MP registers an aggregation verifier of B proofs (levels: --levels or the
+default tree) and submits the N2 examples as aggregated proofs, B at a time. Aggregating 90
+distinct examples takes hours on 2 cores; --same-image makes every test item the same image, so
+one inner proof stands for each example and the aggregation tree's nodes repeat (one node per
+level is proved; the proof's instances carry no index: the chain binds each index through the
+test-set Merkle leaf it checks). Every batch is still verified by the aggregation verifier.
+
 Usage: python benchmarks/guarded_audit_gas.py [--n 100] [--n1 10] [--batch 10]
+                                              [--aggregate 16 [--levels 4:22,4:22,1:22] --same-image]
 """
 
 from __future__ import annotations
@@ -25,6 +33,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100, help="test set size N")
     ap.add_argument("--n1", type=int, default=10, help="subset size N1 (marketplace-wide)")
     ap.add_argument("--batch", type=int, default=10, help="proofs per submitProofs transaction")
+    ap.add_argument("--aggregate", type=int, default=None, metavar="B", help="submit aggregated proofs of B examples")
+    ap.add_argument("--levels", default=None, help="the aggregation tree, BATCH:K per level [default: per B]")
+    ap.add_argument("--same-image", action="store_true", help="every test item is the first test image")
     args = ap.parse_args()
     if not 0 < args.n1 < args.n:
         raise SystemExit("need 0 < --n1 < --n")
@@ -46,10 +57,20 @@ def main() -> None:
     split = load_digits_split()
     if args.n > len(split.test_inputs):
         raise SystemExit(f"--n must be at most {len(split.test_inputs)}")
-    test_set = commit_test_set([bytes(split.test_inputs[i].reshape(-1).tolist()) for i in range(args.n)],
-                               [int(split.test_labels[i]) for i in range(args.n)])
+    which = [0] * args.n if args.same_image else list(range(args.n))
+    test_set = commit_test_set([bytes(split.test_inputs[i].reshape(-1).tolist()) for i in which],
+                               [int(split.test_labels[i]) for i in which])
     circuit = zp.compile_model(DIGITS_MODEL, "hidden-both", "class")
     keys = zp.setup(circuit)
+    aggregation = None
+    if args.aggregate:
+        from zkmarket.participants.audit_common import Aggregation
+        from zkmarket.prover.aggregation import parse_levels
+        from zkmarket.prover.stages import cache_dir
+
+        levels = parse_levels(args.levels) if args.levels else None
+        agg = zp.setup_aggregation(circuit, keys, args.aggregate, levels=levels, progress=print)
+        aggregation = Aggregation(circuit, keys, agg, work_dir=cache_dir("aggregation-work"))
 
     with Anvil() as node:
         w3 = node.w3()
@@ -69,6 +90,11 @@ def main() -> None:
         receipt = mp.m.send(c["ModelRegistry"], "registerModel",
                             [verifier.address, b32(zp.commit_weights(DIGITS_MODEL)), "ipfs://digits", ETH], value=stake)
         model_id = mp.m.event(receipt, c["ModelRegistry"], "ModelRegistered")["modelId"]
+        if aggregation:
+            agg_verifier = deploy_verifier(w3, zp.export_aggregation_verifier(aggregation.agg),
+                                           private_key=deployer.private_key)
+            mp.m.send(c["ModelRegistry"], "registerAggregationVerifier",
+                      [model_id, agg_verifier.address, aggregation.agg.batch])
         session.gas_used.clear()  # registration is once per model, not per audit
 
         target = (9, 10)
@@ -92,10 +118,15 @@ def main() -> None:
             print(f"\rproved {done}/{len(items)}  {time.perf_counter() - t0:.1f} s", end="", flush=True)
 
         progress.seen = set()
-        proofs = mp.prove(items, on_proof=progress)
+        if args.same_image:  # one proof of the one image stands for every example
+            first = min(items)
+            one = mp.prove({first: items[first]}, on_proof=progress, for_aggregation=bool(aggregation))[first]
+            proofs = {i: one for i in items}
+        else:
+            proofs = mp.prove(items, on_proof=progress, for_aggregation=bool(aggregation))
         prove_s = time.perf_counter() - t0
         print()
-        mp.submit(audit_id, proofs, delivery, args.batch)
+        mp.submit(audit_id, proofs, delivery, args.batch, aggregation)
         settled = mc.finalize(audit_id)
         for party in (mc, mp):
             if c["GriefingResistantAudit"].functions.creditOf(party.m.account.address, ETH).call():
@@ -104,7 +135,9 @@ def main() -> None:
 
     outcome = ["Aborted", "Passed", "Failed", "ConsumerDefaulted"][settled["outcome"]]
     print(f"\nappendix-B audit: N={args.n}, N1={args.n1}, batch={args.batch}, {a.correct}/{args.n - args.n1} correct, "
-          f"target {target[0]}/{target[1]} -> {outcome}; proving {prove_s:.1f} s ({prove_s / len(items):.2f} s/proof)")
+          f"target {target[0]}/{target[1]} -> {outcome}; proving {prove_s:.1f} s ({prove_s / len(progress.seen):.2f} s/proof)"
+          + (f"; aggregated B={aggregation.agg.batch}, levels {aggregation.agg.shape}" if aggregation else "")
+          + (" (every item the same image)" if args.same_image else ""))
     print_gas_table(session.gas_used, {provider.address: "MP", consumer.address: "MC"})
 
 if __name__ == "__main__":

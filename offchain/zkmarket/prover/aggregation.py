@@ -162,7 +162,7 @@ class _Tree:
             out = json.loads(native.aggregate_proofs(
                 level.settings_json, str(level.srs.path), level.srs.sha256, str(level.pk_path),
                 inner.settings_json, inner.is_aggregation, str(inner.srs.path), inner.srs.sha256,
-                str(inner.vk_path), [list(n) for n in group], root))
+                str(inner.vk_path), [(proof, list(instances)) for proof, instances in group], root))
             self.made[key] = (out["proof"], out["instances"])
             if path:
                 path.parent.mkdir(parents=True, exist_ok=True)
