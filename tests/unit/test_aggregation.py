@@ -108,6 +108,24 @@ def test_a_tree_pads_every_level_with_the_last_example_only(monkeypatch, tmp_pat
     assert again.calls == []
 
 
+def test_a_tree_can_be_proved_a_node_per_call(monkeypatch, tmp_path):
+    recorder = _Recorder()
+    monkeypatch.setattr(aggregation.native, "aggregate_proofs", recorder)
+    keys = zp.Keys(Path("/nonexistent/pk"), Path("/nonexistent/vk"), _level(1).srs)
+    proofs = [_proof(proof=f"p{i}") for i in range(4)]
+    calls = 0
+    while True:
+        calls += 1
+        try:
+            out = zp.aggregate(CIRCUIT, keys, _tree([2, 2]), proofs, work_dir=tmp_path, max_new_nodes=1)
+            break
+        except zp.AggregationPending:
+            assert len(recorder.calls) == calls
+    assert calls == 3 and len(recorder.calls) == 3 and out.count == 4
+    with pytest.raises(zp.InputError, match="work_dir"):
+        zp.aggregate(CIRCUIT, keys, _tree([2, 2]), proofs, max_new_nodes=1)
+
+
 def test_padding_below_a_full_level_is_made_from_the_last_example(monkeypatch):
     recorder = _Recorder()
     monkeypatch.setattr(aggregation.native, "aggregate_proofs", recorder)

@@ -117,7 +117,10 @@ def _aggregation(market, model_id: int, circuit, keys, settings: AgentSettings, 
                                    f"from these keys (batch {batch}, levels {agg.shape}); pass the "
                                    f"--aggregation-levels it was made with, or --no-aggregate")
     # The tree's intermediate proofs live beside the agent's state: a killed agent resumes them.
-    return Aggregation(circuit, keys, agg, work_dir=settings.db.parent / f"{settings.db.stem}-aggregation")
+    # One of them per tick (minutes each), so the loop keeps answering other jobs in between.
+    return Aggregation(circuit, keys, agg, work_dir=settings.db.parent / f"{settings.db.stem}-aggregation",
+                       max_new_nodes=1, progress=lambda message: log(logger, "aggregating", model=model_id,
+                                                                     step=message))
 
 
 @provider.command()

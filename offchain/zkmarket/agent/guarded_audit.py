@@ -13,6 +13,7 @@ about as much gas as one single proof), the agent submits single proofs instead.
 
 from __future__ import annotations
 
+from .. import prover as zp
 from ..participants.audit_common import proven_indices
 from ..participants.delivery import Delivery, DeliveryError, delivery_from_chain
 from ..participants.guarded_audit import GuardedAuditProvider
@@ -156,6 +157,10 @@ class GuardedAuditJobs(EventJobs):
             if any(i not in proven and i not in proofs for i in items):
                 ready = ready[:len(ready) // aggregation.agg.batch * aggregation.agg.batch]
             proofs = {i: proofs[i] for i in ready}
-        role.submit(audit_id, proofs, delivery, self.batch_size, aggregation)
+        try:
+            role.submit(audit_id, proofs, delivery, self.batch_size, aggregation)
+        except zp.AggregationPending as pending:  # one proof of the tree per tick: back next tick
+            log(self.logger, "aggregation pending", audit=audit_id, left=str(pending))
+            return
         log(self.logger, "proofs submitted", audit=audit_id, done=len(proven) + len(proofs), total=total,
             aggregated=aggregation is not None)

@@ -28,16 +28,20 @@ def local_correct(model, items: dict[int, bytes], labels: list[int]) -> int:
 class Aggregation:
     """What MP needs to prove in aggregated batches: its circuit and keys, and the keys of the
     aggregation tree whose verifier it registered with the model (its batch size B); `work_dir`
-    keeps the tree's intermediate proofs so a killed run resumes them."""
+    keeps the tree's intermediate proofs so a killed run resumes them; with `max_new_nodes`, at
+    most that many of them are proved per call (zp.AggregationPending: call again)."""
 
     circuit: zp.CompiledCircuit
     keys: zp.Keys
     agg: zp.AggregationKeys
     work_dir: Path | None = None
+    max_new_nodes: int | None = None
+    progress: Callable[[str], None] | None = None
 
     def aggregate(self, proofs: list[zp.Proof]) -> tuple[list[int], bytes]:
         """The AggregatedProof struct (accumulator limbs, proof bytes) for `proofs`, in order."""
-        out = zp.aggregate(self.circuit, self.keys, self.agg, proofs, work_dir=self.work_dir)
+        out = zp.aggregate(self.circuit, self.keys, self.agg, proofs, work_dir=self.work_dir, progress=self.progress,
+                           max_new_nodes=self.max_new_nodes)
         return out.accumulator, bytes.fromhex(out.proof.removeprefix("0x"))
 
 

@@ -6,6 +6,7 @@ artifacts cached by content hash (the ezkl-style stages: settings -> keys -> pro
 """
 
 from .aggregation import (
+    AggregationPending,
     aggregate,
     export_aggregation_verifier,
     prove_for_aggregation,
@@ -42,6 +43,7 @@ __all__ = [
     "AggregatedProof",
     "AggregationKeys",
     "AggregationLevel",
+    "AggregationPending",
     "ArtifactError",
     "CompiledCircuit",
     "InputError",

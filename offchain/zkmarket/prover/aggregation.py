@@ -141,13 +141,20 @@ def prove_for_aggregation(circuit: CompiledCircuit, keys: Keys, input_values) ->
 Node = tuple[str, list[str]]  # a proof (hex) and its instances (hex)
 
 
+class AggregationPending(Exception):
+    """`aggregate` proved as many of the tree's proofs as it was allowed to (`max_new_nodes`);
+    they are kept in its `work_dir`, and the same call later goes on from there."""
+
+
 class _Tree:
     """Makes the proofs of an aggregation tree, each once: a node asked for twice (padding) is
     made once, and with `work_dir` every node is kept on disk as soon as it exists, so a run
     that is killed resumes where it stopped."""
 
-    def __init__(self, agg: AggregationKeys, work_dir: Path | None, progress: Progress | None):
+    def __init__(self, agg: AggregationKeys, work_dir: Path | None, progress: Progress | None,
+                 max_new_nodes: int | None):
         self.agg, self.work_dir, self.progress, self.made = agg, work_dir, progress, {}
+        self.budget = max_new_nodes
 
     def node(self, depth: int, inner: _Inner, group: list[Node]) -> Node:
         level = self.agg.levels[depth]
@@ -157,6 +164,10 @@ class _Tree:
         if key not in self.made and path and path.exists():
             self.made[key] = tuple(json.loads(path.read_text()))
         if key not in self.made:
+            if self.budget is not None and self.budget <= 0:
+                raise AggregationPending(f"level {depth + 1} of {len(self.agg.levels)} still to prove")
+            if self.budget is not None:
+                self.budget -= 1
             if self.progress:
                 self.progress(f"aggregating {len(group)} proofs, level {depth + 1} of {len(self.agg.levels)}")
             out = json.loads(native.aggregate_proofs(
@@ -171,13 +182,18 @@ class _Tree:
 
 
 def aggregate(circuit: CompiledCircuit, keys: Keys, agg: AggregationKeys, proofs: list[Proof],
-              work_dir: Path | None = None, progress: Progress | None = None) -> AggregatedProof:
+              work_dir: Path | None = None, progress: Progress | None = None,
+              max_new_nodes: int | None = None) -> AggregatedProof:
     """One aggregated proof for `proofs` (1 to `agg.batch`, in the order the chain will see the
     examples). Every inner proof is checked first: one of another circuit, made for the on-chain
     verifier instead, or that does not verify is refused by its position. A short batch is padded
     by repeating its last proof, so every slot after the real ones holds the last example's
     instances (at every level: a padding node aggregates the last example only).
-    `work_dir`: where the tree's intermediate proofs are kept, to resume after a crash."""
+    `work_dir`: where the tree's intermediate proofs are kept, to resume after a crash.
+    `max_new_nodes` (with `work_dir`): prove at most that many of the tree's proofs in this call,
+    then raise AggregationPending (a caller with other work, like the agent, calls again)."""
+    if max_new_nodes is not None and work_dir is None:
+        raise InputError("max_new_nodes needs a work_dir to keep the proofs made so far")
     if agg.inner_circuit_id != circuit.id:
         raise ArtifactError(f"aggregation keys are for circuit {agg.inner_circuit_id}, not {circuit.id}")
     if not 1 <= len(proofs) <= agg.batch:
@@ -188,7 +204,7 @@ def aggregate(circuit: CompiledCircuit, keys: Keys, agg: AggregationKeys, proofs
         if p.transcript != "poseidon":
             raise ProofError(f"proof {i} was made for the on-chain verifier; aggregation takes proofs made by "
                              "prove_for_aggregation (zkmarket prover prove --for-aggregation)")
-    tree = _Tree(agg, work_dir, progress)
+    tree = _Tree(agg, work_dir, progress, max_new_nodes)
     nodes: list[Node] = [(p.proof, p.instances) for p in proofs]
     inners = [_inner_circuit(circuit, keys)] + [_inner_level(level) for level in agg.levels]
 
