@@ -222,12 +222,6 @@ fn keygen_circuit(inner: Inner, inner_params: &ParamsKZG<Bn256>, inner_vk: &Veri
     (c, config)
 }
 
-/// The aggregation circuit's shape for `batch` proofs of `inner` at 2^k rows (`params` of degree
-/// k): columns needed, without making keys (cheap next to key generation).
-pub fn layout(inner: Inner, inner_params: &ParamsKZG<Bn256>, inner_vk: &VerifyingKey<G1Affine>, params: &ParamsKZG<Bn256>, batch: usize) -> AggregationConfigParams {
-    keygen_circuit(inner, inner_params, inner_vk, params, batch).1
-}
-
 /// Lays out the aggregation circuit for `batch` proofs of `inner` at 2^k rows (`params` of
 /// degree k, the same SRS as the inner circuit's) and makes its keys.
 pub fn setup(

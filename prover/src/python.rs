@@ -236,30 +236,6 @@ fn aggregation_setup(
     })
 }
 
-/// The shape (columns) an aggregation circuit of `batch` proofs of `inner_json` would have at 2^k
-/// rows, as JSON, without making keys.
-#[pyfunction]
-#[pyo3(signature = (inner_json, inner_is_aggregation, srs_path, srs_sha256, vk_path, agg_srs_path, agg_srs_sha256, k, batch))]
-#[allow(clippy::too_many_arguments)]
-fn aggregation_layout(
-    py: Python<'_>,
-    inner_json: String,
-    inner_is_aggregation: bool,
-    srs_path: String,
-    srs_sha256: Option<String>,
-    vk_path: String,
-    agg_srs_path: String,
-    agg_srs_sha256: Option<String>,
-    k: u32,
-    batch: usize,
-) -> PyResult<String> {
-    run(py, || {
-        let (inner, inner_params, vk) = LoadedInner::load(&inner_json, inner_is_aggregation, &srs_path, srs_sha256.as_deref(), &vk_path)?;
-        let agg_params = srs::load_srs(Path::new(&agg_srs_path), agg_srs_sha256.as_deref(), k)?;
-        Ok(serde_json::to_string(&aggregate::layout(inner.get(), &inner_params, &vk, &agg_params, batch)).expect("layout serialize"))
-    })
-}
-
 /// Aggregates inner proofs (each `(proof hex, instances hex)`) of the circuit `inner_json`
 /// (see `aggregation_setup`); `evm`: prove for the on-chain verifier, else for a next level.
 #[pyfunction]
@@ -376,7 +352,6 @@ fn zkmarket_prover(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(calldata, m)?)?;
     m.add_function(wrap_pyfunction!(prove_for_aggregation, m)?)?;
     m.add_function(wrap_pyfunction!(aggregation_setup, m)?)?;
-    m.add_function(wrap_pyfunction!(aggregation_layout, m)?)?;
     m.add_function(wrap_pyfunction!(aggregate_proofs, m)?)?;
     m.add_function(wrap_pyfunction!(verify_aggregated, m)?)?;
     m.add_function(wrap_pyfunction!(export_aggregation_verifier, m)?)?;

@@ -37,6 +37,7 @@ def aggregated_market(anvil, digits_market, digits_circuit, digits_keys):
                                private_key=anvil.accounts[0].private_key)
     mp = digits_market.mp
     mp.send(mp.registry, "registerAggregationVerifier", [digits_market.model_id, verifier.address, 1])
+    mp.w3.provider.make_request("evm_increaseTime", [1])  # audits opened from now on take aggregated proofs
     return digits_market
 
 
