@@ -133,6 +133,9 @@ def _on_chain(batch: int, levels, inner: list[dict], aggregated: str) -> dict:
                           [verifier.address, b32(zp.commit_weights(DIGITS_MODEL)), "ipfs://digits", ETH], value=stake)
         model_id = mp.event(receipt, c["ModelRegistry"], "ModelRegistered")["modelId"]
         mp.send(c["ModelRegistry"], "registerAggregationVerifier", [model_id, agg_verifier.address, batch])
+        # Only audits opened after the registration's block take aggregated proofs; anvil may
+        # mine the next block in the same second.
+        w3.provider.make_request("evm_increaseTime", [1])
         escrow = audit_escrow(batch, Prices(*c["ModelRegistry"].functions.prices(ETH).call()))
         receipt = mc.send(audits, "openAudit", [model_id, batch, 1, 10, test_set.root], value=escrow)
         audit_id = mc.event(receipt, audits, "AuditOpened")["auditId"]

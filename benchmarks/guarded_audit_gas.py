@@ -95,6 +95,9 @@ def main() -> None:
                                            private_key=deployer.private_key)
             mp.m.send(c["ModelRegistry"], "registerAggregationVerifier",
                       [model_id, agg_verifier.address, aggregation.agg.batch])
+            # Only audits opened after the registration's block take aggregated proofs; anvil
+            # may mine the next block in the same second.
+            w3.provider.make_request("evm_increaseTime", [1])
         session.gas_used.clear()  # registration is once per model, not per audit
 
         target = (9, 10)

@@ -100,6 +100,7 @@ contract AccuracyAudit is IAccuracyAudit, EscrowBase {
         a.token = token;
         a.targetNum = targetNum;
         a.targetDen = targetDen;
+        a.openedAt = uint64(block.timestamp);
         a.modelId = modelId;
         a.testSetRoot = testSetRoot;
         a.prices = p;
@@ -179,7 +180,7 @@ contract AccuracyAudit is IAccuracyAudit, EscrowBase {
         // INVARIANT: proofs only while Proving, as submitProofs.
         _requireState(auditId, AuditState.Proving);
         (AggregationTerms memory terms, bytes32 weightCommitment) =
-            InferenceProofs.batchTerms(registry, a.modelId, examples.length);
+            InferenceProofs.batchTerms(registry, a.modelId, examples.length, a.openedAt);
         bytes32[] memory inputCommitments = new bytes32[](examples.length);
         uint256[] memory classes = new uint256[](examples.length);
         uint32 submitted = a.submitted;

@@ -121,6 +121,7 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
         a.status = GuardedStatus.Opened;
         a.deadline = joinDeadline;
         a.token = token;
+        a.openedAt = uint64(block.timestamp);
         a.targetNum = targetNum;
         a.targetDen = targetDen;
         a.modelId = modelId;
@@ -255,7 +256,7 @@ contract GriefingResistantAudit is IGriefingResistantAudit, EscrowBase {
         // INVARIANT: proofs only while Proving, as submitProofs.
         _requireState(auditId, GuardedState.Proving);
         (AggregationTerms memory terms, bytes32 weightCommitment) =
-            InferenceProofs.batchTerms(registry, a.modelId, examples.length);
+            InferenceProofs.batchTerms(registry, a.modelId, examples.length, a.openedAt);
         bytes32[] memory inputCommitments = new bytes32[](examples.length);
         uint256[] memory classes = new uint256[](examples.length);
         uint32 submitted = a.submitted;

@@ -133,7 +133,9 @@ contract ModelRegistry is IModelRegistry, EscrowBase {
         if (msg.sender != m.provider) revert NotModelProvider(modelId, msg.sender, m.provider);
         if (m.status != ModelStatus.Active) revert ModelNotActive(modelId, m.status);
         // INVARIANT: a job's proof terms never change while it runs: the aggregation verifier
-        // is added only while no job holds the model's stake, and never replaced.
+        // is added only while no job holds the model's stake, and never replaced; a job opened
+        // but not yet joined (not counted in openJobs) takes it only if it was opened later
+        // than this block (registeredAt, checked by InferenceProofs.batchTerms).
         if (m.openJobs != 0) revert ModelHasOpenJobs(modelId, m.openJobs);
         AggregationTerms storage t = _aggregation[modelId];
         if (t.verifier != address(0)) revert AggregationVerifierAlreadyRegistered(modelId, t.verifier);
@@ -143,8 +145,9 @@ contract ModelRegistry is IModelRegistry, EscrowBase {
         }
         bytes32 codehash = verifier.codehash;
         t.verifier = verifier;
-        t.codehash = codehash;
         t.batchSize = batchSize;
+        t.registeredAt = uint64(block.timestamp);
+        t.codehash = codehash;
         emit AggregationVerifierRegistered(modelId, verifier, codehash, batchSize);
     }
 
@@ -283,10 +286,10 @@ contract ModelRegistry is IModelRegistry, EscrowBase {
     function aggregationTerms(uint256 modelId)
         external
         view
-        returns (address verifier, bytes32 codehash, uint32 batchSize)
+        returns (address verifier, bytes32 codehash, uint32 batchSize, uint64 registeredAt)
     {
         AggregationTerms storage t = _aggregation[modelId];
-        return (t.verifier, t.codehash, t.batchSize);
+        return (t.verifier, t.codehash, t.batchSize, t.registeredAt);
     }
 
     /// @inheritdoc IModelRegistry

@@ -241,7 +241,7 @@ contract Retrieval is IRetrieval, EscrowBase, EIP712 {
     {
         RetrievalRequest storage q = _answerable(requestId);
         (AggregationTerms memory terms, bytes32 weightCommitment) =
-            InferenceProofs.batchTerms(registry, q.modelId, answers.length);
+            InferenceProofs.batchTerms(registry, q.modelId, answers.length, _openedAt(q));
         bytes32[] memory inputCommitments = new bytes32[](answers.length);
         uint256[] memory classes = new uint256[](answers.length);
         uint32 answered = q.answered;
@@ -400,6 +400,12 @@ contract Retrieval is IRetrieval, EscrowBase, EIP712 {
 
     function _requireWindow(uint256 window) private pure {
         if (window > MAX_WINDOW) revert WindowTooLong(window, MAX_WINDOW);
+    }
+
+    /// @dev block.timestamp of `openRequest`: the join deadline is set once, there, to it plus
+    /// the immutable join window.
+    function _openedAt(RetrievalRequest storage q) private view returns (uint64) {
+        return q.joinDeadline - joinWindow;
     }
 
     function _answerDeadline(RetrievalRequest storage q) private view returns (uint64) {

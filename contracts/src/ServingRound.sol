@@ -211,7 +211,7 @@ contract ServingRound is IServingRound, EscrowBase, EIP712 {
     {
         Round storage r = _answerable(roundId);
         (AggregationTerms memory terms, bytes32 weightCommitment) =
-            InferenceProofs.batchTerms(registry, r.modelId, answers.length);
+            InferenceProofs.batchTerms(registry, r.modelId, answers.length, _openedAt(r));
         bytes32[] memory inputCommitments = new bytes32[](answers.length);
         uint256[] memory classes = new uint256[](answers.length);
         uint32 answered = r.answered;
@@ -361,6 +361,12 @@ contract ServingRound is IServingRound, EscrowBase, EIP712 {
 
     function _requireWindow(uint256 window) private pure {
         if (window > MAX_WINDOW) revert WindowTooLong(window, MAX_WINDOW);
+    }
+
+    /// @dev block.timestamp of `openRound`: the join deadline is set once, there, to it plus the
+    /// immutable join window.
+    function _openedAt(Round storage r) private view returns (uint64) {
+        return r.joinDeadline - joinWindow;
     }
 
     function _answerDeadline(Round storage r) private view returns (uint64) {

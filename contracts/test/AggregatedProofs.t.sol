@@ -25,8 +25,10 @@ import {AggregatedProof, AggregationTerms, Answer, AnswerExample} from "../src/l
 
 /// @notice Aggregated proofs in every protocol: the exact calldata the aggregation verifier gets
 /// (accumulator, then per-slot instances with the last example repeated, then the proof), the
-/// same per-example checks, events and counters as single proofs, every refusal, and an honest
-/// appendix-B audit paying exactly the same whether settled with single or aggregated proofs.
+/// same per-example checks, events and counters as single proofs, every refusal (including an
+/// aggregation verifier registered after the job was opened, even in the same block), and an
+/// honest appendix-B audit paying exactly the same whether settled with single or aggregated
+/// proofs.
 contract AggregatedProofsTest is GuardedFixture {
     /// @dev Slots of the aggregation verifier registered for `modelId`.
     uint32 internal constant B = 4;
@@ -53,6 +55,26 @@ contract AggregatedProofsTest is GuardedFixture {
         agg = new MockVerifier();
         vm.prank(provider);
         registry.registerAggregationVerifier(modelId, address(agg), B);
+        // Jobs are opened in a later block than the registration (the earliest that may take
+        // aggregated proofs: the same block counts as before it).
+        vm.warp(block.timestamp + 1);
+    }
+
+    /// @dev A model without an aggregation verifier, and the bogus one (accepts anything) its
+    /// provider registers once a job has been opened on it.
+    function _lateModel() internal returns (uint256 m, MockVerifier late) {
+        m = _registerEth(provider);
+        late = new MockVerifier();
+    }
+
+    function _registerLate(uint256 m, MockVerifier late) internal {
+        vm.prank(provider);
+        registry.registerAggregationVerifier(m, address(late), B);
+    }
+
+    /// @dev The AggregationNotInJobTerms revert data (a uint64 encodes as the uint256 of its value).
+    function _notInTerms(uint256 m, uint256 registeredAt, uint256 openedAt) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(InferenceProofs.AggregationNotInJobTerms.selector, m, registeredAt, openedAt);
     }
 
     // ---------------------------------------------------------------- helpers: batches
@@ -98,10 +120,19 @@ contract AggregatedProofsTest is GuardedFixture {
     // ---------------------------------------------------------------- helpers: accuracy audit
 
     function _accuracyProving(uint256 m) internal returns (uint256 id) {
+        id = _accuracyOpen(m);
+        _accuracyToProving(id);
+    }
+
+    function _accuracyOpen(uint256 m) internal returns (uint256 id) {
         uint256 escrow = accuracy.escrowFor(N_AUDIT, E, FEE);
         vm.deal(consumer, consumer.balance + escrow);
         vm.prank(consumer);
         id = accuracy.openAudit{value: escrow}(m, N_AUDIT, 1, 2, AuditData.root(N_AUDIT));
+    }
+
+    function _accuracyToProving(uint256 id) internal {
+        uint256 escrow = accuracy.escrowFor(N_AUDIT, E, FEE);
         vm.deal(provider, provider.balance + escrow);
         vm.startPrank(provider);
         accuracy.join{value: escrow}(id);
@@ -117,6 +148,10 @@ contract AggregatedProofsTest is GuardedFixture {
 
     function _contestedRound(uint256 m, uint32[] memory indices) internal returns (uint256 id) {
         id = _open(m, K, MIN_BETA);
+        _roundToContested(id, indices);
+    }
+
+    function _roundToContested(uint256 id, uint32[] memory indices) internal {
         _join(id);
         _commit(id);
         _contest(id, indices);
@@ -142,12 +177,20 @@ contract AggregatedProofsTest is GuardedFixture {
     // ---------------------------------------------------------------- helpers: retrieval
 
     function _challengedRequest(uint256 m, uint32[] memory indices) internal returns (uint256 id) {
+        id = _openRequest(m);
+        _requestToChallenged(id, indices);
+    }
+
+    function _openRequest(uint256 m) internal returns (uint256 id) {
         vm.prank(provider);
         uint256 datasetId = retrieval.commitDataset(RetrievalData.datasetRoot(K), K);
         uint256 escrow = retrieval.requesterEscrowFor(K, K, P, Z);
         vm.deal(consumer, consumer.balance + escrow);
         vm.prank(consumer);
         id = retrieval.openRequest{value: escrow}(datasetId, m, K, MIN_BETA, 1 days);
+    }
+
+    function _requestToChallenged(uint256 id, uint32[] memory indices) internal {
         uint256 bond = retrieval.bondFor(K, MIN_BETA, Z);
         vm.deal(provider, provider.balance + bond);
         vm.prank(provider);
@@ -180,6 +223,10 @@ contract AggregatedProofsTest is GuardedFixture {
 
     function _guardedProving(uint256 m) internal returns (uint256 id) {
         id = _openG(m, N_G, 2, 3);
+        _guardedToProving(id);
+    }
+
+    function _guardedToProving(uint256 id) internal {
         _joinG(id, SEED);
         _resolveG(_sendSubsetG(id, HONEST), TransferOutcome.Completed);
         _proceedG(id);
@@ -232,6 +279,40 @@ contract AggregatedProofsTest is GuardedFixture {
         uint256 id = _accuracyProving(plainModelId);
         vm.expectRevert(abi.encodeWithSelector(InferenceProofs.NoAggregationVerifier.selector, plainModelId));
         accuracy.submitAggregatedProofs(id, _accuracyBatch(0, 2, 0), _aggProof());
+    }
+
+    /// @dev MC opens an audit of a model without an aggregation verifier; before joining, MP
+    /// registers one (a bogus verifier that accepts anything). Aggregated proofs were not part
+    /// of the terms MC opened the audit under: batches are refused, single proofs still work.
+    function test_accuracy_submitAggregatedProofs_registeredAfterOpening_reverts() public {
+        (uint256 m, MockVerifier late) = _lateModel();
+        uint256 openedAt = block.timestamp;
+        uint256 id = _accuracyOpen(m);
+        assertEq(uint256(accuracy.audit(id).openedAt), openedAt, "openedAt");
+        vm.warp(openedAt + 1 hours);
+        _registerLate(m, late);
+        _accuracyToProving(id);
+        vm.expectRevert(_notInTerms(m, openedAt + 1 hours, openedAt));
+        accuracy.submitAggregatedProofs(id, _accuracyBatch(0, 2, 0), _aggProof());
+        vm.prank(provider);
+        accuracy.submitProofs(id, AuditData.batch(N_AUDIT, 0, 2, 0));
+        assertEq(uint256(accuracy.audit(id).submitted), 2);
+    }
+
+    /// @dev Registered in the block the audit is opened in: the order inside a block is
+    /// unknown, so that counts as after the opening; an audit opened a second later takes
+    /// aggregated proofs.
+    function test_accuracy_submitAggregatedProofs_registeredInOpeningBlock_reverts() public {
+        (uint256 m, MockVerifier late) = _lateModel();
+        uint256 t = block.timestamp;
+        _registerLate(m, late);
+        uint256 sameBlock = _accuracyProving(m);
+        vm.expectRevert(_notInTerms(m, t, t));
+        accuracy.submitAggregatedProofs(sameBlock, _accuracyBatch(0, 2, 0), _aggProof());
+        vm.warp(t + 1);
+        uint256 nextBlock = _accuracyProving(m);
+        accuracy.submitAggregatedProofs(nextBlock, _accuracyBatch(0, 2, 0), _aggProof());
+        assertEq(uint256(accuracy.audit(nextBlock).submitted), 2);
     }
 
     function test_accuracy_submitAggregatedProofs_emptyBatch_reverts() public {
@@ -352,6 +433,7 @@ contract AggregatedProofsTest is GuardedFixture {
         MockVerifier agg16 = new MockVerifier();
         vm.prank(provider);
         registry.registerAggregationVerifier(big, address(agg16), 16);
+        vm.warp(block.timestamp + 1);
         uint256 id = _accuracyProving(big);
         AuditExample[] memory ex = _accuracyBatch(0, 12, 2);
         AggregatedProof memory p = _aggProof();
@@ -448,6 +530,24 @@ contract AggregatedProofsTest is GuardedFixture {
         AuditExample[] memory ex = _guardedBatch(id, 0, 2, 0);
         vm.expectRevert(abi.encodeWithSelector(InferenceProofs.NoAggregationVerifier.selector, plainModelId));
         guarded.submitAggregatedProofs(id, ex, _aggProof());
+    }
+
+    /// @dev As the accuracy audit: an aggregation verifier registered after the opening (before
+    /// the join) is not part of the audit's terms.
+    function test_guarded_submitAggregatedProofs_registeredAfterOpening_reverts() public {
+        (uint256 m, MockVerifier late) = _lateModel();
+        uint256 openedAt = block.timestamp;
+        uint256 id = _openG(m, N_G, 2, 3);
+        assertEq(uint256(guarded.audit(id).openedAt), openedAt, "openedAt");
+        vm.warp(openedAt + 1 hours);
+        _registerLate(m, late);
+        _guardedToProving(id);
+        AuditExample[] memory ex = _guardedBatch(id, 0, 2, 0);
+        vm.expectRevert(_notInTerms(m, openedAt + 1 hours, openedAt));
+        guarded.submitAggregatedProofs(id, ex, _aggProof());
+        vm.prank(provider);
+        guarded.submitProofs(id, _proofsG(id, _slice(_restIndices(id), 0, 2), 0));
+        assertEq(uint256(guarded.audit(id).submitted), 2);
     }
 
     /// @dev An honest audit (5 of 6 correct, target 2/3) settled with single proofs and one
@@ -578,6 +678,23 @@ contract AggregatedProofsTest is GuardedFixture {
         rounds.answerAggregated(id, _answers(_indices(1)), _aggProof());
     }
 
+    /// @dev As the audits: an aggregation verifier registered after the round was opened
+    /// (before the join) is not part of its terms; the round's opening time is its join deadline
+    /// less the join window.
+    function test_round_answerAggregated_registeredAfterOpening_reverts() public {
+        (uint256 m, MockVerifier late) = _lateModel();
+        uint256 openedAt = block.timestamp;
+        uint256 id = _open(m, K, MIN_BETA);
+        vm.warp(openedAt + 1 hours);
+        _registerLate(m, late);
+        _roundToContested(id, _indices(1, 2));
+        vm.expectRevert(_notInTerms(m, openedAt + 1 hours, openedAt));
+        rounds.answerAggregated(id, _answers(_indices(1, 2)), _aggProof());
+        rounds.answer(id, RoundData.answer(K, 1));
+        rounds.answer(id, RoundData.answer(K, 2));
+        assertEq(uint256(rounds.round(id).answered), 2);
+    }
+
     // ---------------------------------------------------------------- retrieval
 
     function test_retrieval_answerAggregated_exactCalldata_succeeds() public {
@@ -640,6 +757,23 @@ contract AggregatedProofsTest is GuardedFixture {
         retrieval.answerAggregated(id, _results(_indices(1)), _aggProof());
     }
 
+    /// @dev As the audits: an aggregation verifier registered after the request was opened
+    /// (before the join) is not part of its terms; the request's opening time is its join
+    /// deadline less the join window.
+    function test_retrieval_answerAggregated_registeredAfterOpening_reverts() public {
+        (uint256 m, MockVerifier late) = _lateModel();
+        uint256 openedAt = block.timestamp;
+        uint256 id = _openRequest(m);
+        vm.warp(openedAt + 1 hours);
+        _registerLate(m, late);
+        _requestToChallenged(id, _indices(1, 2));
+        vm.expectRevert(_notInTerms(m, openedAt + 1 hours, openedAt));
+        retrieval.answerAggregated(id, _results(_indices(1, 2)), _aggProof());
+        retrieval.answer(id, RetrievalData.proof(K, 1));
+        retrieval.answer(id, RetrievalData.proof(K, 2));
+        assertEq(uint256(retrieval.request(id).answered), 2);
+    }
+
     // ---------------------------------------------------------------- instance layout
 
     function testFuzz_batchInstances_layout_succeeds(uint256 seed, uint256 batchSize, uint256 count) public {
@@ -688,7 +822,8 @@ contract AggregatedProofsTest is GuardedFixture {
         uint256[] memory cls = new uint256[](1);
         (ics[0], cls[0]) = (RoundData.ic(3), 7);
         agg.expectCalldata(_calldata(ics, cls, p, B));
-        AggregationTerms memory terms = AggregationTerms(address(agg), address(agg).codehash, B);
+        AggregationTerms memory terms =
+            AggregationTerms(address(agg), B, uint64(block.timestamp), address(agg).codehash);
         assertTrue(h.verifyBatch(terms, WEIGHTS, ics, cls, p));
         cls[0] = 8;
         assertFalse(h.verifyBatch(terms, WEIGHTS, ics, cls, p));

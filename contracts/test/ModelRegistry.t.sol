@@ -281,24 +281,27 @@ contract ModelRegistryTest is Fixture {
     function test_registerAggregationVerifier_provider_succeeds() public {
         uint256 id = _registerEth(provider);
         MockVerifier agg = new MockVerifier();
-        (address v, bytes32 h, uint32 b) = registry.aggregationTerms(id);
+        (address v, bytes32 h, uint32 b, uint64 at) = registry.aggregationTerms(id);
         assertEq(v, address(0));
         assertEq(h, bytes32(0));
         assertEq(uint256(b), 0);
+        assertEq(uint256(at), 0);
+        vm.warp(1_234_567);
         vm.expectEmit(address(registry));
         emit IModelRegistry.AggregationVerifierRegistered(id, address(agg), address(agg).codehash, 16);
         vm.prank(provider);
         registry.registerAggregationVerifier(id, address(agg), 16);
-        (v, h, b) = registry.aggregationTerms(id);
+        (v, h, b, at) = registry.aggregationTerms(id);
         assertEq(v, address(agg));
         assertEq(h, address(agg).codehash);
         assertEq(uint256(b), 16);
+        assertEq(uint256(at), 1_234_567, "registeredAt");
         // The model and its single-proof terms are unchanged.
         Model memory m = registry.model(id);
         assertEq(m.verifier, address(verifier));
         assertEq(m.verifierCodehash, address(verifier).codehash);
         // An unknown model has none.
-        (v, h, b) = registry.aggregationTerms(99);
+        (v, h, b, at) = registry.aggregationTerms(99);
         assertEq(v, address(0));
     }
 
@@ -309,7 +312,7 @@ contract ModelRegistryTest is Fixture {
         registry.registerAggregationVerifier(a, address(verifier), 1);
         registry.registerAggregationVerifier(b, address(verifier), registry.MAX_AGGREGATION_BATCH());
         vm.stopPrank();
-        (,, uint32 size) = registry.aggregationTerms(b);
+        (,, uint32 size,) = registry.aggregationTerms(b);
         assertEq(uint256(size), 64);
     }
 

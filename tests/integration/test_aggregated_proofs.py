@@ -8,7 +8,9 @@ and the registry's N1 = 2, so MP proves one example. The batch is refused with i
 claimed for another example's index, and for a model registered with other weights; accepted
 once, then refused when replayed (and, claimed for another index or example, by the index and
 leaf checks); the audit pays exactly what it pays with single proofs; MC's own
-check (eth_call of the registered aggregation verifier) accepts it and flags a forged one.
+check (eth_call of the registered aggregation verifier) accepts it and flags a forged one. An
+audit opened before the aggregation verifier was registered (registered before MP joined) takes
+no batch: the contract refuses it (AggregationNotInJobTerms) and so does MC's check.
 Padding and the order of several examples are checked natively (prover/tests/aggregate.rs) and
 against the exact calldata in Foundry (contracts/test/AggregatedProofs.t.sol).
 """
@@ -41,6 +43,7 @@ market_for, net_change, withdraw_all = guarded.market_for, guarded.net_change, g
 BATCH = 1
 N = 3
 REJECTED = selector("BatchProofRejected(uint256)")
+NOT_IN_TERMS = selector("AggregationNotInJobTerms(uint256,uint64,uint64)")
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +77,27 @@ def proven(aggregation, test_set):
     return index, examples[0], agg_proof
 
 
-def register_aggregated(market, verifier, agg_verifier, weights=DIGITS_MODEL) -> int:
+def register_model(market, verifier, weights=DIGITS_MODEL) -> int:
     eth = "0x" + "00" * 20
     stake = market.registry.functions.requiredStake(eth).call()
     receipt = market.send(market.registry, "registerModel",
                           [verifier.address, b32(zp.commit_weights(weights)), "ipfs://digits", eth], value=stake)
-    model_id = market.event(receipt, market.registry, "ModelRegistered")["modelId"]
+    return market.event(receipt, market.registry, "ModelRegistered")["modelId"]
+
+
+def register_aggregation(market, model_id: int, agg_verifier) -> int:
+    """Registers the aggregation verifier; returns its block's timestamp. Anvil may mine the next
+    blocks in the same second: its clock is moved on, so jobs opened next are opened later."""
     receipt = market.send(market.registry, "registerAggregationVerifier", [model_id, agg_verifier.address, BATCH])
     registered = market.event(receipt, market.registry, "AggregationVerifierRegistered")
     assert (registered["verifier"], registered["batchSize"]) == (agg_verifier.address, BATCH)
+    market.w3.provider.make_request("evm_increaseTime", [1])
+    return int(market.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
+
+
+def register_aggregated(market, verifier, agg_verifier, weights=DIGITS_MODEL) -> int:
+    model_id = register_model(market, verifier, weights)
+    register_aggregation(market, model_id, agg_verifier)
     return model_id
 
 
@@ -128,7 +143,7 @@ def test_appendix_b_audit_paid_with_an_aggregated_proof(deployed, actors, verifi
     assert refused([example, example]) == selector("BatchTooLarge(uint256,uint256)")
 
     # MC's own check before paying: the registered aggregation verifier by eth_call.
-    checker = AggregatedChecker(mc.m, model_id, b32(zp.commit_weights(DIGITS_MODEL)))
+    checker = AggregatedChecker(mc.m, model_id, b32(zp.commit_weights(DIGITS_MODEL)), mc.m.audit(audit_id).openedAt)
     assert checker(AggregatedBatch(({"inputCommitment": example[1], "predictedClass": example[3]},),
                                    tuple(agg_proof[0]), agg_proof[1])) is None
     assert "rejects" in checker(AggregatedBatch(({"inputCommitment": example[1], "predictedClass": example[3]},),
@@ -169,3 +184,38 @@ def test_batch_of_the_registered_circuit_but_other_weights_is_refused(tmp_path, 
     _, example, agg_proof = proven
     assert session.revert_data(c["GriefingResistantAudit"], "submitAggregatedProofs", [audit_id, [example], agg_proof],
                                actors["provider"].address)[:4] == REJECTED
+
+
+def test_batch_for_an_audit_opened_before_the_aggregation_verifier_is_refused(deployed, actors, verifier,
+                                                                            agg_verifier, proven, test_set,
+                                                                            digits_circuit, digits_keys):
+    """MC opens an audit of a model without an aggregation verifier; MP registers one before it
+    joins. The batch is refused by the contract and by MC's own check; single proofs still work."""
+    session, c = deployed
+    audits = c["GriefingResistantAudit"]
+    mc = GuardedAuditConsumer(market_for(deployed, actors["consumer"]), test_set)
+    mp = GuardedAuditProvider(market_for(deployed, actors["provider"]), DIGITS_MODEL, digits_circuit, digits_keys)
+    model_id = register_model(mp.m, verifier)
+    audit_id = mc.open(model_id, *TARGET)
+    opened_at = mc.m.audit(audit_id).openedAt
+    registered_at = register_aggregation(mp.m, model_id, agg_verifier)
+    assert registered_at >= opened_at
+    assert mp.m.registry.functions.aggregationTerms(model_id).call()[3] == registered_at
+    mp.join(audit_id, SEED)
+    for rest in (False, True):
+        batch, delivery = mc.send_items(audit_id, rest)
+        mp.acknowledge(audit_id, Delivery.from_json(delivery.to_json()), rest)
+        mc.reveal(delivery.transfer_id, batch)
+        items = mp.accept_or_contest(delivery)
+        if not rest:
+            assert mp.decide(audit_id, items, delivery.labels)
+    index, example, agg_proof = proven
+    provider = actors["provider"].address
+    assert session.revert_data(audits, "submitAggregatedProofs", [audit_id, [example], agg_proof],
+                               provider)[:4] == NOT_IN_TERMS
+    checker = AggregatedChecker(mc.m, model_id, b32(zp.commit_weights(DIGITS_MODEL)), opened_at)
+    assert "not among the job's terms" in checker(AggregatedBatch(
+        ({"inputCommitment": example[1], "predictedClass": example[3]},), tuple(agg_proof[0]), agg_proof[1]))
+    # Single proofs (the keccak transcript) prove the audit.
+    mp.submit(audit_id, mp.prove({index: items[index]}), delivery)
+    assert audits.functions.isProven(audit_id, index).call()

@@ -1,18 +1,28 @@
 """Aggregation's pure logic: the aggregation tree's default levels, how a batch is split and
 padded over them (the native prover replaced by a recorder), the aggregated proof's instance
 layout, refusals made before any native work, the consumer's decoding of aggregated
-submissions and its batch checks before it asks the verifier, and proof files written before
-aggregation existed."""
+submissions and its batch checks before it asks the verifier (including an aggregation verifier
+registered at or after the job's opening, refused as the contracts refuse it), and proof files
+written before aggregation existed."""
 
 from __future__ import annotations
 
 import json
+import types
 from pathlib import Path
 
 import pytest
+from eth_utils import keccak
 
 from zkmarket import prover as zp
-from zkmarket.consumer.proofs import SCALAR_FIELD, AggregatedBatch, AggregatedChecker, _sent_audit_proofs
+from zkmarket.consumer.proofs import (
+    SCALAR_FIELD,
+    AggregatedBatch,
+    AggregatedChecker,
+    _sent_audit_proofs,
+    aggregation_terms_problem,
+)
+from zkmarket.participants.audit_common import Aggregation
 from zkmarket.prover import aggregation
 from zkmarket.prover.aggregation import ACCUMULATOR_INSTANCES, default_levels, level_k, parse_levels
 
@@ -205,6 +215,7 @@ class _NoChain:
     def __new__(cls, batch_size: int):
         checker = object.__new__(AggregatedChecker)
         checker.client, checker.weight_commitment, checker.batch_size = None, b"\x00" * 32, batch_size
+        checker.registered_at, checker.opened_at = 100, 101
         checker.verifier, checker.problem, checker._answers = "0x" + "00" * 20, None, {}
         return checker
 
@@ -215,6 +226,37 @@ def test_consumer_refuses_malformed_batches_before_asking_the_verifier():
     assert "1 to 2" in _NoChain(2)(too_many)
     out_of_field = AggregatedBatch((example,), (SCALAR_FIELD,) + (0,) * 11, b"")
     assert "not a field element" in _NoChain(2)(out_of_field)
+
+
+VERIFIER_CODE = b"\x60\x00"
+
+
+def _chain(batch_size: int, registered_at: int):
+    """A client whose registry reports these aggregation terms (verifier code as registered)."""
+    verifier = "0x" + "11" * 20
+    terms = (verifier, keccak(VERIFIER_CODE), batch_size, registered_at)
+    functions = types.SimpleNamespace(aggregationTerms=lambda model_id: types.SimpleNamespace(call=lambda: terms))
+    eth = types.SimpleNamespace(get_code=lambda address: VERIFIER_CODE)
+    return types.SimpleNamespace(registry=types.SimpleNamespace(functions=functions), w3=types.SimpleNamespace(eth=eth))
+
+
+def test_consumer_refuses_batches_of_a_job_opened_before_the_aggregation_verifier():
+    """As InferenceProofs.batchTerms: the verifier must be registered strictly before the job was
+    opened (the same block counts as after); every batch of such a job is refused by name."""
+    example = {"inputCommitment": b"\x01" * 32, "predictedClass": 3}
+    batch = AggregatedBatch((example,) * 3, (0,) * 12, b"")
+    for opened_at in (1000, 999):  # the same block as the registration, or before it
+        checker = AggregatedChecker(_chain(2, 1000), 1, b"\x00" * 32, opened_at)
+        assert (checker.registered_at, checker.opened_at) == (1000, opened_at)
+        assert "not among the job's terms" in checker(batch) and "registered (block time 1000)" in checker(batch)
+    later = AggregatedChecker(_chain(2, 1000), 1, b"\x00" * 32, 1001)
+    assert later.problem is None and "1 to 2" in later(batch)  # on to the batch's own checks
+    assert aggregation_terms_problem(0, 0, 5) == "the model has no aggregation verifier"
+    assert aggregation_terms_problem(4, 5, 5) is not None and aggregation_terms_problem(4, 4, 5) is None
+    # MP's agent mirrors it: an audit opened before the registration takes single proofs.
+    assert [Aggregation(CIRCUIT, None, None, registered_at=1000).takes(t) for t in (999, 1000, 1001)] == [
+        False, False, True]
+    assert Aggregation(CIRCUIT, None, None).takes(0)  # registration time unknown: left to the chain
 
 
 def test_consumer_reads_aggregated_answers_of_rounds_and_requests():

@@ -50,6 +50,8 @@ enum AuditOutcome {
 /// @param prices The model token's prices, copied at opening (E, Z, P, epsilon).
 /// @param submitted Proofs accepted so far (distinct indices).
 /// @param correct Accepted proofs whose class equals the committed label.
+/// @param openedAt block.timestamp of `openAudit` (packed beside the target): the audit takes
+/// aggregated proofs only if the model's aggregation verifier was registered before it.
 struct Audit {
     address consumer;
     uint32 n;
@@ -63,6 +65,7 @@ struct Audit {
     uint64 proofDeadline;
     uint64 targetNum;
     uint64 targetDen;
+    uint64 openedAt;
     uint256 modelId;
     bytes32 testSetRoot;
     Prices prices;
@@ -127,9 +130,10 @@ struct AuditConfig {
 ///  4. Anyone (normally MP) `submitProofs` in batches before the proof deadline: each proof
 ///     has instances [inputCommitment_i, the registered weight commitment, class_i] and
 ///     carries the Merkle proof of (i, inputCommitment_i, label_i); each index counts once;
-///     `correct` counts class_i == label_i. A model with an aggregation verifier may instead be
-///     proven in batches of up to B examples with one aggregated proof each
-///     (`submitAggregatedProofs`, same per-example checks and counts).
+///     `correct` counts class_i == label_i. An audit of a model whose aggregation verifier was
+///     registered before the audit was opened may instead be proven in batches of up to B
+///     examples with one aggregated proof each (`submitAggregatedProofs`, same per-example
+///     checks and counts).
 ///  5. Anyone `finalize`s once all N proofs are in or the proof deadline passed: all N in and
 ///     correct * targetDen >= targetNum * N -> MC gets 2NE - 2NZ, MP gets 2NE + 2NZ (MC pays
 ///     2NZ); otherwise (target missed or any proof missing) MC gets 4NE, MP nothing (MP loses 2NE).
@@ -260,14 +264,16 @@ interface IAccuracyAudit is IEscrow {
     function submitProofs(uint256 auditId, AuditProof[] calldata proofs) external;
 
     /// @notice Submits one aggregated proof for a batch of test examples (model with an
-    /// aggregation verifier only, see IModelRegistry.registerAggregationVerifier). Each example
-    /// is checked and counted exactly as in `submitProofs` (index in range and not yet proven,
-    /// a leaf of the test set, one ProofAccepted each, a duplicate index reverts AlreadyProven);
-    /// then the aggregation verifier must accept `agg` for the instances the contract builds:
+    /// aggregation verifier registered before the audit was opened only, see
+    /// IModelRegistry.registerAggregationVerifier). Each example is checked and counted exactly
+    /// as in `submitProofs` (index in range and not yet proven, a leaf of the test set, one
+    /// ProofAccepted each, a duplicate index reverts AlreadyProven); then the aggregation
+    /// verifier must accept `agg` for the instances the contract builds:
     /// `agg.accumulator`, then per slot [inputCommitment, registered weight commitment,
     /// predictedClass], the slots past the examples repeating the last one. Reverts
-    /// InferenceProofs.NoAggregationVerifier / BatchEmpty / BatchTooLarge (more than B
-    /// examples), BatchProofRejected if the verifier rejects (nothing is counted).
+    /// InferenceProofs.NoAggregationVerifier / AggregationNotInJobTerms (registered at or after
+    /// the audit's `openedAt`) / BatchEmpty / BatchTooLarge (more than B examples),
+    /// BatchProofRejected if the verifier rejects (nothing is counted).
     function submitAggregatedProofs(uint256 auditId, AuditExample[] calldata examples, AggregatedProof calldata agg)
         external;
 

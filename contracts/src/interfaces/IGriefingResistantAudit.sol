@@ -67,6 +67,9 @@ enum GuardedOutcome {
 /// @notice A griefing-resistant accuracy audit. N = `n`, N1 = `n1` (the registry's), N2 = n - n1.
 /// @param seed MP's subset seed (stage 3); the subset is `subsetIndices`.
 /// @param subsetTransfer / restTransfer DataTransferService ids of the stage-3 and stage-5 transfers.
+/// @param openedAt block.timestamp of `openAudit` (packed beside the token, a slot the stage-6
+/// proofs read anyway): the audit takes aggregated proofs only if the model's aggregation
+/// verifier was registered before it.
 struct GuardedAudit {
     address consumer;
     uint32 n;
@@ -77,6 +80,7 @@ struct GuardedAudit {
     uint64 deadline;
     uint32 correct;
     address token;
+    uint64 openedAt;
     uint64 targetNum;
     uint64 targetDen;
     uint256 modelId;
@@ -121,7 +125,7 @@ struct GuardedConfig {
 ///     missing proofs) costs MP its 2NE.
 ///  6. Anyone `submitProofs` of the N2 examples (not the subset) before the proof deadline
 ///     (or `submitAggregatedProofs`: one aggregated proof per batch of up to B examples, for a
-///     model with an aggregation verifier).
+///     model whose aggregation verifier was registered before the audit was opened).
 ///  7. Anyone `finalize`s: all N2 proofs in and correct * targetDen >= targetNum * N2 -> MC pays
 ///     2(N1*P + N2*Z) to MP; otherwise MP loses 2NE to MC.
 /// In each data transfer a party that fails to act is at fault as in IDataTransfer; a stage-3
@@ -274,12 +278,14 @@ interface IGriefingResistantAudit is IEscrow, ITransferClient {
     function submitProofs(uint256 auditId, AuditProof[] calldata proofs) external;
 
     /// @notice Stage 6 with one aggregated proof for a batch of N2 examples (model with an
-    /// aggregation verifier only). Each example is checked and counted exactly as in
-    /// `submitProofs` (in range, not in the subset, not yet proven, a leaf of the test set, one
-    /// ProofAccepted each, a duplicate index reverts AlreadyProven); then the aggregation
+    /// aggregation verifier registered before the audit was opened only, see
+    /// IModelRegistry.registerAggregationVerifier). Each example is checked and counted exactly
+    /// as in `submitProofs` (in range, not in the subset, not yet proven, a leaf of the test set,
+    /// one ProofAccepted each, a duplicate index reverts AlreadyProven); then the aggregation
     /// verifier must accept `agg` for `agg.accumulator` followed by one slot [inputCommitment,
     /// registered weight commitment, predictedClass] per example, the slots past the examples
-    /// repeating the last one. Reverts InferenceProofs.NoAggregationVerifier / BatchEmpty /
+    /// repeating the last one. Reverts InferenceProofs.NoAggregationVerifier /
+    /// AggregationNotInJobTerms (registered at or after the audit's `openedAt`) / BatchEmpty /
     /// BatchTooLarge, or BatchProofRejected if the verifier rejects (nothing is counted).
     function submitAggregatedProofs(uint256 auditId, AuditExample[] calldata examples, AggregatedProof calldata agg)
         external;

@@ -171,8 +171,11 @@ interface IModelRegistry is IEscrow {
     /// model is Active and no job is open): a generated verifier of one aggregated proof of
     /// `batchSize` inference proofs of the model's circuit, whose public instances are 12
     /// accumulator limbs then, per slot, [inputCommitment, weightCommitment, predictedClass]
-    /// (see InferenceProofs). Its EXTCODEHASH is pinned as the single verifier's; the
-    /// protocols then also take aggregated batches (`submitAggregatedProofs`, `answerAggregated`).
+    /// (see InferenceProofs). Its EXTCODEHASH is pinned as the single verifier's and the block
+    /// timestamp recorded (`registeredAt`); the protocols then also take aggregated batches
+    /// (`submitAggregatedProofs`, `answerAggregated`) for the jobs opened after this block only
+    /// (a job opened earlier, even one not yet joined, keeps to single proofs:
+    /// InferenceProofs.AggregationNotInJobTerms).
     /// @dev Consumers should check it is the aggregation circuit of the model's verifier before
     /// opening a job: it decides batched proofs as the single verifier decides single ones.
     /// @param batchSize B, the slots of every aggregated proof (1..=64, ModelRegistry.MAX_AGGREGATION_BATCH).
@@ -252,12 +255,13 @@ interface IModelRegistry is IEscrow {
         view
         returns (address provider, address token, address verifier, bytes32 verifierCodehash, bytes32 weightCommitment);
 
-    /// @notice The model's aggregation verifier, its pinned code hash and its batch size B
-    /// (all zero when the model has none, or no model has id `modelId`).
+    /// @notice The model's aggregation verifier, its pinned code hash, its batch size B and the
+    /// block timestamp of its registration (only jobs opened strictly later take aggregated
+    /// proofs); all zero when the model has none, or no model has id `modelId`.
     function aggregationTerms(uint256 modelId)
         external
         view
-        returns (address verifier, bytes32 codehash, uint32 batchSize);
+        returns (address verifier, bytes32 codehash, uint32 batchSize, uint64 registeredAt);
 
     /// @notice How many open jobs `protocol` holds on the model.
     function locksHeld(uint256 modelId, address protocol) external view returns (uint256);

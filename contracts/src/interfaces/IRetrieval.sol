@@ -64,6 +64,10 @@ enum RetrievalOutcome {
 /// @notice A retrieval request (paper 5.4). D = `documents`, C = `maxChallenges`, C1 = `challenged`.
 /// @param inferenceP P of the model's token at opening (the query pays D*P).
 /// @param proofZ Z of the model's token at opening (2*Z per challenge, bond beta*D*Z).
+/// @dev The request was opened at `joinDeadline - Retrieval.joinWindow` (the join deadline is set
+/// once, at opening, and the window is immutable): the request takes aggregated proofs only if
+/// the model's aggregation verifier was registered before that. (Not stored: no slot the opening
+/// writes has room left for it.)
 struct RetrievalRequest {
     address requester;
     uint32 documents;
@@ -153,8 +157,8 @@ struct RetrievalConfig {
 ///  6. Anyone (normally the responder) `answer`s a challenged index with a halo2 proof whose
 ///     instances are [inputCommitment_i, the registered weight commitment, class_i], plus the
 ///     two Merkle proofs, before the answer deadline (challenge deadline + answer window + C1 *
-///     proof window); a model with an aggregation verifier may answer up to B challenges with
-///     one aggregated proof (`answerAggregated`).
+///     proof window); a model whose aggregation verifier was registered before the request was
+///     opened may answer up to B challenges with one aggregated proof (`answerAggregated`).
 ///  7. Anyone `settle`s after the challenge deadline (with challenges outstanding, after the
 ///     answer deadline). Payouts (credits, withdrawn with `withdraw(token)`):
 ///       all challenges answered (or none made): requester 2*C*Z - 2*C1*Z,
@@ -335,13 +339,15 @@ interface IRetrieval is IEscrow {
     function answerBatch(uint256 requestId, ResultProof[] calldata answers) external;
 
     /// @notice Proves several challenged results with one aggregated proof (model with an
-    /// aggregation verifier only, see IModelRegistry.registerAggregationVerifier). Each answer
-    /// is checked and counted exactly as in `answer` (challenged, not yet answered, the
-    /// committed document, the signed result, one ChallengeAnswered each, a duplicate index
-    /// reverts AlreadyAnswered); then the aggregation verifier must accept `agg` for
-    /// `agg.accumulator` followed by one slot [inputCommitment, registered weight commitment,
-    /// predictedClass] per answer, the slots past the answers repeating the last one. Reverts
-    /// InferenceProofs.NoAggregationVerifier / BatchEmpty / BatchTooLarge, or
+    /// aggregation verifier registered before the request was opened only, see
+    /// IModelRegistry.registerAggregationVerifier). Each answer is checked and counted exactly
+    /// as in `answer` (challenged, not yet answered, the committed document, the signed result,
+    /// one ChallengeAnswered each, a duplicate index reverts AlreadyAnswered); then the
+    /// aggregation verifier must accept `agg` for `agg.accumulator` followed by one slot
+    /// [inputCommitment, registered weight commitment, predictedClass] per answer, the slots
+    /// past the answers repeating the last one. Reverts
+    /// InferenceProofs.NoAggregationVerifier / AggregationNotInJobTerms (registered at or after
+    /// the request was opened, `joinDeadline - joinWindow`) / BatchEmpty / BatchTooLarge, or
     /// BatchProofRejected if the verifier rejects (nothing is counted).
     function answerAggregated(uint256 requestId, ResultExample[] calldata answers, AggregatedProof calldata agg)
         external;

@@ -19,8 +19,8 @@ import {AggregatedProof, Answer, AnswerExample, Round, RoundOutcome, RoundState}
 ///  5. Anyone (normally MP) `answer`s a contested index with a halo2 proof whose instances are
 ///     [inputCommitment_i, the registered weight commitment, class_i], plus the two Merkle proofs,
 ///     before the answer deadline (round deadline + answer window + K1 * proof window); a model
-///     with an aggregation verifier may answer up to B contests with one aggregated proof
-///     (`answerAggregated`).
+///     whose aggregation verifier was registered before the round was opened may answer up to B
+///     contests with one aggregated proof (`answerAggregated`).
 ///  6. Anyone `settle`s: all contests answered -> MC gets 2KZ - 2*K1*Z, MP gets beta*K*Z + 2*K1*Z;
 ///     some contest unanswered at the answer deadline -> MC gets 2KZ + beta*K*Z, MP nothing;
 ///     nothing contested, or no predictions committed -> both escrows are returned.
@@ -177,14 +177,16 @@ interface IServingRound is IEscrow {
     function answerBatch(uint256 roundId, Answer[] calldata answers) external;
 
     /// @notice Proves several contested predictions with one aggregated proof (model with an
-    /// aggregation verifier only, see IModelRegistry.registerAggregationVerifier). Each answer
-    /// is checked and counted exactly as in `answer` (contested, not yet answered, MC's
-    /// committed input, MP's signed class, one ContestAnswered each, a duplicate index reverts
-    /// AlreadyAnswered); then the aggregation verifier must accept `agg` for `agg.accumulator`
-    /// followed by one slot [inputCommitment, registered weight commitment, predictedClass] per
-    /// answer, the slots past the answers repeating the last one. Reverts
-    /// InferenceProofs.NoAggregationVerifier / BatchEmpty / BatchTooLarge, or BatchProofRejected
-    /// if the verifier rejects (nothing is counted).
+    /// aggregation verifier registered before the round was opened only, see
+    /// IModelRegistry.registerAggregationVerifier). Each answer is checked and counted exactly
+    /// as in `answer` (contested, not yet answered, MC's committed input, MP's signed class, one
+    /// ContestAnswered each, a duplicate index reverts AlreadyAnswered); then the aggregation
+    /// verifier must accept `agg` for `agg.accumulator` followed by one slot [inputCommitment,
+    /// registered weight commitment, predictedClass] per answer, the slots past the answers
+    /// repeating the last one. Reverts
+    /// InferenceProofs.NoAggregationVerifier / AggregationNotInJobTerms (registered at or after
+    /// the round was opened, `joinDeadline - joinWindow`) / BatchEmpty / BatchTooLarge, or
+    /// BatchProofRejected if the verifier rejects (nothing is counted).
     function answerAggregated(uint256 roundId, AnswerExample[] calldata answers, AggregatedProof calldata agg) external;
 
     /// @notice Ends a round whose phase is JoinExpired (MC refunded) or Settleable (payouts as

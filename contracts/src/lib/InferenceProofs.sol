@@ -26,6 +26,12 @@ library InferenceProofs {
     /// @notice The model has no aggregation verifier: it takes single proofs only.
     error NoAggregationVerifier(uint256 modelId);
 
+    /// @notice The model's aggregation verifier was registered at `registeredAt`, not before the
+    /// job was opened at `openedAt` (the same block counts as after: the order inside a block is
+    /// unknown), so aggregated proofs are not among the terms the consumer opened the job
+    /// under: the job takes single proofs only.
+    error AggregationNotInJobTerms(uint256 modelId, uint64 registeredAt, uint64 openedAt);
+
     /// @notice An aggregated batch needs at least one example.
     error BatchEmpty();
 
@@ -50,15 +56,21 @@ library InferenceProofs {
     }
 
     /// @notice The model's aggregation terms and weight commitment for a batch of `count`
-    /// examples, read once per batch; reverts unless the model has an aggregation verifier and
+    /// examples of a job opened at `openedAt` (block.timestamp of its opening), read once per
+    /// batch; reverts unless the model has an aggregation verifier registered before the job
+    /// was opened (registeredAt < openedAt: a verifier added after the consumer opened the job,
+    /// even before the provider joined it, is not part of the job's terms) and
     /// 1 <= count <= its batch size (checked before any per-example work).
-    function batchTerms(IModelRegistry registry, uint256 modelId, uint256 count)
+    function batchTerms(IModelRegistry registry, uint256 modelId, uint256 count, uint64 openedAt)
         internal
         view
         returns (AggregationTerms memory terms, bytes32 weightCommitment)
     {
-        (terms.verifier, terms.codehash, terms.batchSize) = registry.aggregationTerms(modelId);
+        (terms.verifier, terms.codehash, terms.batchSize, terms.registeredAt) = registry.aggregationTerms(modelId);
         if (terms.verifier == address(0)) revert NoAggregationVerifier(modelId);
+        // INVARIANT: a job is proven in aggregated batches only under an aggregation verifier
+        // that existed when its consumer opened it.
+        if (terms.registeredAt >= openedAt) revert AggregationNotInJobTerms(modelId, terms.registeredAt, openedAt);
         requireBatchSize(count, terms.batchSize);
         // Only the weight commitment of the job terms is needed here.
         // slither-disable-next-line unused-return

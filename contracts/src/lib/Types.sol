@@ -65,12 +65,17 @@ struct Model {
 /// j < batchSize [inputCommitment_j, weightCommitment, predictedClass_j] (InferenceProofs).
 /// @param verifier Generated aggregation verifier (raw calldata: instances then proof), or
 /// address(0) when the model has none.
-/// @param codehash EXTCODEHASH of `verifier` at registration (pinned like the single verifier's).
 /// @param batchSize B, the number of slots of every aggregated proof (1..=64).
+/// @param registeredAt block.timestamp of the registration: only jobs opened strictly later
+/// take aggregated proofs (InferenceProofs.batchTerms), so none is proven under terms its
+/// consumer did not see when it opened the job.
+/// @param codehash EXTCODEHASH of `verifier` at registration (pinned like the single verifier's).
+/// @dev verifier, batchSize and registeredAt share one storage slot.
 struct AggregationTerms {
     address verifier;
-    bytes32 codehash;
     uint32 batchSize;
+    uint64 registeredAt;
+    bytes32 codehash;
 }
 
 /// @notice One aggregated proof of a batch of inference proofs, as the submitter sends it.
@@ -147,6 +152,10 @@ enum RoundOutcome {
 }
 
 /// @notice A serving round (paper 5.3). K = `k`, K1 = `contested`.
+/// @dev The round was opened at `joinDeadline - ServingRound.joinWindow` (the join deadline is
+/// set once, at opening, and the window is immutable): the round takes aggregated proofs only if
+/// the model's aggregation verifier was registered before that. (Not stored: the struct's packed
+/// slots have no room left for it.)
 struct Round {
     address consumer;
     uint32 k;

@@ -101,7 +101,7 @@ def run(models, settings: AgentSettings):
 def _aggregation(market, model_id: int, circuit, keys, settings: AgentSettings, logger) -> Aggregation | None:
     """The aggregation keys matching the model's registered aggregation verifier (None when it
     has none): made once (minutes), their verifier's code checked against the registered hash."""
-    verifier, codehash, batch = market.registry.functions.aggregationTerms(model_id).call()
+    verifier, codehash, batch, registered_at = market.registry.functions.aggregationTerms(model_id).call()
     if not batch:
         return None
     log(logger, "aggregation keys", model=model_id, batch=batch)
@@ -119,8 +119,8 @@ def _aggregation(market, model_id: int, circuit, keys, settings: AgentSettings, 
     # The tree's intermediate proofs live beside the agent's state: a killed agent resumes them.
     # One of them per tick (minutes each), so the loop keeps answering other jobs in between.
     return Aggregation(circuit, keys, agg, work_dir=settings.db.parent / f"{settings.db.stem}-aggregation",
-                       max_new_nodes=1, progress=lambda message: log(logger, "aggregating", model=model_id,
-                                                                     step=message))
+                       registered_at=registered_at, max_new_nodes=1,
+                       progress=lambda message: log(logger, "aggregating", model=model_id, step=message))
 
 
 @provider.command()

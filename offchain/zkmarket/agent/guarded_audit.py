@@ -5,11 +5,13 @@ inference on the subset, prove the N2 rest one batch per tick, finalize and with
 logic is participants.guarded_audit.GuardedAuditProvider; this module only decides, from chain
 state plus the stored deliveries and proofs, which step is due.
 
-With an aggregation verifier registered for the model (and its keys given to the agent), the N2
-proofs are made for aggregation and submitted B at a time as one aggregated proof (a last, short
-batch once every example is proved); when less than `aggregation_margin` seconds are left before
-the proof deadline, or fewer than `min_aggregate` examples are left (an aggregated proof costs
-about as much gas as one single proof), the agent submits single proofs instead."""
+With an aggregation verifier registered for the model before the audit was opened (and its keys
+given to the agent), the N2 proofs are made for aggregation and submitted B at a time as one
+aggregated proof (a last, short batch once every example is proved); an audit opened earlier
+takes single proofs only (the contract refuses its batches); and when less than
+`aggregation_margin` seconds are left before the proof deadline, or fewer than `min_aggregate`
+examples are left (an aggregated proof costs about as much gas as one single proof), the agent
+submits single proofs instead."""
 
 from __future__ import annotations
 
@@ -138,7 +140,10 @@ class GuardedAuditJobs(EventJobs):
         proven = proven_indices(self.contract, audit_id, self.start_block)
         model = self.models[a.modelId]
         aggregation = model.aggregation
-        if aggregation and self.seconds_left(a.deadline) <= self.aggregation_margin:
+        if aggregation and not aggregation.takes(a.openedAt):
+            aggregation = None  # the audit was opened before the aggregation verifier was registered
+            log(self.logger, "audit opened before the aggregation verifier: single proofs", audit=audit_id)
+        elif aggregation and self.seconds_left(a.deadline) <= self.aggregation_margin:
             aggregation = None
             log(self.logger, "deadline near: single proofs", audit=audit_id, seconds_left=self.seconds_left(a.deadline))
         elif aggregation and sum(i not in proven for i in items) < self.min_aggregate:

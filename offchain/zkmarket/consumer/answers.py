@@ -14,7 +14,8 @@ it) and a leaf of the job's committed inputs / dataset root; the class must be t
 the proof is verified by an ``eth_call`` of the registered verifier with the public instances
 [input commitment, registered weight commitment, class] rebuilt here. Answers sent together as
 one aggregated proof (``answerAggregated(id, examples[], agg)``) are checked the same way each,
-and their proof once by the registered aggregation verifier (see :mod:`.proofs`).
+and their proof once by the registered aggregation verifier, registered before the job was
+opened (see :mod:`.proofs`).
 """
 
 from __future__ import annotations
@@ -113,6 +114,14 @@ def sent_answers(fn_name: str, params: dict) -> list[tuple[int, SentAnswer]]:
     return []
 
 
+def job_opened_at(client: ConsumerClient, contract, kind: str, job_id: int) -> int:
+    """The block timestamp a round (``kind`` "round") or request ("request") was opened at: its
+    join deadline less the contract's join window (both contracts set the deadline once, at
+    opening, and the window is immutable; they store no separate opening time)."""
+    job = client.call(contract, kind, job_id)
+    return int(job.joinDeadline) - int(client.call(contract, "joinWindow"))
+
+
 def answered_calldata(client: ConsumerClient, contract, event: str, id_arg: str,
                       job_id: int) -> dict[int, tuple[dict, SentAnswer | None]]:
     """For each answered index: (the event's args + tx, the answer's fields from the calldata,
@@ -133,7 +142,7 @@ def verify_answers(client: ConsumerClient, contract, *, kind: str, job_id: int, 
     verifier = to_checksum_address(verifier)
     report = AnswerReport(f"{kind} {job_id}", verifier, sorted(contested))
     code_problem = verifier_problem(client, verifier, codehash)
-    aggregated = AggregatedChecker(client, model_id, weight_commitment)
+    aggregated = AggregatedChecker(client, model_id, weight_commitment, job_opened_at(client, contract, kind, job_id))
     for index, (ev, a) in sorted(answered_calldata(client, contract, event, id_arg, job_id).items()):
         check = AnswerCheck(index, int(ev["predictedClass"]), ev["tx"])
         report.checks[index] = check

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from datetime import datetime, timezone
 from typing import Callable
 
 import click
@@ -214,8 +215,9 @@ def model_register(model_file, verifier, uri, token, allow_dev_srs, market):
               help="register a verifier on the development SRS on a non-local network (anyone can forge its proofs)")
 @market_options
 def model_register_aggregation(model_id, verifier, batch, allow_dev_srs, market):
-    """Register MODEL_ID's aggregation verifier (provider only, once, with no open job): audits
-    then take one aggregated proof per batch of examples."""
+    """Register MODEL_ID's aggregation verifier (provider only, once, with no open job): the jobs
+    opened after this block then take one aggregated proof per batch of examples (jobs opened
+    before keep to single proofs)."""
     ev = register_aggregation_verifier(market.connect(), model_id, verifier, batch, allow_dev_srs=allow_dev_srs)
     _say(_console(), f"model {model_id}: aggregation verifier {ev['verifier']} for batches of {ev['batchSize']}")
 
@@ -242,7 +244,8 @@ def _model_rows(info: dict) -> list[tuple[str, str]]:
         ("stake", info["stake_text"]),
         ("open jobs", str(info["open_jobs"])),
         ("aggregation", "-" if not info["aggregation"] else
-         f"{info['aggregation']['verifier']}, batches of {info['aggregation']['batch']}"
+         f"{info['aggregation']['verifier']}, batches of {info['aggregation']['batch']}, for jobs opened after "
+         + datetime.fromtimestamp(info["aggregation"]["registered_at"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
          + ("" if info["aggregation"]["verifier_code_ok"] else "  (CODE CHANGED since registration)")),
         ("metadata", info["metadata_uri"] or "-"),
         ("audits", f"{r['audits_passed']} passed, {r['audits_failed']} failed, {r['audits_aborted']} aborted"

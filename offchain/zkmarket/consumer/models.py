@@ -50,7 +50,8 @@ def register_model(client: ConsumerClient, model: str | Path, verifier: str, uri
 def register_aggregation_verifier(client: ConsumerClient, model_id: int, verifier: str, batch: int, *,
                                   allow_dev_srs: bool = False) -> dict:
     """Registers the model's aggregation verifier (once, with no open job); returns the
-    AggregationVerifierRegistered fields."""
+    AggregationVerifierRegistered fields. Only jobs opened in a later block take aggregated
+    proofs (those opened before, even not yet joined, keep to single proofs)."""
     verifier = _checked_verifier(client, verifier, allow_dev_srs, "export-aggregation-verifier")
     receipt = client.send(client.registry, "registerAggregationVerifier", [model_id, verifier, batch])
     return client.event(receipt, client.registry, "AggregationVerifierRegistered")
@@ -86,8 +87,11 @@ def describe_model(client: ConsumerClient, model_id: int) -> dict:
 
 
 def _aggregation_terms(client: ConsumerClient, model_id: int) -> dict | None:
-    verifier, codehash, batch = client.call(client.registry, "aggregationTerms", model_id)
+    """The aggregation verifier; `registered_at` (block timestamp): only jobs opened later take
+    aggregated proofs."""
+    verifier, codehash, batch, registered_at = client.call(client.registry, "aggregationTerms", model_id)
     if not batch:
         return None
     code = bytes(client.w3.eth.get_code(verifier))
-    return {"verifier": verifier, "batch": batch, "verifier_code_ok": bool(code) and keccak(code) == bytes(codehash)}
+    return {"verifier": verifier, "batch": batch, "registered_at": registered_at,
+            "verifier_code_ok": bool(code) and keccak(code) == bytes(codehash)}

@@ -10,8 +10,12 @@ the model and pinned by code hash. So each proof is verified by an ``eth_call`` 
 (what ProofVerifier.verifyPinned does on chain), with public instances MC rebuilds itself:
 [its own input commitment of example i, the registered weight commitment, the predicted class].
 Before that, the example must be a leaf of MC's own test-set root (the Merkle proof is checked
-here, not trusted), its label MC's label, and the verifier's code the registered code. A proof
-that fails any check is reported by name and the consumer refuses to finalize.
+here, not trusted), its label MC's label, and the verifier's code the registered code. The
+examples of an aggregated batch (``submitAggregatedProofs``) are checked the same way each, and
+their proof once by the registered aggregation verifier, which must have been registered before
+the audit was opened (as the contracts require: aggregated proofs are otherwise not among the
+terms MC opened it under). A proof that fails any check is reported by name and the consumer
+refuses to finalize.
 """
 
 from __future__ import annotations
@@ -148,8 +152,8 @@ def verify_audit_proofs(client: ConsumerClient, audit_id: int, test_set: Committ
     a = client.call(client.audits, "audit", audit_id)
     n, n1 = a.n, a.n1
     subset = set(subset_of(a.seed, n, n1)) if any(a.seed) else set()
-    return _check(client, audit_id, a.modelId, bytes(a.testSetRoot), n, subset, submitted_proofs(client, audit_id),
-                  test_set)
+    return _check(client, audit_id, a.modelId, a.openedAt, bytes(a.testSetRoot), n, subset,
+                  submitted_proofs(client, audit_id), test_set)
 
 
 def verify_simple_audit_proofs(client: ConsumerClient, audit_id: int,
@@ -157,7 +161,7 @@ def verify_simple_audit_proofs(client: ConsumerClient, audit_id: int,
     """The same checks for a simple audit (AccuracyAudit), where all N examples are proven."""
     audits = client.contracts["AccuracyAudit"]
     a = client.call(audits, "audit", audit_id)
-    return _check(client, audit_id, a.modelId, bytes(a.testSetRoot), a.n, set(),
+    return _check(client, audit_id, a.modelId, a.openedAt, bytes(a.testSetRoot), a.n, set(),
                   submitted_proofs(client, audit_id, audits), test_set)
 
 
@@ -184,17 +188,34 @@ def class_instances(commitment: bytes, weight_commitment: bytes, predicted_class
     return [bytes(commitment), bytes(weight_commitment), predicted_class.to_bytes(32, "big")]
 
 
+def aggregation_terms_problem(batch_size: int, registered_at: int, opened_at: int) -> str | None:
+    """Why a job opened at `opened_at` takes no aggregated proof, as the contracts decide it
+    (InferenceProofs.batchTerms): the model has no aggregation verifier, or it was registered at
+    or after the job's opening (the same block counts as after), so aggregated proofs are not
+    among the terms the consumer opened the job under."""
+    if not batch_size:
+        return "the model has no aggregation verifier"
+    if registered_at >= opened_at:
+        return (f"the model's aggregation verifier was registered (block time {registered_at}) at or after the job "
+                f"was opened (block time {opened_at}): aggregated proofs are not among the job's terms")
+    return None
+
+
 class AggregatedChecker:
     """Checks aggregated batches against the model's registered aggregation verifier, once per
     batch (a batch's examples share its answer)."""
 
-    def __init__(self, client: ConsumerClient, model_id: int, weight_commitment: bytes):
-        """`client`: anything with `w3` and `registry` (a ConsumerClient, a MarketConnection)."""
-        self.client, self.weight_commitment = client, bytes(weight_commitment)
-        verifier, codehash, self.batch_size = client.registry.functions.aggregationTerms(model_id).call()
+    def __init__(self, client: ConsumerClient, model_id: int, weight_commitment: bytes, opened_at: int):
+        """`client`: anything with `w3` and `registry` (a ConsumerClient, a MarketConnection);
+        `opened_at`: the block timestamp the job was opened at (an audit's `openedAt`, a round's
+        or request's `job_opened_at`): every batch is refused unless the aggregation verifier
+        was registered before it."""
+        self.client, self.weight_commitment, self.opened_at = client, bytes(weight_commitment), int(opened_at)
+        verifier, codehash, self.batch_size, self.registered_at = (
+            client.registry.functions.aggregationTerms(model_id).call())
         self.verifier = to_checksum_address(verifier)
-        self.problem = ("the model has no aggregation verifier" if not self.batch_size
-                        else verifier_problem(client, self.verifier, codehash))
+        self.problem = (aggregation_terms_problem(self.batch_size, self.registered_at, self.opened_at)
+                        or verifier_problem(client, self.verifier, codehash))
         self._answers: dict[int, tuple[AggregatedBatch, str | None]] = {}  # by id: one object per call
 
     def __call__(self, batch: AggregatedBatch) -> str | None:
@@ -218,15 +239,17 @@ class AggregatedChecker:
         return None
 
 
-def _check(client: ConsumerClient, audit_id: int, model_id: int, root: bytes, n: int, subset: set[int],
-           found: dict[int, tuple[dict, dict | None]], test_set: CommittedTestSet | None) -> ProofReport:
+def _check(client: ConsumerClient, audit_id: int, model_id: int, opened_at: int, root: bytes, n: int,
+           subset: set[int], found: dict[int, tuple[dict, dict | None]],
+           test_set: CommittedTestSet | None) -> ProofReport:
     """`found` (submitted_proofs) checked against the model's registered verifiers and MC's root;
-    the examples outside `subset` (the appendix-B N1 examples, never proven) need a proof."""
+    the examples outside `subset` (the appendix-B N1 examples, never proven) need a proof; an
+    aggregated batch counts only if the aggregation verifier predates the audit (`opened_at`)."""
     _, _, verifier, codehash, weight_commitment = client.call(client.registry, "jobTerms", model_id)
     verifier = to_checksum_address(verifier)
     report = ProofReport(audit_id, verifier, [i for i in range(n) if i not in subset])
     code_problem = verifier_problem(client, verifier, codehash)
-    aggregated = AggregatedChecker(client, model_id, weight_commitment)
+    aggregated = AggregatedChecker(client, model_id, weight_commitment, opened_at)
     for index, (ev, p) in sorted(found.items()):
         if p is None:
             label = test_set.labels[index] if test_set is not None and index < test_set.n else -1

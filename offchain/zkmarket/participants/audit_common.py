@@ -29,7 +29,9 @@ class Aggregation:
     """What MP needs to prove in aggregated batches: its circuit and keys, and the keys of the
     aggregation tree whose verifier it registered with the model (its batch size B); `work_dir`
     keeps the tree's intermediate proofs so a killed run resumes them; with `max_new_nodes`, at
-    most that many of them are proved per call (zp.AggregationPending: call again)."""
+    most that many of them are proved per call (zp.AggregationPending: call again);
+    `registered_at`: the block timestamp of that registration (the registry's aggregationTerms),
+    when known: only jobs opened later take aggregated proofs (`takes`)."""
 
     circuit: zp.CompiledCircuit
     keys: zp.Keys
@@ -37,6 +39,13 @@ class Aggregation:
     work_dir: Path | None = None
     max_new_nodes: int | None = None
     progress: Callable[[str], None] | None = None
+    registered_at: int | None = None
+
+    def takes(self, opened_at: int) -> bool:
+        """Whether a job opened at block timestamp `opened_at` takes aggregated proofs: the
+        verifier was registered strictly before (the contracts refuse a batch otherwise,
+        InferenceProofs.AggregationNotInJobTerms); True when `registered_at` is not known."""
+        return self.registered_at is None or self.registered_at < opened_at
 
     def aggregate(self, proofs: list[zp.Proof]) -> tuple[list[int], bytes]:
         """The AggregatedProof struct (accumulator limbs, proof bytes) for `proofs`, in order."""
