@@ -118,6 +118,28 @@ def test_a_tree_pads_every_level_with_the_last_example_only(monkeypatch, tmp_pat
     assert again.calls == []
 
 
+def test_a_stored_node_that_does_not_verify_is_made_again(monkeypatch, tmp_path):
+    monkeypatch.setattr(aggregation.native, "aggregate_proofs", _Recorder())
+    keys = zp.Keys(Path("/nonexistent/pk"), Path("/nonexistent/vk"), _level(1).srs)
+    proofs = [_proof(proof=f"p{i}") for i in range(4)]
+    out = zp.aggregate(CIRCUIT, keys, _tree([2, 2]), proofs, work_dir=tmp_path)
+    files = {json.loads(f.read_text())[0]: f for f in tmp_path.iterdir()}
+    files["(p2 p3)"].write_text(json.dumps(["tampered", ["0x1"]]))  # a changed first-level node
+    files["((p0 p1) (p2 p3))"].write_text('["((p0 p1)')  # the root, cut short
+    checked = []
+
+    def verify(settings_json, srs_path, srs_sha, vk_path, proof, instances, evm):
+        checked.append((proof, evm))
+        return proof != "tampered"
+
+    monkeypatch.setattr(aggregation.native, "verify_aggregated", verify)
+    again = _Recorder()
+    monkeypatch.setattr(aggregation.native, "aggregate_proofs", again)
+    assert zp.aggregate(CIRCUIT, keys, _tree([2, 2]), proofs, work_dir=tmp_path) == out
+    assert checked == [("tampered", False)], "files this process wrote are not verified again"
+    assert [c[1] for c in again.calls] == [["p2", "p3"], ["(p0 p1)", "(p2 p3)"]]
+
+
 def test_a_tree_can_be_proved_a_node_per_call(monkeypatch, tmp_path):
     recorder = _Recorder()
     monkeypatch.setattr(aggregation.native, "aggregate_proofs", recorder)

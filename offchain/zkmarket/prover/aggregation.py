@@ -162,7 +162,7 @@ class _Tree:
         key = hashlib.sha256(json.dumps([level.id, root, group]).encode()).hexdigest()[:32]
         path = self.work_dir / f"{level.id}-{key}.json" if self.work_dir else None
         if key not in self.made and path and path.exists():
-            self.made[key] = tuple(json.loads(path.read_text()))
+            self._read_back(depth, path, key)
         if key not in self.made:
             if self.budget is not None and self.budget <= 0:
                 raise AggregationPending(f"level {depth + 1} of {len(self.agg.levels)} still to prove")
@@ -178,7 +178,38 @@ class _Tree:
             if path:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 _atomic_write(path, lambda p: open(p, "w").write(json.dumps(self.made[key])))
+                _CHECKED.add(_stamp(path))
         return self.made[key]
+
+    def _read_back(self, depth: int, path: Path, key: str) -> None:
+        """Takes a node from the work dir if it verifies (once per file and process): a file that
+        was cut short or changed would otherwise reach the next level, or the chain as the root,
+        and fail there every time. One that does not verify is removed, to be made again."""
+        level, root = self.agg.levels[depth], depth == len(self.agg.levels) - 1
+        try:
+            proof, instances = json.loads(path.read_text())
+            sound = _stamp(path) in _CHECKED or native.verify_aggregated(
+                level.settings_json, str(level.srs.path), level.srs.sha256, str(level.vk_path), proof,
+                list(instances), root)
+        except SrsError:
+            raise
+        except (ValueError, TypeError):
+            sound = False
+        if sound:
+            _CHECKED.add(_stamp(path))
+            self.made[key] = (proof, instances)
+        else:
+            path.unlink()
+            if self.progress:
+                self.progress(f"discarded {path.name}: it does not verify, proving it again")
+
+
+_CHECKED: set[tuple[str, int, int]] = set()  # work-dir files this process wrote or verified
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return str(path), st.st_mtime_ns, st.st_size
 
 
 def aggregate(circuit: CompiledCircuit, keys: Keys, agg: AggregationKeys, proofs: list[Proof],
