@@ -58,6 +58,15 @@ def test_default_levels_are_one_circuit_up_to_four_then_a_tree_closed_by_compres
         default_levels(6)
 
 
+def test_the_agent_keeps_time_for_one_full_tree_before_the_deadline():
+    from zkmarket.agent.guarded_audit import MARGIN_PER_TREE_PROOF, GuardedAuditJobs
+
+    assert [_tree(t).tree_proofs for t in ([4, 4, 1], [4, 2, 1], [2], [2, 2, 2])] == [6, 4, 1, 7]
+    assert GuardedAuditJobs.margin(types.SimpleNamespace(aggregation_margin=None), _tree([4, 4, 1])) \
+        == 6 * MARGIN_PER_TREE_PROOF
+    assert GuardedAuditJobs.margin(types.SimpleNamespace(aggregation_margin=60), _tree([4, 4, 1])) == 60
+
+
 def test_parse_levels():
     assert parse_levels("4:22,4:22,1:22") == [(4, 22), (4, 22), (1, 22)]
     for bad in ("4", "4:x", "0:22", "4:30", ""):

@@ -9,7 +9,8 @@ With an aggregation verifier registered for the model before the audit was opene
 given to the agent), the N2 proofs are made for aggregation and submitted B at a time as one
 aggregated proof (a last, short batch once every example is proved); an audit opened earlier
 takes single proofs only (the contract refuses its batches); and when less than
-`aggregation_margin` seconds are left before the proof deadline, or fewer than `min_aggregate`
+`aggregation_margin` seconds are left before the proof deadline (default: MARGIN_PER_TREE_PROOF
+for each proof of one full tree), or fewer than `min_aggregate`
 examples are left (an aggregated proof costs about as much gas as one single proof), the agent
 submits single proofs instead."""
 
@@ -25,11 +26,14 @@ from .logs import log
 from .state import AGGREGATED_AUDIT, AUDIT
 
 
+MARGIN_PER_TREE_PROOF = 900  # seconds: one 2^22-row aggregation proof took 404-948 s on 2 cores
+
+
 class GuardedAuditJobs(EventJobs):
     KIND, EVENT, ID_ARG = AUDIT, "AuditOpened", "auditId"
 
     def __init__(self, *args, policy: JoinPolicy | None = None, batch_size: int = 10, prove_batch: int = 0,
-                 aggregation_margin: int = 1800, min_aggregate: int = 2, **kwargs):
+                 aggregation_margin: int | None = None, min_aggregate: int = 2, **kwargs):
         super().__init__(*args, **kwargs)
         self.policy = policy or JoinPolicy()
         self.batch_size = batch_size
@@ -132,6 +136,11 @@ class GuardedAuditJobs(EventJobs):
             self.market.send(transfers, "expireTransfer", [transfer_id])
             log(self.logger, "key not revealed: transfer expired", audit=audit_id, transfer=transfer_id)
 
+    def margin(self, agg: zp.AggregationKeys) -> int:
+        """Seconds before the proof deadline below which single proofs replace aggregation: the
+        configured margin, else enough for one full tree of `agg` on a 2-core machine."""
+        return self.aggregation_margin if self.aggregation_margin is not None else MARGIN_PER_TREE_PROOF * agg.tree_proofs
+
     def _prove_and_submit(self, audit_id: int, a, role: GuardedAuditProvider) -> None:
         """One batch per tick (proved, stored, submitted), so the loop still answers serving
         contests and retrieval challenges while a long audit is being proven."""
@@ -143,7 +152,7 @@ class GuardedAuditJobs(EventJobs):
         if aggregation and not aggregation.takes(a.openedAt):
             aggregation = None  # the audit was opened before the aggregation verifier was registered
             log(self.logger, "audit opened before the aggregation verifier: single proofs", audit=audit_id)
-        elif aggregation and self.seconds_left(a.deadline) <= self.aggregation_margin:
+        elif aggregation and self.seconds_left(a.deadline) <= self.margin(aggregation.agg):
             aggregation = None
             log(self.logger, "deadline near: single proofs", audit=audit_id, seconds_left=self.seconds_left(a.deadline))
         elif aggregation and sum(i not in proven for i in items) < self.min_aggregate:

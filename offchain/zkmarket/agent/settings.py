@@ -44,8 +44,10 @@ class AgentSettings(ProviderSettings):
     aggregation_levels: str | None = Field(None, description="the aggregation tree the registered verifier was made "
                                                              "for, BATCH:K per level, e.g. 4:22,4:22,1:22 [default: "
                                                              "zkmarket prover aggregate's default for its batch]")
-    aggregation_margin: int = Field(1800, ge=0, description="seconds before an audit's proof deadline below which "
-                                                            "the agent submits single proofs instead of aggregating")
+    aggregation_margin: int | None = Field(None, ge=0, description="seconds before an audit's proof deadline below "
+                                                                   "which the agent submits single proofs instead of "
+                                                                   "aggregating [default: 900 per proof of one full "
+                                                                   "aggregation tree, 5400 for 4:22,4:22,1:22]")
     min_aggregate: int = Field(2, ge=1, description="fewest examples left worth one aggregated proof (fewer: "
                                                     "single proofs; one aggregated proof costs about a single one's gas)")
     max_n: int = Field(1000, ge=1, description="largest audit to join")

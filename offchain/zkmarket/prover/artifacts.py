@@ -212,6 +212,15 @@ class AggregationKeys:
         return self.root.num_instances
 
     @property
+    def tree_proofs(self) -> int:
+        """Proofs one full batch takes: every level's circuits (4 + 1 + 1 for 4:22,4:22,1:22)."""
+        nodes, above = 0, 1
+        for level in self.levels:
+            above *= level.batch
+            nodes += self.batch // above
+        return nodes
+
+    @property
     def shape(self) -> str:
         """The levels as `batch:k` pairs, as `--levels` takes them."""
         return ",".join(f"{level.batch}:{level.k}" for level in self.levels)
