@@ -1,6 +1,6 @@
 """`zkmarket provider run` as a subprocess for the integration tests (its JSON log lines are
-collected as they come), its arguments for the digits model, and a free local port for its HTTP
-endpoint."""
+collected as they come), its arguments for the digits model, a free local port for its HTTP
+endpoint, and the steps of an appendix-B audit up to the agent's proving."""
 
 from __future__ import annotations
 
@@ -11,8 +11,12 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Callable
 
 from zkmarket.model.data import DIGITS_MODEL
+from zkmarket.participants.guarded_audit import GuardedAuditConsumer
+from zkmarket.protocol.states import GUARDED_STATES
+from zkmarket.provider_api import post_delivery
 
 
 class AgentProcess:
@@ -84,3 +88,27 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def audit_to_proving(agent: AgentProcess, consumer: GuardedAuditConsumer, model_id: int,
+                     target: tuple[int, int]) -> tuple[int, Callable[[], str]]:
+    """MC opens an appendix-B audit of ``model_id``; the agent joins, acknowledges both
+    deliveries (posted to its HTTP endpoint) and proceeds, so it is proving when this returns.
+    Returns the audit and a function reading its state's name."""
+    audits, transfers = consumer.m.audits, consumer.m.transfers
+    audit_id = consumer.open(model_id, *target)
+
+    def state() -> str:
+        return GUARDED_STATES[audits.functions.state(audit_id).call()]
+
+    def send(rest: bool) -> None:
+        batch, delivery = consumer.send_items(audit_id, rest)
+        post_delivery(agent.url, delivery)
+        agent.wait_for("acknowledgement", lambda: transfers.functions.transferState(delivery.transfer_id).call() == 3)
+        consumer.reveal(delivery.transfer_id, batch)
+
+    agent.wait_for("join", lambda: state() == "AwaitingSubset")
+    send(rest=False)
+    agent.wait_for("proceed", lambda: state() == "AwaitingRest")
+    send(rest=True)
+    return audit_id, state

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from agent_process import AgentProcess, agent_args, free_port
+from agent_process import AgentProcess, agent_args, audit_to_proving, free_port
 from eth_utils import function_abi_to_4byte_selector
 
 from zkmarket import prover as zp
@@ -20,8 +20,6 @@ from zkmarket.participants.guarded_audit import GuardedAuditConsumer
 from zkmarket.protocol import commit_test_set
 from zkmarket.protocol.rules import GuardedOutcome, guarded_audit_payouts
 from zkmarket.protocol.rules import Prices as RulePrices
-from zkmarket.protocol.states import GUARDED_STATES
-from zkmarket.provider_api import post_delivery
 
 pytestmark = pytest.mark.integration
 
@@ -47,28 +45,13 @@ def test_agent_killed_while_aggregating_resumes_and_is_paid(anvil, aggregated_ma
     env = dict(os.environ, ZKMARKET_PRIVATE_KEY=m.provider.private_key)
     args = agent_args(m.path, anvil.rpc_url, m.model_id, tmp_path / "agent.sqlite", port, "--min-aggregate", "1")
     mc = connect(m.path, anvil.rpc_url, anvil.accounts[7])
-    audits, transfers = mc.audits, mc.transfers
+    audits = mc.audits
     test_set = commit_test_set([bytes(digits_split.test_inputs[i].reshape(-1).tolist()) for i in range(N)],
                                [int(digits_split.test_labels[i]) for i in range(N)])
     consumer = GuardedAuditConsumer(mc, test_set)
     agent = AgentProcess.start(args, env, port)
     try:
-        audit_id = consumer.open(m.model_id, *TARGET)
-
-        def state() -> str:
-            return GUARDED_STATES[audits.functions.state(audit_id).call()]
-
-        def send(rest: bool) -> None:
-            batch, delivery = consumer.send_items(audit_id, rest)
-            post_delivery(agent.url, delivery)
-            agent.wait_for("acknowledgement",
-                           lambda: transfers.functions.transferState(delivery.transfer_id).call() == 3)
-            consumer.reveal(delivery.transfer_id, batch)
-
-        agent.wait_for("join", lambda: state() == "AwaitingSubset")
-        send(rest=False)
-        agent.wait_for("proceed", lambda: state() == "AwaitingRest")
-        send(rest=True)
+        audit_id, state = audit_to_proving(agent, consumer, m.model_id, TARGET)
         agent.wait_for("aggregation started", lambda: agent.events("aggregating"), timeout=300)
         assert len(agent.events("proved")) == 1
         agent.kill()

@@ -101,9 +101,13 @@ def register_aggregated(market, verifier, agg_verifier, weights=DIGITS_MODEL) ->
     return model_id
 
 
-def run_to_proving(mc: GuardedAuditConsumer, mp: GuardedAuditProvider, model_id: int):
-    """Open, join, both data transfers and the decision: the audit waits for MP's one proof."""
+def run_to_proving(mc: GuardedAuditConsumer, mp: GuardedAuditProvider, model_id: int, before_join=None):
+    """Open, join, both data transfers and the decision: the audit waits for MP's one proof.
+    `before_join(audit_id)` runs between the opening and MP's join. Returns the audit, the rest's
+    delivery and its decrypted items."""
     audit_id = mc.open(model_id, *TARGET)
+    if before_join:
+        before_join(audit_id)
     mp.join(audit_id, SEED)
     for rest in (False, True):
         batch, delivery = mc.send_items(audit_id, rest)
@@ -112,7 +116,7 @@ def run_to_proving(mc: GuardedAuditConsumer, mp: GuardedAuditProvider, model_id:
         items = mp.accept_or_contest(delivery)
         if not rest:
             assert mp.decide(audit_id, items, delivery.labels)
-    return audit_id, delivery
+    return audit_id, delivery, items
 
 
 def test_appendix_b_audit_paid_with_an_aggregated_proof(deployed, actors, verifier, agg_verifier, proven, test_set,
@@ -124,7 +128,7 @@ def test_appendix_b_audit_paid_with_an_aggregated_proof(deployed, actors, verifi
     model_id = register_aggregated(mp.m, verifier, agg_verifier)
     start = {who: session.balance(actors[who]) for who in ("consumer", "provider", "fees")}
     session.gas_cost.clear()
-    audit_id, _ = run_to_proving(mc, mp, model_id)
+    audit_id, _, _ = run_to_proving(mc, mp, model_id)
     index, example, agg_proof = proven
     provider = actors["provider"].address
 
@@ -180,7 +184,7 @@ def test_batch_of_the_registered_circuit_but_other_weights_is_refused(tmp_path, 
     mc = GuardedAuditConsumer(market_for(deployed, actors["consumer"]), test_set)
     mp = GuardedAuditProvider(market_for(deployed, actors["provider"]), other, digits_circuit, digits_keys)
     model_id = register_aggregated(mp.m, verifier, agg_verifier, weights=other)
-    audit_id, _ = run_to_proving(mc, mp, model_id)
+    audit_id, _, _ = run_to_proving(mc, mp, model_id)
     _, example, agg_proof = proven
     assert session.revert_data(c["GriefingResistantAudit"], "submitAggregatedProofs", [audit_id, [example], agg_proof],
                                actors["provider"].address)[:4] == REJECTED
@@ -196,19 +200,14 @@ def test_batch_for_an_audit_opened_before_the_aggregation_verifier_is_refused(de
     mc = GuardedAuditConsumer(market_for(deployed, actors["consumer"]), test_set)
     mp = GuardedAuditProvider(market_for(deployed, actors["provider"]), DIGITS_MODEL, digits_circuit, digits_keys)
     model_id = register_model(mp.m, verifier)
-    audit_id = mc.open(model_id, *TARGET)
+
+    def register_after_opening(audit_id: int) -> None:
+        registered_at = register_aggregation(mp.m, model_id, agg_verifier)
+        assert registered_at >= mc.m.audit(audit_id).openedAt
+        assert mp.m.registry.functions.aggregationTerms(model_id).call()[3] == registered_at
+
+    audit_id, delivery, items = run_to_proving(mc, mp, model_id, before_join=register_after_opening)
     opened_at = mc.m.audit(audit_id).openedAt
-    registered_at = register_aggregation(mp.m, model_id, agg_verifier)
-    assert registered_at >= opened_at
-    assert mp.m.registry.functions.aggregationTerms(model_id).call()[3] == registered_at
-    mp.join(audit_id, SEED)
-    for rest in (False, True):
-        batch, delivery = mc.send_items(audit_id, rest)
-        mp.acknowledge(audit_id, Delivery.from_json(delivery.to_json()), rest)
-        mc.reveal(delivery.transfer_id, batch)
-        items = mp.accept_or_contest(delivery)
-        if not rest:
-            assert mp.decide(audit_id, items, delivery.labels)
     index, example, agg_proof = proven
     provider = actors["provider"].address
     assert session.revert_data(audits, "submitAggregatedProofs", [audit_id, [example], agg_proof],

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from agent_process import AgentProcess, agent_args, free_port
+from agent_process import AgentProcess, agent_args, audit_to_proving, free_port
 from ray_cluster import RayCluster
 
 from zkmarket.participants.connect import connect
@@ -18,8 +18,6 @@ from zkmarket.participants.guarded_audit import GuardedAuditConsumer
 from zkmarket.protocol import commit_test_set
 from zkmarket.protocol.rules import GuardedOutcome, guarded_audit_payouts
 from zkmarket.protocol.rules import Prices as RulePrices
-from zkmarket.protocol.states import GUARDED_STATES
-from zkmarket.provider_api import post_delivery
 
 pytestmark = pytest.mark.integration
 
@@ -58,29 +56,13 @@ def test_agent_killed_while_proving_resumes_and_is_paid(market, anvil, tmp_path,
     args = agent_args(market["path"], anvil.rpc_url, market["model_id"], tmp_path / "agent.sqlite", port,
                       "--batch-size", "2", *extra)
     mc = market["mc"]
-    audits, transfers = mc.audits, mc.transfers
+    audits = mc.audits
     test_set = commit_test_set([bytes(digits_split.test_inputs[i].reshape(-1).tolist()) for i in range(N)],
                                [int(digits_split.test_labels[i]) for i in range(N)])
     consumer = GuardedAuditConsumer(mc, test_set)
     agent = AgentProcess.start(args, env, port)
-    url = agent.url
     try:
-        audit_id = consumer.open(market["model_id"], *TARGET)
-
-        def state() -> str:
-            return GUARDED_STATES[audits.functions.state(audit_id).call()]
-
-        def send(rest: bool) -> None:
-            batch, delivery = consumer.send_items(audit_id, rest)
-            post_delivery(url, delivery)
-            agent.wait_for("acknowledgement",
-                           lambda: transfers.functions.transferState(delivery.transfer_id).call() == 3)
-            consumer.reveal(delivery.transfer_id, batch)
-
-        agent.wait_for("join", lambda: state() == "AwaitingSubset")
-        send(rest=False)
-        agent.wait_for("proceed", lambda: state() == "AwaitingRest")
-        send(rest=True)
+        audit_id, state = audit_to_proving(agent, consumer, market["model_id"], TARGET)
         agent.wait_for("first proof", lambda: agent.events("proved"))
         agent.kill()
         assert state() == "Proving"
