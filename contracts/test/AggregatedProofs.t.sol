@@ -72,6 +72,14 @@ contract AggregatedProofsTest is GuardedFixture {
         registry.registerAggregationVerifier(m, address(late), B);
     }
 
+    /// @dev An hour after a job of `m` was opened at `openedAt`, its provider registers `late`;
+    /// returns the refusal a batch of that job then gets.
+    function _registerAnHourLater(uint256 m, MockVerifier late, uint256 openedAt) internal returns (bytes memory) {
+        vm.warp(openedAt + 1 hours);
+        _registerLate(m, late);
+        return _notInTerms(m, openedAt + 1 hours, openedAt);
+    }
+
     /// @dev The AggregationNotInJobTerms revert data (a uint64 encodes as the uint256 of its value).
     function _notInTerms(uint256 m, uint256 registeredAt, uint256 openedAt) internal pure returns (bytes memory) {
         return abi.encodeWithSelector(InferenceProofs.AggregationNotInJobTerms.selector, m, registeredAt, openedAt);
@@ -289,10 +297,9 @@ contract AggregatedProofsTest is GuardedFixture {
         uint256 openedAt = block.timestamp;
         uint256 id = _accuracyOpen(m);
         assertEq(uint256(accuracy.audit(id).openedAt), openedAt, "openedAt");
-        vm.warp(openedAt + 1 hours);
-        _registerLate(m, late);
+        bytes memory refusal = _registerAnHourLater(m, late, openedAt);
         _accuracyToProving(id);
-        vm.expectRevert(_notInTerms(m, openedAt + 1 hours, openedAt));
+        vm.expectRevert(refusal);
         accuracy.submitAggregatedProofs(id, _accuracyBatch(0, 2, 0), _aggProof());
         vm.prank(provider);
         accuracy.submitProofs(id, AuditData.batch(N_AUDIT, 0, 2, 0));
@@ -539,11 +546,10 @@ contract AggregatedProofsTest is GuardedFixture {
         uint256 openedAt = block.timestamp;
         uint256 id = _openG(m, N_G, 2, 3);
         assertEq(uint256(guarded.audit(id).openedAt), openedAt, "openedAt");
-        vm.warp(openedAt + 1 hours);
-        _registerLate(m, late);
+        bytes memory refusal = _registerAnHourLater(m, late, openedAt);
         _guardedToProving(id);
         AuditExample[] memory ex = _guardedBatch(id, 0, 2, 0);
-        vm.expectRevert(_notInTerms(m, openedAt + 1 hours, openedAt));
+        vm.expectRevert(refusal);
         guarded.submitAggregatedProofs(id, ex, _aggProof());
         vm.prank(provider);
         guarded.submitProofs(id, _proofsG(id, _slice(_restIndices(id), 0, 2), 0));
@@ -685,10 +691,9 @@ contract AggregatedProofsTest is GuardedFixture {
         (uint256 m, MockVerifier late) = _lateModel();
         uint256 openedAt = block.timestamp;
         uint256 id = _open(m, K, MIN_BETA);
-        vm.warp(openedAt + 1 hours);
-        _registerLate(m, late);
+        bytes memory refusal = _registerAnHourLater(m, late, openedAt);
         _roundToContested(id, _indices(1, 2));
-        vm.expectRevert(_notInTerms(m, openedAt + 1 hours, openedAt));
+        vm.expectRevert(refusal);
         rounds.answerAggregated(id, _answers(_indices(1, 2)), _aggProof());
         rounds.answer(id, RoundData.answer(K, 1));
         rounds.answer(id, RoundData.answer(K, 2));
@@ -764,10 +769,9 @@ contract AggregatedProofsTest is GuardedFixture {
         (uint256 m, MockVerifier late) = _lateModel();
         uint256 openedAt = block.timestamp;
         uint256 id = _openRequest(m);
-        vm.warp(openedAt + 1 hours);
-        _registerLate(m, late);
+        bytes memory refusal = _registerAnHourLater(m, late, openedAt);
         _requestToChallenged(id, _indices(1, 2));
-        vm.expectRevert(_notInTerms(m, openedAt + 1 hours, openedAt));
+        vm.expectRevert(refusal);
         retrieval.answerAggregated(id, _results(_indices(1, 2)), _aggProof());
         retrieval.answer(id, RetrievalData.proof(K, 1));
         retrieval.answer(id, RetrievalData.proof(K, 2));
