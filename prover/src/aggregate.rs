@@ -13,8 +13,7 @@
 //! accumulators it folds into its own and whose inference instances it exposes again), so a tree
 //! of small circuits covers a batch one circuit could not hold in memory. Only the root's proof
 //! goes on chain (EVM transcript); the levels below it prove with Poseidon.
-use crate::api::{calldata_len_check, fr_to_hex, prove_evm, transcript_len, verify_evm, ProofOutput, Settings};
-use crate::circuit::OneShotCircuit;
+use crate::api::{self, calldata_len_check, fr_to_hex, prove_with, transcript_len, verify_with, ProofTranscript, Settings};
 use crate::error::{io_err, ProverError, Result};
 use halo2_base::gates::circuit::CircuitBuilderStage;
 use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
@@ -101,14 +100,6 @@ pub fn vk_sha256(vk: &VerifyingKey<G1Affine>) -> String {
     hex::encode(Sha256::digest(vk.to_bytes(SerdeFormat::RawBytes)))
 }
 
-/// Which transcript a proof is made with: Keccak for the EVM verifier (the root of a tree of
-/// aggregations), Poseidon for proofs verified inside another aggregation circuit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transcript {
-    Evm,
-    Poseidon,
-}
-
 /// The circuit whose proofs an aggregation circuit verifies.
 #[derive(Clone, Copy)]
 pub enum Inner<'a> {
@@ -141,14 +132,14 @@ impl Inner<'_> {
     /// pairing, for an aggregation proof).
     fn verify(&self, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &[u8], instances: &[Fr]) -> Result<bool> {
         match self {
-            Inner::Inference(s) => verify_inner(s, params, vk, proof, instances),
-            Inner::Aggregation(a) => verify(a, params, vk, proof, instances, Transcript::Poseidon),
+            Inner::Inference(s) => api::verify(s, params, vk, proof, instances, ProofTranscript::Poseidon),
+            Inner::Aggregation(a) => verify(a, params, vk, proof, instances, ProofTranscript::Poseidon),
         }
     }
 }
 
 /// Proves with the Poseidon transcript an aggregation circuit replays.
-fn prove_poseidon<C: Circuit<Fr>>(params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, circuit: C, instances: &[Fr]) -> Result<Vec<u8>> {
+pub(crate) fn prove_poseidon<C: Circuit<Fr>>(params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, circuit: C, instances: &[Fr]) -> Result<Vec<u8>> {
     let mut transcript = PoseidonTranscript::<NativeLoader, Vec<u8>>::from_spec(vec![], POSEIDON_SPEC.clone());
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<_>, _, _, _, _>(params, pk, &[circuit], &[&[instances]], OsRng, &mut transcript)
         .map_err(|e| ProverError::Proof(format!("proving failed: {e:?}")))?;
@@ -157,7 +148,7 @@ fn prove_poseidon<C: Circuit<Fr>>(params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1A
 
 /// Natively verifies a Poseidon-transcript proof (bytes after the proof are never read, by this
 /// check or by the aggregation circuit, so they cannot change what is proved).
-fn verify_poseidon(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &[u8], instances: &[Fr]) -> bool {
+pub(crate) fn verify_poseidon(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &[u8], instances: &[Fr]) -> bool {
     let mut transcript = PoseidonTranscript::<NativeLoader, &[u8]>::from_spec(proof, POSEIDON_SPEC.clone());
     let verifier_params = params.verifier_params();
     let result = verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<_>, _, _, _>(
@@ -168,34 +159,6 @@ fn verify_poseidon(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof
         &mut transcript,
     );
     result.is_ok_and(|strategy| VerificationStrategy::<_, VerifierSHPLONK<_>>::finalize(strategy))
-}
-
-/// Proves one inference for aggregation: the same circuit and instances as `api::prove`, with
-/// the Poseidon transcript the aggregation circuit replays (such a proof is not accepted by the
-/// single-proof EVM verifier, whose transcript is Keccak).
-pub fn prove_inner(settings: &Settings, params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, input: &[i64]) -> Result<ProofOutput> {
-    let circuit = settings.circuit(input)?;
-    let instances = circuit.instances.clone();
-    let (logits, class) = (circuit.plan.logits.clone(), circuit.plan.class);
-    let proof = prove_poseidon(params, pk, OneShotCircuit::new(circuit), &instances)?;
-    Ok(ProofOutput {
-        proof: format!("0x{}", hex::encode(proof)),
-        instances: instances.iter().map(fr_to_hex).collect(),
-        logits,
-        class,
-    })
-}
-
-/// Verifies an inner (Poseidon-transcript) proof natively; `Ok(false)` if it does not verify.
-pub fn verify_inner(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &[u8], instances: &[Fr]) -> Result<bool> {
-    if instances.len() != settings.num_instances {
-        return Err(ProverError::Proof(format!(
-            "the circuit has {} public instances, got {}",
-            settings.num_instances,
-            instances.len()
-        )));
-    }
-    Ok(verify_poseidon(params, vk, proof, instances))
 }
 
 fn base_params(k: u32) -> AggregationConfigParams {
@@ -294,7 +257,7 @@ pub fn aggregate(
     inner_params: &ParamsKZG<Bn256>,
     inner_vk: &VerifyingKey<G1Affine>,
     proofs: &[(Vec<u8>, Vec<Fr>)],
-    transcript: Transcript,
+    transcript: ProofTranscript,
 ) -> Result<AggregatedProof> {
     if vk_sha256(inner_vk) != settings.inner_vk_sha256 || inner.has_accumulator() != settings.inner_accumulator {
         return Err(ProverError::Artifact("these aggregation keys were made for another circuit".into()));
@@ -330,10 +293,7 @@ pub fn aggregate(
     let c = circuit(CircuitBuilderStage::Prover, settings.params, params, snarks, settings.inner_accumulator)
         .use_break_points(settings.break_points.clone());
     let instances = c.instances()[0].clone();
-    let proof = match transcript {
-        Transcript::Evm => prove_evm(params, pk, c, &instances)?,
-        Transcript::Poseidon => prove_poseidon(params, pk, c, &instances)?,
-    };
+    let proof = prove_with(params, pk, c, &instances, transcript)?;
     Ok(AggregatedProof {
         proof: format!("0x{}", hex::encode(proof)),
         instances: instances.iter().map(fr_to_hex).collect(),
@@ -353,7 +313,7 @@ fn accumulator(instances: &[Fr]) -> Option<KzgAccumulator<G1Affine, NativeLoader
 /// Verifies an aggregated proof natively: the outer proof (made with `transcript`), then the
 /// pairing check of the accumulator it carries (what the on-chain verifier does). `Ok(false)` if
 /// either fails.
-pub fn verify(settings: &AggregationSettings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &[u8], instances: &[Fr], transcript: Transcript) -> Result<bool> {
+pub fn verify(settings: &AggregationSettings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &[u8], instances: &[Fr], transcript: ProofTranscript) -> Result<bool> {
     if instances.len() != settings.num_instances {
         return Err(ProverError::Proof(format!(
             "the aggregation circuit has {} public instances, got {}",
@@ -361,11 +321,7 @@ pub fn verify(settings: &AggregationSettings, params: &ParamsKZG<Bn256>, vk: &Ve
             instances.len()
         )));
     }
-    let outer = match transcript {
-        Transcript::Evm => verify_evm(params, vk, proof, instances),
-        Transcript::Poseidon => verify_poseidon(params, vk, proof, instances),
-    };
-    if !outer {
+    if !verify_with(params, vk, proof, instances, transcript) {
         return Ok(false);
     }
     let dk: KzgDecidingKey<Bn256> = (params.get_g()[0], params.g2(), params.s_g2()).into();

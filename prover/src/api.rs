@@ -303,17 +303,42 @@ pub fn read_vk(settings: &Settings, path: &Path) -> Result<VerifyingKey<G1Affine
 }
 
 /// Proves one inference with SHPLONK over a Keccak (EVM) transcript.
-pub fn prove(settings: &Settings, params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, input: &[i64]) -> Result<ProofOutput> {
+pub fn prove(settings: &Settings, params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, input: &[i64], transcript: ProofTranscript) -> Result<ProofOutput> {
     let circuit = settings.circuit(input)?;
     let instances = circuit.instances.clone();
     let (logits, class) = (circuit.plan.logits.clone(), circuit.plan.class);
-    let proof = prove_evm(params, pk, OneShotCircuit::new(circuit), &instances)?;
+    let proof = prove_with(params, pk, OneShotCircuit::new(circuit), &instances, transcript)?;
     Ok(ProofOutput {
         proof: format!("0x{}", hex::encode(proof)),
         instances: instances.iter().map(fr_to_hex).collect(),
         logits,
         class,
     })
+}
+
+/// Which transcript a proof is made with: Keccak for the EVM verifiers (inference circuits and
+/// the root of an aggregation tree), Poseidon for proofs verified inside an aggregation circuit
+/// (cheap to replay there; the EVM verifiers do not take them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProofTranscript {
+    Evm,
+    Poseidon,
+}
+
+/// A SHPLONK proof of `circuit` with `transcript`.
+pub fn prove_with<C: Circuit<Fr>>(params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, circuit: C, instances: &[Fr], transcript: ProofTranscript) -> Result<Vec<u8>> {
+    match transcript {
+        ProofTranscript::Evm => prove_evm(params, pk, circuit, instances),
+        ProofTranscript::Poseidon => crate::aggregate::prove_poseidon(params, pk, circuit, instances),
+    }
+}
+
+/// Whether a SHPLONK proof made with `transcript` verifies for `vk` and `instances`.
+pub fn verify_with(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &[u8], instances: &[Fr], transcript: ProofTranscript) -> bool {
+    match transcript {
+        ProofTranscript::Evm => verify_evm(params, vk, proof, instances),
+        ProofTranscript::Poseidon => crate::aggregate::verify_poseidon(params, vk, proof, instances),
+    }
 }
 
 /// A SHPLONK proof of `circuit` over a Keccak (EVM) transcript: what the generated Solidity
@@ -332,8 +357,8 @@ pub fn prove_evm<C: Circuit<Fr>>(params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Af
     Ok(transcript.finalize())
 }
 
-/// Verifies a proof natively; `Ok(false)` for a proof that does not verify.
-pub fn verify(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &[u8], instances: &[Fr]) -> Result<bool> {
+/// Verifies a proof made with `transcript` natively; `Ok(false)` for a proof that does not verify.
+pub fn verify(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, proof: &[u8], instances: &[Fr], transcript: ProofTranscript) -> Result<bool> {
     if instances.len() != settings.num_instances {
         return Err(ProverError::Proof(format!(
             "the circuit has {} public instances, got {}",
@@ -341,7 +366,7 @@ pub fn verify(settings: &Settings, params: &ParamsKZG<Bn256>, vk: &VerifyingKey<
             instances.len()
         )));
     }
-    Ok(verify_evm(params, vk, proof, instances))
+    Ok(verify_with(params, vk, proof, instances, transcript))
 }
 
 /// Whether `proof` (SHPLONK, Keccak transcript) verifies for `vk` and `instances` and is exactly

@@ -121,7 +121,7 @@ fn prove(py: Python<'_>, settings_json: String, srs_path: String, srs_sha256: Op
         let s = settings(&settings_json)?;
         let p = params(&s, &srs_path, srs_sha256.as_deref())?;
         let pk = api::read_pk(&s, Path::new(&pk_path))?;
-        Ok(serde_json::to_string(&api::prove(&s, &p, &pk, &input)?).expect("proof serialize"))
+        Ok(serde_json::to_string(&api::prove(&s, &p, &pk, &input, api::ProofTranscript::Evm)?).expect("proof serialize"))
     })
 }
 
@@ -132,7 +132,7 @@ fn verify(py: Python<'_>, settings_json: String, srs_path: String, srs_sha256: O
         let s = settings(&settings_json)?;
         let p = params(&s, &srs_path, srs_sha256.as_deref())?;
         let vk = api::read_vk(&s, Path::new(&vk_path))?;
-        api::verify(&s, &p, &vk, &decode_hex("proof", &proof_hex)?, &instances(&instances_hex)?)
+        api::verify(&s, &p, &vk, &decode_hex("proof", &proof_hex)?, &instances(&instances_hex)?, api::ProofTranscript::Evm)
     })
 }
 
@@ -162,7 +162,7 @@ fn prove_for_aggregation(py: Python<'_>, settings_json: String, srs_path: String
         let s = settings(&settings_json)?;
         let p = params(&s, &srs_path, srs_sha256.as_deref())?;
         let pk = api::read_pk(&s, Path::new(&pk_path))?;
-        Ok(serde_json::to_string(&aggregate::prove_inner(&s, &p, &pk, &input)?).expect("proof serialize"))
+        Ok(serde_json::to_string(&api::prove(&s, &p, &pk, &input, api::ProofTranscript::Poseidon)?).expect("proof serialize"))
     })
 }
 
@@ -198,11 +198,11 @@ impl LoadedInner {
     }
 }
 
-fn transcript(evm: bool) -> aggregate::Transcript {
+fn transcript(evm: bool) -> api::ProofTranscript {
     if evm {
-        aggregate::Transcript::Evm
+        api::ProofTranscript::Evm
     } else {
-        aggregate::Transcript::Poseidon
+        api::ProofTranscript::Poseidon
     }
 }
 

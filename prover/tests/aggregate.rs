@@ -6,8 +6,8 @@
 mod common;
 use common::{tiny_input, tiny_model};
 use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
-use zkmarket_prover::aggregate::{aggregate, prove_inner, setup, solidity_verifier, verify, verify_inner, Inner, Transcript, ACCUMULATOR_INSTANCES};
-use zkmarket_prover::api::{compile, fr_from_hex, keygen, prove, transcript_len};
+use zkmarket_prover::aggregate::{aggregate, setup, solidity_verifier, verify, Inner, ACCUMULATOR_INSTANCES};
+use zkmarket_prover::api::{self, compile, fr_from_hex, keygen, prove, transcript_len, ProofTranscript as Transcript};
 use zkmarket_prover::circuit::Visibility;
 use zkmarket_prover::plan::MatmulCheck;
 use zkmarket_prover::srs::dev_params;
@@ -30,9 +30,9 @@ fn nested_aggregated_proof_verifies_and_tampering_is_rejected() {
     let n = inner.num_instances;
     assert_eq!(agg.num_instances, ACCUMULATOR_INSTANCES + 2 * n);
 
-    let out = prove_inner(&inner, &inner_params, &inner_pk, &tiny_input(3)).unwrap();
+    let out = prove(&inner, &inner_params, &inner_pk, &tiny_input(3), Transcript::Poseidon).unwrap();
     let inner_proof = decode(&out.proof, &out.instances);
-    assert!(verify_inner(&inner, &inner_params, inner_vk, &inner_proof.0, &inner_proof.1).unwrap());
+    assert!(api::verify(&inner, &inner_params, inner_vk, &inner_proof.0, &inner_proof.1, Transcript::Poseidon).unwrap());
 
     let level1 = |proofs: &[(Vec<u8>, Vec<Fr>)]| aggregate(&agg, &params, &pk, Inner::Inference(&inner), &inner_params, inner_vk, proofs, Transcript::Poseidon);
     let one = level1(&[inner_proof.clone()]).unwrap();
@@ -49,7 +49,7 @@ fn nested_aggregated_proof_verifies_and_tampering_is_rejected() {
     changed.1[2] += Fr::one();
     let err = level1(&[changed]).unwrap_err().to_string();
     assert!(err.contains("inner proof 0"), "{err}");
-    let single = prove(&inner, &inner_params, &inner_pk, &tiny_input(3)).unwrap();
+    let single = prove(&inner, &inner_params, &inner_pk, &tiny_input(3), Transcript::Evm).unwrap();
     let err = level1(&[decode(&single.proof, &single.instances)]).unwrap_err();
     assert!(err.to_string().contains("inner proof 0"), "{err}");
     let other = compile(&tiny_model(), Visibility::HiddenInput, "class", 4, MatmulCheck::Auto, None).unwrap();

@@ -4,7 +4,7 @@ mod common;
 use common::{tiny_input, tiny_model};
 use halo2_base::halo2_proofs::{halo2curves::bn256::Fr, plonk::ProvingKey};
 use zkmarket_prover::plan::MatmulCheck;
-use zkmarket_prover::api::{compile, fr_from_hex, keygen, prove, read_vk, solidity_verifier, transcript_len, verify, write_vk};
+use zkmarket_prover::api::{compile, fr_from_hex, keygen, prove, read_vk, solidity_verifier, transcript_len, verify, write_vk, ProofTranscript::Evm};
 use zkmarket_prover::circuit::Visibility;
 use zkmarket_prover::srs::{load_srs, sha256_file, write_dev_srs};
 
@@ -24,31 +24,31 @@ fn proof_verifies_and_tampering_is_rejected() {
     write_vk(pk.get_vk(), &vk_path).unwrap();
     let vk = read_vk(&settings, &vk_path).unwrap();
 
-    let out = prove(&settings, &params, &pk, &tiny_input(9)).unwrap();
+    let out = prove(&settings, &params, &pk, &tiny_input(9), Evm).unwrap();
     let proof = hex::decode(out.proof.trim_start_matches("0x")).unwrap();
     let instances: Vec<Fr> = out.instances.iter().map(|s| fr_from_hex(s).unwrap()).collect();
-    assert!(verify(&settings, &params, &vk, &proof, &instances).unwrap());
+    assert!(verify(&settings, &params, &vk, &proof, &instances, Evm).unwrap());
     assert_eq!(transcript_len(&params, &vk, settings.num_instances), proof.len(), "the verifier reads exactly one proof");
     let mut padded = proof.clone();
     padded.extend_from_slice(&[0u8; 32]);
-    assert!(!verify(&settings, &params, &vk, &padded, &instances).unwrap(), "trailing bytes");
-    assert!(!verify(&settings, &params, &vk, &proof[..proof.len() - 1], &instances).unwrap(), "truncated");
+    assert!(!verify(&settings, &params, &vk, &padded, &instances, Evm).unwrap(), "trailing bytes");
+    assert!(!verify(&settings, &params, &vk, &proof[..proof.len() - 1], &instances, Evm).unwrap(), "truncated");
 
     for i in 0..instances.len() {
         let mut bad = instances.clone();
         bad[i] += Fr::one();
-        assert!(!verify(&settings, &params, &vk, &proof, &bad).unwrap(), "instance {i}");
+        assert!(!verify(&settings, &params, &vk, &proof, &bad, Evm).unwrap(), "instance {i}");
     }
     for pos in [0, proof.len() / 2, proof.len() - 1] {
         let mut bad = proof.clone();
         bad[pos] ^= 1;
-        assert!(!verify(&settings, &params, &vk, &bad, &instances).unwrap(), "byte {pos}");
+        assert!(!verify(&settings, &params, &vk, &bad, &instances, Evm).unwrap(), "byte {pos}");
     }
-    assert!(verify(&settings, &params, &vk, &proof, &instances[..2]).is_err());
+    assert!(verify(&settings, &params, &vk, &proof, &instances[..2], Evm).is_err());
 
     let other = compile(&tiny_model(), Visibility::HiddenInput, "class", 4, MatmulCheck::Auto, None).unwrap();
     let other_pk = keygen(&other, &load_srs(&srs, None, other.params.k).unwrap()).unwrap();
-    assert!(!verify(&other, &params, other_pk.get_vk(), &proof, &instances).unwrap(), "proof for another circuit");
+    assert!(!verify(&other, &params, other_pk.get_vk(), &proof, &instances, Evm).unwrap(), "proof for another circuit");
 
     let sol = solidity_verifier(&settings, &params, &vk);
     assert!(sol.contains("contract"), "Solidity source expected");
