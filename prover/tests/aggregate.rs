@@ -1,8 +1,9 @@
 //! Aggregation with real proofs, two levels: a first level (Poseidon transcript) aggregates
-//! inference proofs, a second (EVM transcript, for the chain) aggregates the first's proof. Each
-//! verifies natively with the inference instances exposed after the accumulator; a changed
-//! instance or proof byte is rejected; a bad inner proof or a proof of another circuit is refused
-//! before any aggregation work; the Solidity verifier (with its exact-length guard) is produced.
+//! inference proofs of a two-phase circuit (Freivalds' test), a second (EVM transcript, for the
+//! chain) aggregates the first's proof. Each verifies natively with the inference instances
+//! exposed after the accumulator; a changed instance or proof byte is rejected; a bad inner proof
+//! or a proof of another circuit is refused before any aggregation work; the Solidity verifier
+//! (with its exact-length guard) is produced.
 mod common;
 use common::{tiny_input, tiny_model};
 use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
@@ -21,7 +22,9 @@ fn decode(proof: &str, instances: &[String]) -> (Vec<u8>, Vec<Fr>) {
 /// proof at 2^20 rows makes the EVM proof. A few minutes on two cores.
 #[test]
 fn nested_aggregated_proof_verifies_and_tampering_is_rejected() {
-    let inner = compile(&tiny_model(), Visibility::HiddenBoth, "class", 2, MatmulCheck::Auto, None).unwrap();
+    // Freivalds' test: a two-phase inner circuit (challenges drawn after the first phase).
+    let inner = compile(&tiny_model(), Visibility::HiddenBoth, "class", 2, MatmulCheck::Freivalds, None).unwrap();
+    assert!(inner.params.two_phase);
     let inner_params = dev_params(inner.params.k);
     let inner_pk = keygen(&inner, &inner_params).unwrap();
     let inner_vk = inner_pk.get_vk();
