@@ -25,7 +25,6 @@ from .jobs import EventJobs, JoinPolicy, prove_missing
 from .logs import log
 from .state import AGGREGATED_AUDIT, AUDIT
 
-
 MARGIN_PER_TREE_PROOF = 900  # seconds: one 2^22-row aggregation proof took 404-948 s on 2 cores
 
 
